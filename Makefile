@@ -1,0 +1,44 @@
+# vnetcrypt — top-level build. Each area adds its own rules in mk/*.mk and appends
+# its targets to TEST_TARGETS / BENCH_TARGETS / FUZZ_TARGETS.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+export CARGO_TERM_COLOR ?= never
+
+BUILD     := build
+KTARGET   := x86_64-unknown-linux-gnu
+ACCEL     ?= tcg
+export ACCEL
+
+TEST_TARGETS  :=
+BENCH_TARGETS :=
+FUZZ_TARGETS  :=
+
+# Host crates: the whole workspace except the bare-metal binary.
+HOST_CARGO_ARGS := --workspace --exclude vnetcrypt
+
+.PHONY: deps build run test bench fuzz fmt clippy clean test-host
+
+deps:
+	@bash scripts/deps.sh
+
+include $(sort $(wildcard mk/*.mk))
+
+test-host: deps
+	cargo test $(HOST_CARGO_ARGS)
+
+test: deps test-host $(TEST_TARGETS)
+	@echo "make test: all suites passed"
+
+bench: deps $(BENCH_TARGETS)
+
+fuzz: deps $(FUZZ_TARGETS)
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy $(HOST_CARGO_ARGS) --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf $(BUILD)
