@@ -1,0 +1,92 @@
+//! Errors, each naming the token that caused it.
+
+use core::fmt;
+
+/// A line that is not a valid configuration statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementError<'a> {
+    /// The line does not start with a known statement keyword.
+    Unknown(&'a str),
+    /// The statement ended early; `expected` says what should have followed `after`.
+    Missing {
+        after: &'a str,
+        expected: &'static str,
+    },
+    /// A token is not an allowed value.
+    Invalid {
+        token: &'a str,
+        expected: &'static str,
+    },
+    /// A token after a complete statement.
+    Unexpected(&'a str),
+    /// The same keyword twice in one statement.
+    Repeated(&'a str),
+}
+
+impl fmt::Display for StatementError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown(t) => write!(f, "unknown command '{}' (try 'help')", Cut(t)),
+            Self::Missing { after, expected } => {
+                write!(f, "missing {expected} after '{}'", Cut(after))
+            }
+            Self::Invalid { token, expected } => {
+                write!(f, "invalid value '{}': expected {expected}", Cut(token))
+            }
+            Self::Unexpected(t) => write!(f, "unexpected argument '{}'", Cut(t)),
+            Self::Repeated(t) => write!(f, "'{}' given twice", Cut(t)),
+        }
+    }
+}
+
+/// A statement that parsed but cannot be applied to the running configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    NoSuchPeer(alloc::string::String),
+    PeerExists(alloc::string::String),
+    TooManyPeers,
+    TooManyPrefixes,
+    /// A prefix is already protected by another peer.
+    PrefixOverlap {
+        prefix: crate::Ipv4Prefix,
+        peer: alloc::string::String,
+    },
+    /// Two peers cannot share a wan endpoint.
+    EndpointInUse {
+        peer: alloc::string::String,
+    },
+    /// A fingerprint that is already pinned for another peer.
+    FingerprintInUse {
+        peer: alloc::string::String,
+    },
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchPeer(n) => write!(f, "no peer named '{n}'"),
+            Self::PeerExists(n) => write!(f, "peer '{n}' exists already (remove it first)"),
+            Self::TooManyPeers => write!(f, "too many peers (limit {})", crate::MAX_PEERS),
+            Self::TooManyPrefixes => f.write_str("too many prefixes"),
+            Self::PrefixOverlap { prefix, peer } => {
+                write!(f, "prefix '{prefix}' overlaps a prefix of peer '{peer}'")
+            }
+            Self::EndpointInUse { peer } => write!(f, "endpoint is used by peer '{peer}'"),
+            Self::FingerprintInUse { peer } => {
+                write!(f, "fingerprint is pinned for peer '{peer}'")
+            }
+        }
+    }
+}
+
+/// Shows at most 40 characters of an operator's token.
+pub(crate) struct Cut<'a>(pub &'a str);
+
+impl fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(40) {
+            Some((i, _)) => write!(f, "{}...", &self.0[..i]),
+            None => f.write_str(self.0),
+        }
+    }
+}

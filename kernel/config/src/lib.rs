@@ -1,0 +1,35 @@
+//! The appliance's running configuration, as pure code.
+//!
+//! - [`Config`] is the model: interfaces, peers, enforcement, private prefixes, rekey
+//!   and flow-log collector settings. The identity private key is *not* part of it; it
+//!   travels separately ([`store`]) so that nothing that renders a `Config` can leak it.
+//! - [`Statement::parse`] reads one configuration line (the same grammar on the console,
+//!   in provisioning files and on disk); [`Config::apply`] applies it completely or not
+//!   at all; [`Config::write_statements`] prints the statements that rebuild the config
+//!   from defaults (`config show`).
+//! - [`store`] lays a configuration out in two alternating checksummed slots, so a torn
+//!   or corrupt write leaves the previous configuration readable.
+//!
+//! Guarantees: no input panics; every error names the offending token.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+mod apply;
+mod error;
+mod model;
+mod prefix;
+mod show;
+mod statement;
+pub mod store;
+
+pub use error::{ApplyError, StatementError};
+pub use model::{
+    Collector, Config, Enforcement, Fingerprint, Iface, InterfaceConfig, PeerConfig, Rekey,
+    DEFAULT_LISTEN_PORT, MAX_PEERS, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
+};
+pub use prefix::Ipv4Prefix;
+pub use statement::{PeerChange, Statement};

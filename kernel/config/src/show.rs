@@ -1,0 +1,127 @@
+//! `config show`: the statements that rebuild the running configuration from defaults.
+
+use crate::model::{default_private, Config, Iface, InterfaceConfig};
+use core::fmt::{self, Write};
+
+impl Config {
+    /// Writes one statement per line (`\n`-terminated). Applying them in order to
+    /// `Config::default()` gives back `self`. Settings at their default are omitted.
+    pub fn write_statements(&self, w: &mut dyn Write) -> fmt::Result {
+        let d = Config::default();
+        if self.enforcement != d.enforcement {
+            writeln!(w, "enforcement {}", self.enforcement.keyword())?;
+        }
+        if self.listen_port != d.listen_port {
+            writeln!(w, "listen port {}", self.listen_port)?;
+        }
+        for iface in Iface::ALL {
+            write_interface(iface, self.interface(iface), w)?;
+        }
+        if self.proxy_arp {
+            writeln!(w, "proxy-arp on")?;
+        }
+        if self.private != default_private() {
+            w.write_str("private ")?;
+            write_list(&self.private, w)?;
+            w.write_str("\n")?;
+        }
+        if self.rekey.interval_s != d.rekey.interval_s {
+            writeln!(w, "rekey interval {}", self.rekey.interval_s)?;
+        }
+        if self.rekey.records != d.rekey.records {
+            writeln!(w, "rekey records {}", self.rekey.records)?;
+        }
+        if let Some(c) = self.collector {
+            writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
+        }
+        for p in &self.peers {
+            write!(
+                w,
+                "peer add {} endpoint {} fingerprint {} prefix ",
+                p.name, p.endpoint, p.fingerprint
+            )?;
+            write_list(&p.prefixes, w)?;
+            if let Some(e) = p.enforcement {
+                write!(w, " enforcement {}", e.keyword())?;
+            }
+            w.write_str("\n")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_interface(iface: Iface, c: &InterfaceConfig, w: &mut dyn Write) -> fmt::Result {
+    let name = iface.name();
+    if let Some((a, l)) = c.address {
+        writeln!(w, "interface {name} address {a}/{l}")?;
+    }
+    if let Some(g) = c.gateway {
+        writeln!(w, "interface {name} gateway {g}")?;
+    }
+    if c.dhcp {
+        writeln!(w, "interface {name} dhcp on")?;
+    }
+    if c.mtu != InterfaceConfig::default().mtu {
+        writeln!(w, "interface {name} mtu {}", c.mtu)?;
+    }
+    Ok(())
+}
+
+fn write_list(list: &[crate::Ipv4Prefix], w: &mut dyn Write) -> fmt::Result {
+    for (i, p) in list.iter().enumerate() {
+        if i > 0 {
+            w.write_str(",")?;
+        }
+        write!(w, "{p}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Statement;
+    use std::string::String;
+
+    fn rebuild(text: &str) -> Config {
+        let mut c = Config::default();
+        for line in text.lines() {
+            c.apply(Statement::parse(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+                .unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn default_config_shows_nothing() {
+        let mut out = String::new();
+        Config::default().write_statements(&mut out).unwrap();
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn show_round_trips_every_setting() {
+        let fp = "ab".repeat(32);
+        let text = std::format!(
+            "enforcement drop\n\
+             listen port 5000\n\
+             interface wan address 192.0.2.1/24\n\
+             interface wan gateway 192.0.2.254\n\
+             interface wan dhcp on\n\
+             interface wan mtu 9000\n\
+             interface lan address 10.1.0.1/24\n\
+             interface lan mtu 1400\n\
+             proxy-arp on\n\
+             private 10.0.0.0/8,100.64.0.0/10\n\
+             rekey interval 600\n\
+             rekey records 1000000\n\
+             collector 10.1.0.9:2055 interval 30\n\
+             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n"
+        );
+        let c = rebuild(&text);
+        let mut out = String::new();
+        c.write_statements(&mut out).unwrap();
+        assert_eq!(out, text);
+        assert_eq!(rebuild(&out), c);
+    }
+}

@@ -1,0 +1,361 @@
+//! The on-disk format: two alternating slots, each checksummed.
+//!
+//! A save writes the slot that does *not* hold the newest valid configuration, with a
+//! sequence number one higher. A crash mid-write leaves a slot whose checksum fails;
+//! it is ignored (and reported) and the other slot, untouched, still loads. So the disk
+//! always yields the old or the new configuration, never a mix.
+//!
+//! Slot layout (little-endian):
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0 | 8 | magic `VNCCONF1` |
+//! | 8 | 8 | sequence number |
+//! | 16 | 4 | payload length `n` |
+//! | 20 | 4 | reserved, zero |
+//! | 24 | n | payload |
+//! | 24+n | 32 | SHA-256 of bytes `0..24+n` |
+//!
+//! Payload: one byte `0` (no identity) or `1` followed by the 32-byte P-256 identity
+//! secret, then the configuration as statements, UTF-8, one per line.
+//!
+//! Decoding never panics, whatever the bytes.
+
+use crate::{Config, Statement};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use sha2::{Digest, Sha256};
+
+/// Size of one slot; the configuration area holds two.
+pub const SLOT_SIZE: usize = 64 * 1024;
+/// Bytes of header before the payload.
+pub const HEADER_LEN: usize = 24;
+const DIGEST_LEN: usize = 32;
+const MAGIC: &[u8; 8] = b"VNCCONF1";
+/// The largest payload a slot can hold.
+pub const MAX_PAYLOAD: usize = SLOT_SIZE - HEADER_LEN - DIGEST_LEN;
+
+/// What a slot holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The identity private key (P-256 scalar), if one was generated.
+    pub identity: Option<[u8; 32]>,
+    /// The configuration statements.
+    pub text: String,
+}
+
+impl fmt::Debug for Saved {
+    // Never shows the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Saved")
+            .field("identity", &self.identity.map(|_| "<secret>"))
+            .field("text", &self.text)
+            .finish()
+    }
+}
+
+/// Why a slot was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotError {
+    /// Never written (no magic; all zeros is the usual case).
+    Empty,
+    /// The length field points beyond the slot.
+    BadLength,
+    /// The checksum does not match: a torn or corrupted write.
+    BadChecksum,
+    /// The checksum matches but the payload is malformed.
+    BadPayload,
+    /// The configuration does not fit in a slot.
+    TooLarge,
+}
+
+impl fmt::Display for SlotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SlotError::Empty => "empty",
+            SlotError::BadLength => "corrupt (bad length)",
+            SlotError::BadChecksum => "corrupt (checksum mismatch: torn or damaged write)",
+            SlotError::BadPayload => "corrupt (malformed contents)",
+            SlotError::TooLarge => "configuration too large for a slot",
+        })
+    }
+}
+
+/// Writes a slot image into `out` (at least the returned length, rounded up to 512).
+/// Returns the number of bytes to write (a multiple of 512, the sector size).
+pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotError> {
+    let key_len = if saved.identity.is_some() { 33 } else { 1 };
+    let n = key_len + saved.text.len();
+    if n > MAX_PAYLOAD {
+        return Err(SlotError::TooLarge);
+    }
+    let total = (HEADER_LEN + n + DIGEST_LEN).div_ceil(512) * 512;
+    let out = out.get_mut(..total).ok_or(SlotError::TooLarge)?;
+    out.fill(0);
+    out[..8].copy_from_slice(MAGIC);
+    out[8..16].copy_from_slice(&seq.to_le_bytes());
+    out[16..20].copy_from_slice(&(n as u32).to_le_bytes());
+    let p = &mut out[HEADER_LEN..HEADER_LEN + n];
+    match &saved.identity {
+        Some(k) => {
+            p[0] = 1;
+            p[1..33].copy_from_slice(k);
+        }
+        None => p[0] = 0,
+    }
+    p[key_len..].copy_from_slice(saved.text.as_bytes());
+    let digest = Sha256::digest(&out[..HEADER_LEN + n]);
+    out[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN].copy_from_slice(&digest);
+    Ok(total)
+}
+
+/// Reads a slot: its sequence number and contents.
+pub fn decode(slot: &[u8]) -> Result<(u64, Saved), SlotError> {
+    let header = slot.get(..HEADER_LEN).ok_or(SlotError::Empty)?;
+    if &header[..8] != MAGIC {
+        return Err(SlotError::Empty);
+    }
+    let seq = u64::from_le_bytes(header[8..16].try_into().map_err(|_| SlotError::BadLength)?);
+    let n = u32::from_le_bytes(
+        header[16..20]
+            .try_into()
+            .map_err(|_| SlotError::BadLength)?,
+    ) as usize;
+    if n > MAX_PAYLOAD || slot.len() < HEADER_LEN + n + DIGEST_LEN {
+        return Err(SlotError::BadLength);
+    }
+    let digest = Sha256::digest(&slot[..HEADER_LEN + n]);
+    if digest[..] != slot[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN] {
+        return Err(SlotError::BadChecksum);
+    }
+    let p = &slot[HEADER_LEN..HEADER_LEN + n];
+    let (identity, text) = match p.split_first() {
+        Some((0, rest)) => (None, rest),
+        Some((1, rest)) if rest.len() >= 32 => {
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&rest[..32]);
+            (Some(k), &rest[32..])
+        }
+        _ => return Err(SlotError::BadPayload),
+    };
+    let text = core::str::from_utf8(text).map_err(|_| SlotError::BadPayload)?;
+    Ok((
+        seq,
+        Saved {
+            identity,
+            text: String::from(text),
+        },
+    ))
+}
+
+/// What two slots hold, and where the next save goes.
+#[derive(Debug)]
+pub struct Selection {
+    /// The newest valid slot: its index (0 or 1), sequence number and contents.
+    pub newest: Option<(usize, u64, Saved)>,
+    /// Why each slot was unusable (`None`: it was valid).
+    pub errors: [Option<SlotError>; 2],
+}
+
+impl Selection {
+    /// The slot index and sequence number for the next save: always the other slot,
+    /// so the newest valid configuration is never overwritten.
+    pub fn next_write(&self) -> (usize, u64) {
+        match &self.newest {
+            Some((i, seq, _)) => (1 - i, seq.wrapping_add(1)),
+            None => (0, 1),
+        }
+    }
+
+    /// Slots that are damaged, worth a console warning (an empty slot is not).
+    pub fn damaged(&self) -> impl Iterator<Item = (usize, SlotError)> + '_ {
+        self.errors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.filter(|e| *e != SlotError::Empty).map(|e| (i, e)))
+    }
+}
+
+/// Reads both slots and picks the newest valid one.
+pub fn select(slot0: &[u8], slot1: &[u8]) -> Selection {
+    let mut newest: Option<(usize, u64, Saved)> = None;
+    let mut errors = [None, None];
+    for (i, bytes) in [slot0, slot1].into_iter().enumerate() {
+        match decode(bytes) {
+            Ok((seq, saved)) => {
+                if newest.as_ref().is_none_or(|(_, s, _)| seq > *s) {
+                    newest = Some((i, seq, saved));
+                }
+            }
+            Err(e) => errors[i] = Some(e),
+        }
+    }
+    Selection { newest, errors }
+}
+
+/// A statement in saved or provisioned text that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    pub message: String,
+}
+
+/// Builds a configuration from statements, one per line; blank lines and lines starting
+/// with `#` are skipped. Lines that fail are reported and skipped, the rest applied.
+pub fn load_text(text: &str) -> (Config, Vec<LineError>) {
+    use core::fmt::Write;
+    let mut config = Config::default();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut message = String::new();
+        let result = match Statement::parse(line) {
+            Ok(st) => config.apply(st).map_err(|e| write!(message, "{e}")),
+            Err(e) => Err(write!(message, "{e}")),
+        };
+        if result.is_err() {
+            errors.push(LineError {
+                line: i + 1,
+                message,
+            });
+        }
+    }
+    (config, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    fn saved(text: &str, key: Option<u8>) -> Saved {
+        Saved {
+            identity: key.map(|k| [k; 32]),
+            text: text.into(),
+        }
+    }
+
+    fn slot(seq: u64, s: &Saved) -> std::vec::Vec<u8> {
+        let mut buf = vec![0u8; SLOT_SIZE];
+        let n = encode(seq, s, &mut buf).unwrap();
+        assert_eq!(n % 512, 0);
+        buf
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        for s in [saved("enforcement drop\n", Some(7)), saved("", None)] {
+            assert_eq!(decode(&slot(42, &s)), Ok((42, s)));
+        }
+    }
+
+    #[test]
+    fn empty_disk_has_nothing_and_writes_slot_0_first() {
+        let zero = vec![0u8; SLOT_SIZE];
+        let sel = select(&zero, &zero);
+        assert!(sel.newest.is_none());
+        assert_eq!(sel.errors, [Some(SlotError::Empty), Some(SlotError::Empty)]);
+        assert_eq!(sel.damaged().count(), 0);
+        assert_eq!(sel.next_write(), (0, 1));
+    }
+
+    #[test]
+    fn newest_valid_slot_wins_and_next_write_goes_to_the_other() {
+        let a = slot(5, &saved("enforcement drop\n", Some(1)));
+        let b = slot(6, &saved("enforcement allow\n", Some(1)));
+        let sel = select(&a, &b);
+        assert_eq!(sel.newest.as_ref().map(|n| (n.0, n.1)), Some((1, 6)));
+        assert_eq!(sel.next_write(), (0, 7));
+        let sel = select(&b, &a);
+        assert_eq!(sel.newest.as_ref().map(|n| (n.0, n.1)), Some((0, 6)));
+        assert_eq!(sel.next_write(), (1, 7));
+    }
+
+    #[test]
+    fn every_torn_write_leaves_the_old_configuration() {
+        // The old config sits in slot 0; slot 1 held an older one. A save of the new
+        // config to slot 1 is cut after every possible number of sectors.
+        let old = saved("enforcement drop\n", Some(1));
+        let new = saved(&"peer remove x\n".repeat(100), Some(1));
+        let s0 = slot(10, &old);
+        let mut previous = slot(9, &saved("listen port 1\n", Some(1)));
+        let image = slot(11, &new);
+        let sectors = image.iter().rposition(|&b| b != 0).unwrap() / 512 + 1;
+        for cut in 0..=sectors {
+            let mut s1 = previous.clone();
+            s1[..cut * 512].copy_from_slice(&image[..cut * 512]);
+            let sel = select(&s0, &s1);
+            let (_, seq, got) = sel.newest.expect("a valid slot");
+            if cut == sectors {
+                assert_eq!((seq, &got), (11, &new));
+            } else {
+                assert_eq!((seq, &got), (10, &old), "cut after {cut} sectors");
+            }
+        }
+        previous.clear();
+    }
+
+    #[test]
+    fn corruption_is_detected_not_loaded() {
+        let good = slot(3, &saved("enforcement drop\n", None));
+        for i in [0usize, 9, 17, 19, 30, 40] {
+            let mut bad = good.clone();
+            bad[i] ^= 0x40;
+            let want = match i {
+                0..=7 => SlotError::Empty,
+                19 => SlotError::BadLength, // the length now points past the slot
+                _ => SlotError::BadChecksum,
+            };
+            assert_eq!(decode(&bad).unwrap_err(), want, "flip at {i}");
+        }
+        let mut huge = good.clone();
+        huge[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(&huge), Err(SlotError::BadLength));
+        assert_eq!(decode(&good[..10]), Err(SlotError::Empty));
+        assert_eq!(decode(&good[..50]), Err(SlotError::BadLength));
+    }
+
+    #[test]
+    fn checksummed_but_malformed_payload_is_rejected() {
+        let mut buf = vec![0u8; 1024];
+        buf[..8].copy_from_slice(MAGIC);
+        buf[16..20].copy_from_slice(&3u32.to_le_bytes());
+        buf[HEADER_LEN..HEADER_LEN + 3].copy_from_slice(&[9, b'a', b'b']);
+        let d = Sha256::digest(&buf[..HEADER_LEN + 3]);
+        buf[HEADER_LEN + 3..HEADER_LEN + 35].copy_from_slice(&d);
+        assert_eq!(decode(&buf), Err(SlotError::BadPayload));
+    }
+
+    #[test]
+    fn oversized_config_is_refused() {
+        let s = saved(&"x".repeat(MAX_PAYLOAD), None);
+        let mut buf = vec![0u8; SLOT_SIZE];
+        assert_eq!(encode(1, &s, &mut buf), Err(SlotError::TooLarge));
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let s = saved("", Some(0xAB));
+        let shown = std::format!("{s:?}");
+        assert!(
+            !shown.contains("171") && !shown.to_lowercase().contains("ab, "),
+            "{shown}"
+        );
+        assert!(shown.contains("<secret>"));
+    }
+
+    #[test]
+    fn load_text_skips_comments_and_reports_bad_lines() {
+        let (c, errors) = load_text("# comment\n\nenforcement drop\nfrob\nlisten port 99999\n");
+        assert_eq!(c.enforcement, crate::Enforcement::DropUnencrypted);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].line, 4);
+        assert!(errors[0].message.contains("'frob'"), "{:?}", errors[0]);
+        assert_eq!(errors[1].line, 5);
+    }
+}
