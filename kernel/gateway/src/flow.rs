@@ -1,0 +1,382 @@
+//! The bounded flow table behind the flow logs.
+//!
+//! Fixed capacity (`heapless`): inserting into a full table evicts the least recently
+//! seen flow, whose final tuple is kept for the next export (and counted). Updating a
+//! flow never allocates. Counters in tuples are since the flow's previous tuple.
+
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use heapless::{Deque, FnvIndexMap};
+
+use crate::flowlog::{Direction, Encryption, FlowState, FlowTuple};
+use crate::time::Instant;
+
+/// A flow's 5-tuple, oriented as its first packet went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    fn reversed(&self) -> FlowKey {
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            protocol: self.protocol,
+        }
+    }
+}
+
+/// What the data path tells the table about one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowEvent {
+    /// The packet's own 5-tuple (as it travels).
+    pub key: FlowKey,
+    /// Which side sent it: lan workloads send `Outbound`.
+    pub direction: Direction,
+    /// Its encryption value.
+    pub encryption: Encryption,
+    /// True if the packet was dropped by enforcement.
+    pub denied: bool,
+    /// IP length.
+    pub bytes: usize,
+    /// TCP FIN or RST seen.
+    pub fin: bool,
+    pub rst: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    direction: Direction,
+    encryption: Encryption,
+    denied: bool,
+    begun: bool,
+    first_seen: Instant,
+    last_seen: Instant,
+    packets_sent: u64,
+    bytes_sent: u64,
+    packets_received: u64,
+    bytes_received: u64,
+    fin_sent: bool,
+    fin_received: bool,
+    reset: bool,
+}
+
+/// Flow table statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Flows created.
+    pub created: u64,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+    /// Final tuples of evicted flows lost because the eviction backlog was full too.
+    pub evicted_unreported: u64,
+}
+
+/// Capacity of the backlog of tuples of evicted flows.
+const EVICTED_BACKLOG: usize = 64;
+
+/// A bounded flow table. `N` must be a power of two (heapless index map).
+#[derive(Debug)]
+pub struct FlowTable<const N: usize> {
+    flows: FnvIndexMap<FlowKey, Flow, N>,
+    evicted: Deque<FlowTuple, EVICTED_BACKLOG>,
+    idle_timeout: Duration,
+    stats: FlowStats,
+}
+
+impl<const N: usize> FlowTable<N> {
+    /// An empty table; flows idle for `idle_timeout` end.
+    pub fn new(idle_timeout: Duration) -> Self {
+        Self {
+            flows: FnvIndexMap::new(),
+            evicted: Deque::new(),
+            idle_timeout,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Flows currently tracked.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when no flow is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Accounts one packet.
+    pub fn record(&mut self, now: Instant, ev: &FlowEvent) {
+        let (flow, forward) = if let Some(f) = self.flows.get_mut(&ev.key) {
+            (f, true)
+        } else if let Some(f) = self.flows.get_mut(&ev.key.reversed()) {
+            (f, false)
+        } else {
+            if self.flows.len() == N {
+                self.evict_oldest(now);
+            }
+            let fresh = Flow {
+                direction: ev.direction,
+                encryption: ev.encryption,
+                denied: ev.denied,
+                begun: false,
+                first_seen: now,
+                last_seen: now,
+                packets_sent: 0,
+                bytes_sent: 0,
+                packets_received: 0,
+                bytes_received: 0,
+                fin_sent: false,
+                fin_received: false,
+                reset: false,
+            };
+            self.stats.created += 1;
+            match self.flows.insert(ev.key, fresh) {
+                Ok(_) => {}
+                // Unreachable after an eviction; counted rather than trusted.
+                Err(_) => {
+                    self.stats.evicted_unreported += 1;
+                    return;
+                }
+            }
+            match self.flows.get_mut(&ev.key) {
+                Some(f) => (f, true),
+                None => return,
+            }
+        };
+        flow.last_seen = now;
+        flow.encryption = ev.encryption;
+        flow.denied = ev.denied;
+        if forward {
+            flow.packets_sent += 1;
+            flow.bytes_sent += ev.bytes as u64;
+            flow.fin_sent |= ev.fin;
+        } else {
+            flow.packets_received += 1;
+            flow.bytes_received += ev.bytes as u64;
+            flow.fin_received |= ev.fin;
+        }
+        flow.reset |= ev.rst;
+    }
+
+    fn evict_oldest(&mut self, now: Instant) {
+        let oldest = self
+            .flows
+            .iter()
+            .min_by_key(|(_, f)| f.last_seen)
+            .map(|(k, _)| *k);
+        if let Some(key) = oldest {
+            if let Some(mut flow) = self.flows.swap_remove(&key) {
+                self.stats.evicted += 1;
+                let state = if flow.denied {
+                    FlowState::Deny
+                } else {
+                    FlowState::End
+                };
+                let t = tuple(&key, &mut flow, state, now, 0);
+                if self.evicted.push_back(t).is_err() {
+                    self.stats.evicted_unreported += 1;
+                }
+            }
+        }
+    }
+
+    /// Produces the tuples due at `now` (begin, continue, end, deny) and forgets ended
+    /// flows. `epoch_ms` is the Unix time in milliseconds of `Instant::ZERO`.
+    pub fn export(&mut self, now: Instant, epoch_ms: u64, mut out: impl FnMut(FlowTuple)) {
+        while let Some(mut t) = self.evicted.pop_front() {
+            t.time_ms += epoch_ms;
+            out(t);
+        }
+        let idle = self.idle_timeout;
+        self.flows.retain(|key, flow| {
+            if !flow.begun && !flow.denied {
+                flow.begun = true;
+                // Begin tuples carry no counters (a copy is zeroed); the traffic shows in C/E.
+                let mut zero = *flow;
+                let mut b = tuple(key, &mut zero, FlowState::Begin, flow.first_seen, epoch_ms);
+                b.packets_sent = 0;
+                b.bytes_sent = 0;
+                b.packets_received = 0;
+                b.bytes_received = 0;
+                out(b);
+            }
+            let ended = flow.reset
+                || (flow.fin_sent && flow.fin_received)
+                || now.saturating_since(flow.last_seen) >= idle;
+            let has_traffic = flow.packets_sent + flow.packets_received > 0;
+            let state = if flow.denied {
+                FlowState::Deny
+            } else if ended {
+                FlowState::End
+            } else {
+                FlowState::Continue
+            };
+            if has_traffic || state == FlowState::End {
+                out(tuple(key, flow, state, now, epoch_ms));
+            }
+            !ended
+        });
+    }
+
+    /// Current flows, for the console (`flows`), as continue/deny tuples of the counters
+    /// accumulated since the last export; does not change the table.
+    pub fn snapshot(&self, now: Instant, epoch_ms: u64) -> impl Iterator<Item = FlowTuple> + '_ {
+        self.flows.iter().map(move |(k, f)| {
+            let mut f = *f;
+            let state = if f.denied {
+                FlowState::Deny
+            } else {
+                FlowState::Continue
+            };
+            tuple(k, &mut f, state, now, epoch_ms)
+        })
+    }
+}
+
+fn tuple(key: &FlowKey, f: &mut Flow, state: FlowState, at: Instant, epoch_ms: u64) -> FlowTuple {
+    let t = FlowTuple {
+        time_ms: epoch_ms + at.as_millis(),
+        src: key.src,
+        dst: key.dst,
+        src_port: key.src_port,
+        dst_port: key.dst_port,
+        protocol: key.protocol,
+        direction: f.direction,
+        state,
+        encryption: f.encryption,
+        packets_sent: f.packets_sent,
+        bytes_sent: f.bytes_sent,
+        packets_received: f.packets_received,
+        bytes_received: f.bytes_received,
+    };
+    f.packets_sent = 0;
+    f.bytes_sent = 0;
+    f.packets_received = 0;
+    f.bytes_received = 0;
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn key(sport: u16) -> FlowKey {
+        FlowKey {
+            src: Ipv4Addr::new(10, 1, 0, 5),
+            dst: Ipv4Addr::new(10, 2, 0, 9),
+            src_port: sport,
+            dst_port: 80,
+            protocol: 6,
+        }
+    }
+
+    fn ev(key: FlowKey, direction: Direction) -> FlowEvent {
+        FlowEvent {
+            key,
+            direction,
+            encryption: Encryption::Encrypted,
+            denied: false,
+            bytes: 100,
+            fin: false,
+            rst: false,
+        }
+    }
+
+    fn export<const N: usize>(t: &mut FlowTable<N>, ms: u64) -> Vec<FlowTuple> {
+        let mut v = Vec::new();
+        t.export(Instant::from_millis(ms), 1_000_000, |x| v.push(x));
+        v
+    }
+
+    #[test]
+    fn begin_continue_end_with_both_directions() {
+        let mut t: FlowTable<8> = FlowTable::new(Duration::from_secs(60));
+        let k = key(1000);
+        t.record(Instant::from_millis(1), &ev(k, Direction::Outbound));
+        t.record(
+            Instant::from_millis(2),
+            &ev(k.reversed(), Direction::Inbound),
+        );
+        t.record(Instant::from_millis(3), &ev(k, Direction::Outbound));
+        let v = export(&mut t, 10);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].state, FlowState::Begin);
+        assert_eq!(v[0].time_ms, 1_000_001);
+        assert_eq!((v[0].packets_sent, v[0].packets_received), (0, 0));
+        assert_eq!(v[1].state, FlowState::Continue);
+        assert_eq!(v[1].direction, Direction::Outbound);
+        assert_eq!((v[1].src, v[1].src_port), (k.src, 1000));
+        assert_eq!((v[1].packets_sent, v[1].bytes_sent), (2, 200));
+        assert_eq!((v[1].packets_received, v[1].bytes_received), (1, 100));
+        // Nothing new: no tuple. Then FIN both ways ends the flow.
+        assert!(export(&mut t, 20).is_empty());
+        let mut fin = ev(k, Direction::Outbound);
+        fin.fin = true;
+        t.record(Instant::from_millis(21), &fin);
+        let mut fin_back = ev(k.reversed(), Direction::Inbound);
+        fin_back.fin = true;
+        t.record(Instant::from_millis(22), &fin_back);
+        let v = export(&mut t, 30);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].state, FlowState::End);
+        assert_eq!((v[0].packets_sent, v[0].packets_received), (1, 1));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn idle_flows_end_and_denied_flows_say_d() {
+        let mut t: FlowTable<8> = FlowTable::new(Duration::from_secs(5));
+        let mut d = ev(key(1), Direction::Outbound);
+        d.denied = true;
+        d.encryption = Encryption::NotAccepted;
+        t.record(Instant::from_millis(0), &d);
+        t.record(Instant::from_millis(0), &ev(key(2), Direction::Inbound));
+        let v = export(&mut t, 1000);
+        let deny: Vec<_> = v.iter().filter(|x| x.src_port == 1).collect();
+        assert_eq!(deny.len(), 1);
+        assert_eq!(deny[0].state, FlowState::Deny);
+        assert_eq!(deny[0].encryption, Encryption::NotAccepted);
+        assert_eq!(deny[0].packets_sent, 1);
+        // Idle: the accepted flow ends (E); the denied one, with nothing new, just goes.
+        let v = export(&mut t, 6000);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].src_port == 2 && v[0].state == FlowState::End);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn full_table_evicts_oldest_and_counts() {
+        let mut t: FlowTable<4> = FlowTable::new(Duration::from_secs(60));
+        for i in 0..4u16 {
+            t.record(
+                Instant::from_millis(u64::from(i)),
+                &ev(key(i), Direction::Outbound),
+            );
+        }
+        // Touch flow 0 so that flow 1 is the oldest.
+        t.record(Instant::from_millis(10), &ev(key(0), Direction::Outbound));
+        t.record(Instant::from_millis(11), &ev(key(9), Direction::Outbound));
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.stats().evicted, 1);
+        assert_eq!(t.stats().created, 5);
+        let v = export(&mut t, 12);
+        assert_eq!(v[0].src_port, 1);
+        assert_eq!(v[0].state, FlowState::End);
+        assert_eq!(v[0].packets_sent, 1);
+    }
+}

@@ -1,0 +1,32 @@
+//! vnetcrypt's gateway data plane, sans-IO and `no_std`.
+//!
+//! The engine connects the protected `lan` (Ethernet frames) and the fabric `wan` (DTLS
+//! records over UDP, and plaintext IPv4 where policy allows) exactly as PRODUCT.md's
+//! "Data path" says. It never reads a clock or touches a device: the caller passes
+//! `now` and buffers, and drains what the engine wants sent. Untrusted input never
+//! panics: every malformed or refused packet is counted under a [`DropReason`].
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod antispoof;
+pub mod counters;
+pub mod flow;
+pub mod flowlog;
+pub mod lpm;
+pub mod peer;
+pub mod policy;
+pub mod prefix;
+pub mod private;
+pub mod time;
+
+pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
+pub use flow::{FlowEvent, FlowKey, FlowTable};
+pub use flowlog::{Direction, Encryption, FlowState, FlowTuple};
+pub use lpm::PrefixTable;
+pub use peer::{PeerConfig, PeerError, PeerId};
+pub use policy::Enforcement;
+pub use prefix::Prefix;
+pub use private::PrivateSet;
+pub use time::Instant;

@@ -1,0 +1,145 @@
+//! Longest-prefix-match table: a small generic map from IPv4 prefixes to values.
+//!
+//! Built at configuration time (allocates then); lookups never allocate. Entries are kept
+//! sorted by decreasing prefix length, so the first match is the longest one. Peer counts
+//! are small (tens), where a linear scan over a compact array beats a trie.
+
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use crate::prefix::Prefix;
+
+/// A longest-prefix-match table.
+#[derive(Clone, Debug)]
+pub struct PrefixTable<V> {
+    // Sorted by prefix length, longest first.
+    entries: Vec<(Prefix, V)>,
+}
+
+impl<V> Default for PrefixTable<V> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> PrefixTable<V> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts or replaces the value for exactly `prefix`; returns the old value.
+    pub fn insert(&mut self, prefix: Prefix, value: V) -> Option<V> {
+        if let Some(slot) = self.entries.iter_mut().find(|(p, _)| *p == prefix) {
+            return Some(core::mem::replace(&mut slot.1, value));
+        }
+        let at = self
+            .entries
+            .iter()
+            .position(|(p, _)| p.prefix_len() < prefix.prefix_len())
+            .unwrap_or(self.entries.len());
+        self.entries.insert(at, (prefix, value));
+        None
+    }
+
+    /// Removes exactly `prefix`.
+    pub fn remove(&mut self, prefix: Prefix) -> Option<V> {
+        let at = self.entries.iter().position(|(p, _)| *p == prefix)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    /// Removes every entry whose value matches.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Prefix, &V) -> bool) {
+        self.entries.retain(|(p, v)| keep(p, v));
+    }
+
+    /// The value of the longest prefix containing `addr`.
+    pub fn lookup(&self, addr: Ipv4Addr) -> Option<&V> {
+        self.lookup_entry(addr).map(|(_, v)| v)
+    }
+
+    /// The longest matching prefix and its value.
+    pub fn lookup_entry(&self, addr: Ipv4Addr) -> Option<(&Prefix, &V)> {
+        let a = u32::from(addr);
+        self.entries
+            .iter()
+            .find(|(p, _)| p.contains_u32(a))
+            .map(|(p, v)| (p, v))
+    }
+
+    /// Whether any prefix contains `addr`.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.lookup_entry(addr).is_some()
+    }
+
+    /// Entries, longest prefix first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &V)> {
+        self.entries.iter().map(|(p, v)| (p, v))
+    }
+
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+    fn a(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn longest_match_wins_regardless_of_insert_order() {
+        let orders: [[&str; 4]; 2] = [
+            ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "0.0.0.0/0"],
+            ["0.0.0.0/0", "10.1.2.0/24", "10.0.0.0/8", "10.1.0.0/16"],
+        ];
+        for order in orders {
+            let mut t = PrefixTable::new();
+            for s in order {
+                t.insert(p(s), s);
+            }
+            assert_eq!(t.lookup(a("10.1.2.3")), Some(&"10.1.2.0/24"));
+            assert_eq!(t.lookup(a("10.1.3.3")), Some(&"10.1.0.0/16"));
+            assert_eq!(t.lookup(a("10.9.3.3")), Some(&"10.0.0.0/8"));
+            assert_eq!(t.lookup(a("192.0.2.1")), Some(&"0.0.0.0/0"));
+        }
+    }
+
+    #[test]
+    fn miss_replace_remove() {
+        let mut t = PrefixTable::new();
+        assert_eq!(t.lookup(a("10.0.0.1")), None);
+        assert_eq!(t.insert(p("10.0.0.0/8"), 1), None);
+        assert_eq!(t.insert(p("10.0.0.0/8"), 2), Some(1));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.lookup(a("10.0.0.1")), Some(&2));
+        assert_eq!(t.remove(p("10.0.0.0/8")), Some(2));
+        assert!(t.is_empty());
+        assert_eq!(t.lookup(a("10.0.0.1")), None);
+    }
+
+    #[test]
+    fn host_routes_and_retain() {
+        let mut t = PrefixTable::new();
+        t.insert(p("10.0.0.0/24"), 'a');
+        t.insert(p("10.0.0.5/32"), 'b');
+        assert_eq!(t.lookup(a("10.0.0.5")), Some(&'b'));
+        assert_eq!(t.lookup(a("10.0.0.6")), Some(&'a'));
+        t.retain(|_, v| *v != 'b');
+        assert_eq!(t.lookup(a("10.0.0.5")), Some(&'a'));
+    }
+}

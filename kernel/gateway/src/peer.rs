@@ -1,0 +1,74 @@
+//! Peers: other appliances, their wan endpoint, pinned identity and protected prefixes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddrV4;
+
+use crate::policy::Enforcement;
+use crate::prefix::Prefix;
+
+/// Index of a peer in the engine's peer list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u16);
+
+/// A peer's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Operator's name for the peer.
+    pub name: String,
+    /// Its wan endpoint.
+    pub endpoint: SocketAddrV4,
+    /// The SHA-256 fingerprint of its pinned identity, as the console shows it.
+    pub fingerprint: String,
+    /// The private prefixes behind it.
+    pub prefixes: Vec<Prefix>,
+    /// Per-peer enforcement; `None` follows the global setting.
+    pub enforcement: Option<Enforcement>,
+}
+
+impl PeerConfig {
+    /// The enforcement that applies to this peer.
+    pub fn effective_enforcement(&self, global: Enforcement) -> Enforcement {
+        self.enforcement.unwrap_or(global)
+    }
+}
+
+/// Why a peer configuration was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerError {
+    /// Another peer has this name.
+    DuplicateName,
+    /// Another peer has this endpoint.
+    DuplicateEndpoint,
+    /// Another peer already owns this exact prefix.
+    PrefixTaken(Prefix),
+    /// Too many peers.
+    TooMany,
+    /// No such peer.
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_beats_global() {
+        let mut p = PeerConfig {
+            name: "b".into(),
+            endpoint: "192.0.2.2:4433".parse().unwrap(),
+            fingerprint: "ab".into(),
+            prefixes: alloc::vec!["10.2.0.0/24".parse().unwrap()],
+            enforcement: None,
+        };
+        assert_eq!(
+            p.effective_enforcement(Enforcement::DropUnencrypted),
+            Enforcement::DropUnencrypted
+        );
+        p.enforcement = Some(Enforcement::AllowUnencrypted);
+        assert_eq!(
+            p.effective_enforcement(Enforcement::DropUnencrypted),
+            Enforcement::AllowUnencrypted
+        );
+    }
+}
