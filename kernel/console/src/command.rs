@@ -1,27 +1,49 @@
 //! Parsing a console line into a typed [`Command`].
 //!
 //! Syntax: words separated by spaces; the first word (or two) names the command.
-//! Any error names the token that was wrong, so the operator can fix it.
+//! Configuration statements (`peer add …`, `enforcement drop`, …) are parsed by
+//! `vnetcrypt-config`, so the console, provisioning files and the saved configuration
+//! share one grammar. Any error names the token that was wrong.
 
 use core::fmt;
+use vnetcrypt_config::{Statement, StatementError};
 
 /// A command the console understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<'a> {
     /// A blank line: print the prompt again.
     Empty,
     /// `help [command]`.
     Help(Option<&'a str>),
-    /// `version`.
     Version,
-    /// `status`.
     Status,
-    /// `reboot`.
     Reboot,
-    /// `poweroff`.
     Poweroff,
+    /// A read-only view.
+    Show(View<'a>),
+    /// A change to the running configuration.
+    Set(Statement<'a>),
+    /// `identity rotate`: a new identity key; peers must pin the new fingerprint.
+    IdentityRotate,
+    /// `config save`: persist the running configuration.
+    ConfigSave,
+    /// `config reset`: back to defaults (the identity is kept).
+    ConfigReset,
     /// `debug fault <kind>`: crash on purpose (test builds only).
     Fault(FaultKind),
+}
+
+/// What a read-only command shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View<'a> {
+    Identity,
+    Interfaces,
+    Peers,
+    Peer(&'a str),
+    Sessions,
+    Counters,
+    Flows,
+    Config,
 }
 
 /// The crashes `debug fault` can cause, to prove they are reported as failures.
@@ -64,6 +86,8 @@ pub enum ParseError<'a> {
         token: &'a str,
         expected: &'static str,
     },
+    /// A configuration statement that does not parse.
+    Statement(StatementError<'a>),
 }
 
 impl fmt::Display for ParseError<'_> {
@@ -79,6 +103,7 @@ impl fmt::Display for ParseError<'_> {
             ParseError::InvalidValue { token, expected } => {
                 write!(f, "invalid value '{}': expected {expected}", Shown(token))
             }
+            ParseError::Statement(e) => e.fmt(f),
         }
     }
 }
@@ -96,34 +121,72 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Commands with their one-line summaries, in the order `help` lists them.
-pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[
-    ("help", "help [COMMAND]", "list commands, or explain one"),
-    ("version", "version", "show the appliance version"),
-    (
-        "status",
-        "status",
-        "uptime, boot time, memory, CPU crypto features, devices",
-    ),
-    ("reboot", "reboot", "restart the appliance"),
-    ("poweroff", "poweroff", "stop the appliance"),
-];
-
 /// Parses one console line.
 pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
     let mut words = line.split_ascii_whitespace();
     let Some(first) = words.next() else {
         return Ok(Command::Empty);
     };
-    let command = match first {
-        "help" | "?" => Command::Help(words.next()),
-        "version" => Command::Version,
-        "status" => Command::Status,
-        "reboot" => Command::Reboot,
-        "poweroff" => Command::Poweroff,
+    let second = words.clone().next();
+    let command = match (first, second) {
+        ("help" | "?", _) => Command::Help(words.next()),
+        ("version", _) => Command::Version,
+        ("status", _) => Command::Status,
+        ("reboot", _) => Command::Reboot,
+        ("poweroff", _) => Command::Poweroff,
+        ("interfaces", _) => Command::Show(View::Interfaces),
+        ("peers", _) => Command::Show(View::Peers),
+        ("sessions", _) => Command::Show(View::Sessions),
+        ("counters", _) => Command::Show(View::Counters),
+        ("flows", _) => Command::Show(View::Flows),
+        ("identity", _) => match words.next() {
+            None | Some("show") => Command::Show(View::Identity),
+            Some("rotate") => Command::IdentityRotate,
+            Some(t) => {
+                return Err(ParseError::InvalidValue {
+                    token: t,
+                    expected: "show or rotate",
+                })
+            }
+        },
+        ("config", _) => match words.next() {
+            Some("show") => Command::Show(View::Config),
+            Some("save") => Command::ConfigSave,
+            Some("reset") => Command::ConfigReset,
+            Some(t) => {
+                return Err(ParseError::InvalidValue {
+                    token: t,
+                    expected: "show, save or reset",
+                })
+            }
+            None => {
+                return Err(ParseError::MissingArgument {
+                    command: "config",
+                    expected: "show, save or reset",
+                })
+            }
+        },
+        ("peer", Some("list")) => {
+            words.next();
+            Command::Show(View::Peers)
+        }
+        ("peer", Some("show")) => {
+            words.next();
+            let name = words.next().ok_or(ParseError::MissingArgument {
+                command: "peer show",
+                expected: "a peer name",
+            })?;
+            Command::Show(View::Peer(name))
+        }
         #[cfg(feature = "test-commands")]
-        "debug" => parse_debug(&mut words)?,
-        other => return Err(ParseError::UnknownCommand(other)),
+        ("debug", _) => parse_debug(&mut words)?,
+        (word, _) if Statement::is_keyword(word) => {
+            // The statement parser checks the whole line, trailing words included.
+            return Statement::parse(line)
+                .map(Command::Set)
+                .map_err(ParseError::Statement);
+        }
+        (other, _) => return Err(ParseError::UnknownCommand(other)),
     };
     match words.next() {
         Some(extra) => Err(ParseError::UnexpectedArgument(extra)),
@@ -170,6 +233,8 @@ fn parse_debug<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::String;
+    use vnetcrypt_config::Enforcement;
 
     #[test]
     fn simple_commands() {
@@ -184,6 +249,47 @@ mod tests {
     }
 
     #[test]
+    fn views_and_management_verbs() {
+        assert_eq!(parse("identity"), Ok(Command::Show(View::Identity)));
+        assert_eq!(parse("identity show"), Ok(Command::Show(View::Identity)));
+        assert_eq!(parse("identity rotate"), Ok(Command::IdentityRotate));
+        assert_eq!(parse("peers"), Ok(Command::Show(View::Peers)));
+        assert_eq!(parse("peer list"), Ok(Command::Show(View::Peers)));
+        assert_eq!(
+            parse("peer show gw-b"),
+            Ok(Command::Show(View::Peer("gw-b")))
+        );
+        assert_eq!(parse("interfaces"), Ok(Command::Show(View::Interfaces)));
+        assert_eq!(parse("sessions"), Ok(Command::Show(View::Sessions)));
+        assert_eq!(parse("counters"), Ok(Command::Show(View::Counters)));
+        assert_eq!(parse("flows"), Ok(Command::Show(View::Flows)));
+        assert_eq!(parse("config show"), Ok(Command::Show(View::Config)));
+        assert_eq!(parse("config save"), Ok(Command::ConfigSave));
+        assert_eq!(parse("config reset"), Ok(Command::ConfigReset));
+    }
+
+    #[test]
+    fn statements_are_delegated_to_the_config_grammar() {
+        assert_eq!(
+            parse("enforcement drop"),
+            Ok(Command::Set(Statement::Enforcement(
+                Enforcement::DropUnencrypted
+            )))
+        );
+        assert_eq!(
+            parse("enforcement sometimes"),
+            Err(ParseError::Statement(StatementError::Invalid {
+                token: "sometimes",
+                expected: "allow or drop"
+            }))
+        );
+        assert!(matches!(
+            parse("peer remove b"),
+            Ok(Command::Set(Statement::PeerRemove("b")))
+        ));
+    }
+
+    #[test]
     fn errors_name_the_token() {
         assert_eq!(parse("stauts"), Err(ParseError::UnknownCommand("stauts")));
         assert_eq!(
@@ -191,24 +297,37 @@ mod tests {
             Err(ParseError::UnexpectedArgument("now"))
         );
         assert_eq!(parse("help a b"), Err(ParseError::UnexpectedArgument("b")));
+        assert_eq!(
+            parse("peers all"),
+            Err(ParseError::UnexpectedArgument("all"))
+        );
+        assert_eq!(
+            parse("identity delete"),
+            Err(ParseError::InvalidValue {
+                token: "delete",
+                expected: "show or rotate"
+            })
+        );
+        assert!(matches!(
+            parse("config"),
+            Err(ParseError::MissingArgument {
+                command: "config",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("peer show"),
+            Err(ParseError::MissingArgument { .. })
+        ));
     }
 
     #[test]
     fn error_messages_are_short_and_clear() {
         use core::fmt::Write;
-        struct Buf(usize, [u8; 256]);
-        impl Write for Buf {
-            fn write_str(&mut self, s: &str) -> fmt::Result {
-                self.1[self.0..self.0 + s.len()].copy_from_slice(s.as_bytes());
-                self.0 += s.len();
-                Ok(())
-            }
-        }
         let bytes = [b'x'; 100];
         let long = core::str::from_utf8(&bytes).unwrap();
-        let mut b = Buf(0, [0; 256]);
-        write!(b, "{}", parse(long).unwrap_err()).unwrap();
-        let text = core::str::from_utf8(&b.1[..b.0]).unwrap();
+        let mut text = String::new();
+        write!(text, "{}", parse(long).unwrap_err()).unwrap();
         assert!(text.starts_with("unknown command 'xxxxxxxx"), "{text}");
         assert!(text.contains("...' (try 'help')"), "{text}");
         assert!(text.len() < 80, "{text}");

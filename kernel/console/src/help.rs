@@ -1,23 +1,100 @@
-//! `help`: every command with its usage and a one-line explanation.
+//! `help`: every command with its usage, what it does and an example.
 
-use crate::command::COMMANDS;
 use core::fmt::{self, Write};
 
-/// Writes the command list, or the usage of one command.
-pub fn write_help(topic: Option<&str>, w: &mut dyn Write) -> fmt::Result {
-    match topic {
-        None => {
-            w.write_str("commands:\r\n")?;
-            for (_, usage, what) in COMMANDS {
-                write!(w, "  {usage:<22} {what}\r\n")?;
-            }
-            w.write_str("keys: backspace edits, ^U clears the line, ^C abandons it\r\n")
-        }
-        Some(name) => match COMMANDS.iter().find(|(n, _, _)| *n == name) {
-            Some((_, usage, what)) => write!(w, "usage: {usage}\r\n  {what}\r\n"),
-            None => write!(w, "error: no help for '{name}' (try 'help')\r\n"),
-        },
+/// One entry of the help: the topic (first word), usage, summary and an example.
+struct Entry {
+    topic: &'static str,
+    usage: &'static str,
+    what: &'static str,
+    example: &'static str,
+}
+
+const fn e(
+    topic: &'static str,
+    usage: &'static str,
+    what: &'static str,
+    example: &'static str,
+) -> Entry {
+    Entry {
+        topic,
+        usage,
+        what,
+        example,
     }
+}
+
+const FP: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// Every command, in the order `help` lists them.
+const ENTRIES: &[Entry] = &[
+    e("help", "help [COMMAND]", "list commands, or explain one", "help peer"),
+    e("version", "version", "show the appliance version", "version"),
+    e("status", "status", "uptime, boot time, memory, CPU crypto features, devices", "status"),
+    e("identity", "identity [show]", "this appliance's public key and its fingerprint", "identity"),
+    e("identity", "identity rotate", "new identity key (peers must pin the new fingerprint)", "identity rotate"),
+    e("interface", "interfaces", "addresses, link, MTU and counters of wan and lan", "interfaces"),
+    e("interface", "interface wan|lan address A.B.C.D/LEN|none", "static IPv4 address", "interface lan address 10.1.0.1/24"),
+    e("interface", "interface wan|lan gateway A.B.C.D|none", "default gateway", "interface wan gateway 192.0.2.254"),
+    e("interface", "interface wan dhcp on|off", "DHCPv4 on wan", "interface wan dhcp on"),
+    e("interface", "interface wan|lan mtu 576-9000", "interface MTU", "interface wan mtu 1500"),
+    e("listen", "listen port PORT", "UDP port for DTLS on wan (default 4433)", "listen port 4433"),
+    e("enforcement", "enforcement allow|drop", "AllowUnencrypted or DropUnencrypted, globally", "enforcement drop"),
+    e("private", "private PREFIX[,PREFIX...]|default", "destinations that count as private", "private 10.0.0.0/8,192.168.0.0/16"),
+    e("proxy-arp", "proxy-arp on|off", "answer ARP on lan for peer prefixes", "proxy-arp on"),
+    e("peer", "peers | peer list", "peers and their session state", "peers"),
+    e("peer", "peer show NAME", "one peer in detail", "peer show gw-b"),
+    e("peer", "peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix P[,P...] [enforcement allow|drop]",
+      "add a peer gateway", FP),
+    e("peer", "peer set NAME [endpoint ..] [fingerprint ..] [prefix ..] [enforcement allow|drop|default]",
+      "change a peer", "peer set gw-b enforcement drop"),
+    e("peer", "peer remove NAME", "remove a peer", "peer remove gw-b"),
+    e("rekey", "rekey interval SECONDS", "rekey sessions after this long (default 3600)", "rekey interval 600"),
+    e("rekey", "rekey records COUNT", "rekey after this many records under one key", "rekey records 1000000"),
+    e("sessions", "sessions", "DTLS sessions: peer, state, suite, age, records", "sessions"),
+    e("counters", "counters", "counters per interface, per peer and per drop reason", "counters"),
+    e("flows", "flows", "flow log tuples (Azure VNet flow log v4)", "flows"),
+    e("collector", "collector A.B.C.D:PORT [interval SECONDS] | collector off", "export flow records as JSON lines over UDP", "collector 10.1.0.9:5140 interval 60"),
+    e("config", "config show", "the running configuration as commands", "config show"),
+    e("config", "config save", "persist the running configuration to disk", "config save"),
+    e("config", "config reset", "back to defaults (the identity is kept)", "config reset"),
+    e("reboot", "reboot", "restart the appliance", "reboot"),
+    e("poweroff", "poweroff", "stop the appliance", "poweroff"),
+];
+
+/// Writes the command list, or the usage and examples of one topic.
+pub fn write_help(topic: Option<&str>, w: &mut dyn Write) -> fmt::Result {
+    let Some(topic) = topic else {
+        w.write_str("commands (help COMMAND for examples):\r\n")?;
+        for e in ENTRIES {
+            write!(w, "  {}\r\n      {}\r\n", e.usage, e.what)?;
+        }
+        return w.write_str("keys: backspace edits, ^U clears the line, ^C abandons it\r\n");
+    };
+    // Plural views share the topic of their noun.
+    let topic = match topic {
+        "peers" => "peer",
+        "interfaces" => "interface",
+        t => t,
+    };
+    let mut found = false;
+    for e in ENTRIES.iter().filter(|e| e.topic == topic) {
+        let example = if e.example == FP {
+            "peer add gw-b endpoint 192.0.2.2:4433 fingerprint 9f86d0...0a08 prefix 10.2.0.0/24"
+        } else {
+            e.example
+        };
+        write!(
+            w,
+            "{}\r\n    {}\r\n    example: {example}\r\n",
+            e.usage, e.what
+        )?;
+        found = true;
+    }
+    if !found {
+        write!(w, "error: no help for '{topic}' (try 'help')\r\n")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -29,28 +106,46 @@ mod tests {
     fn lists_every_command() {
         let mut out = String::new();
         write_help(None, &mut out).unwrap();
-        for (name, _, _) in COMMANDS {
-            assert!(out.contains(name), "{name} missing from help");
+        for e in ENTRIES {
+            assert!(out.contains(e.usage), "{} missing from help", e.usage);
         }
     }
 
     #[test]
-    fn explains_one_command_or_says_there_is_none() {
+    fn explains_one_topic_with_examples() {
         let mut out = String::new();
-        write_help(Some("status"), &mut out).unwrap();
-        assert!(out.starts_with("usage: status"), "{out}");
+        write_help(Some("peer"), &mut out).unwrap();
+        assert!(out.contains("peer add NAME endpoint"), "{out}");
+        assert!(out.contains("example: peer remove gw-b"), "{out}");
         let mut out = String::new();
         write_help(Some("frobnicate"), &mut out).unwrap();
         assert!(out.starts_with("error: no help for 'frobnicate'"), "{out}");
     }
 
     #[test]
-    fn every_listed_command_parses() {
-        for (name, _, _) in COMMANDS {
+    fn every_example_parses() {
+        for e in ENTRIES {
+            let example = if e.example == FP {
+                std::format!(
+                    "peer add gw-b endpoint 192.0.2.2:4433 fingerprint {FP} prefix 10.2.0.0/24"
+                )
+            } else {
+                e.example.into()
+            };
             assert!(
-                crate::parse(name).is_ok(),
-                "'{name}' is in help but does not parse"
+                crate::parse(&example).is_ok(),
+                "example '{example}' does not parse: {:?}",
+                crate::parse(&example)
             );
+        }
+    }
+
+    #[test]
+    fn every_topic_has_help() {
+        for t in ENTRIES.iter().map(|e| e.topic) {
+            let mut out = String::new();
+            write_help(Some(t), &mut out).unwrap();
+            assert!(!out.starts_with("error"), "{t}");
         }
     }
 }

@@ -17,10 +17,11 @@ mod help;
 mod line;
 mod status;
 
-pub use command::{parse, Command, FaultKind, ParseError};
+pub use command::{parse, Command, FaultKind, ParseError, View};
 pub use help::write_help;
 pub use line::{LineEditor, LineError, Submit, LINE_CAPACITY};
 pub use status::{write_status, CpuFeatures, DateTime, Device, DeviceAddr, RngState, StatusReport};
+pub use vnetcrypt_config as config;
 
 /// What the console prints when it is ready for a command.
 pub const PROMPT: &str = "vnetcrypt> ";
