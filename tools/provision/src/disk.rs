@@ -1,0 +1,102 @@
+//! Reading and writing the configuration disk.
+
+use p256::pkcs8::EncodePublicKey;
+use p256::SecretKey;
+use rand_core::OsRng;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use vnetcrypt_config::store::{self, Saved, SLOT_SIZE};
+
+/// A configuration disk is the two slots and nothing else (1 MiB, a whole number of
+/// MiB so every hypervisor accepts it).
+pub const DISK_SIZE: u64 = 1024 * 1024;
+
+/// SHA-256 of the DER SubjectPublicKeyInfo of the identity key, as `identity` shows it.
+pub fn fingerprint(secret: &[u8; 32]) -> Result<String, String> {
+    let key = SecretKey::from_slice(secret).map_err(|_| "stored identity key is invalid")?;
+    let spki = key
+        .public_key()
+        .to_public_key_der()
+        .map_err(|e| format!("cannot encode public key: {e}"))?;
+    Ok(Sha256::digest(spki.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn read_slots(path: &Path) -> Result<store::Selection, String> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let slot = |i: usize| bytes.get(i * SLOT_SIZE..(i + 1) * SLOT_SIZE).unwrap_or(&[]);
+    Ok(store::select(slot(0), slot(1)))
+}
+
+pub fn build(commands: &Path, disk: &Path) -> Result<(), String> {
+    let text = fs::read_to_string(commands).map_err(|e| format!("{}: {e}", commands.display()))?;
+    let (config, errors) = store::load_text(&text);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("{}:{}: {}", commands.display(), e.line, e.message);
+        }
+        return Err(format!(
+            "{} line(s) rejected; nothing written",
+            errors.len()
+        ));
+    }
+    let existing = read_slots(disk)?;
+    for (i, e) in existing.damaged() {
+        eprintln!("warning: {}: slot {i} {e}", disk.display());
+    }
+    let identity = match existing.newest.as_ref().and_then(|(_, _, s)| s.identity) {
+        Some(key) => key,
+        None => SecretKey::random(&mut OsRng).to_bytes().into(),
+    };
+    let mut canonical = String::new();
+    config
+        .write_statements(&mut canonical)
+        .map_err(|_| "cannot render configuration")?;
+    let saved = Saved {
+        identity: Some(identity),
+        text: canonical,
+    };
+    let (slot, seq) = existing.next_write();
+    let mut image = vec![0u8; SLOT_SIZE];
+    let n = store::encode(seq, &saved, &mut image).map_err(|e| e.to_string())?;
+
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(disk)
+        .map_err(|e| format!("{}: {e}", disk.display()))?;
+    if f.metadata().map(|m| m.len()).unwrap_or(0) < DISK_SIZE {
+        f.set_len(DISK_SIZE).map_err(|e| e.to_string())?;
+    }
+    f.seek(SeekFrom::Start((slot * SLOT_SIZE) as u64))
+        .map_err(|e| e.to_string())?;
+    f.write_all(&image[..n]).map_err(|e| e.to_string())?;
+    f.sync_all().map_err(|e| e.to_string())?;
+    println!("identity fingerprint: {}", fingerprint(&identity)?);
+    println!("wrote slot {slot} (sequence {seq}) of {}", disk.display());
+    Ok(())
+}
+
+pub fn show(disk: &Path) -> Result<(), String> {
+    let sel = read_slots(disk)?;
+    for (i, e) in sel.damaged() {
+        eprintln!("warning: slot {i} {e}");
+    }
+    let (slot, seq, saved) = sel.newest.ok_or("no valid configuration on this disk")?;
+    match saved.identity {
+        Some(k) => println!("identity fingerprint: {}", fingerprint(&k)?),
+        None => println!("identity: none yet (generated on first boot)"),
+    }
+    println!("# slot {slot}, sequence {seq}");
+    print!("{}", saved.text);
+    Ok(())
+}
