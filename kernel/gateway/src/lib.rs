@@ -11,14 +11,20 @@
 extern crate alloc;
 
 pub mod antispoof;
+pub mod arp;
 pub mod counters;
 pub mod flow;
 pub mod flowlog;
+pub mod frag;
+pub mod icmp;
 pub mod lpm;
+pub mod mss;
 pub mod peer;
 pub mod policy;
 pub mod prefix;
 pub mod private;
+pub mod queue;
+pub mod session;
 pub mod time;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};

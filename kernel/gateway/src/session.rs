@@ -1,0 +1,109 @@
+//! The narrow interface between the gateway and its secure-session layer (DTLS).
+//!
+//! The engine owns up to two sessions per peer (the current one and a handshake that may
+//! replace it after a peer restart) and drives them sans-IO. Records are sealed and
+//! opened in place in the caller's buffer: a session writes its record header in the
+//! [`Session::HEADROOM`] bytes before the payload and its tag in the
+//! [`Session::TAILROOM`] bytes after, so no packet is copied or allocated.
+//!
+//! Rekeying is a session matter: [`Session::start_rekey`] begins a new key epoch while
+//! the old keys keep opening records for an overlap period, so continuous traffic loses
+//! nothing.
+
+use core::ops::Range;
+
+use crate::peer::PeerConfig;
+use crate::time::Instant;
+
+/// What a datagram fed to a session turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// Handshake or rekey traffic, consumed by the session.
+    Handshake,
+    /// An application record, opened in place: the plaintext is at this range of the
+    /// datagram slice given to [`Session::handle_datagram`], and starts at least
+    /// `HEADROOM` bytes into it.
+    Data(Range<usize>),
+}
+
+/// Why a session refused a datagram or a seal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    /// The datagram belongs to no state of this session (another handshake, say): the
+    /// session is unchanged and the engine may offer it elsewhere.
+    NotThisSession,
+    /// Application data before keys are agreed.
+    NotEstablished,
+    /// A record already received.
+    Replay,
+    /// A record that failed authentication or could not be parsed.
+    Invalid,
+    /// The keys' usage limit is reached and no new keys are ready yet.
+    LimitReached,
+    /// The buffer has no room for the record header or tag.
+    NoRoom,
+}
+
+/// One secure session with one peer.
+pub trait Session {
+    /// Bytes a sealed record needs before its payload (header, explicit nonce).
+    const HEADROOM: usize;
+    /// Bytes a sealed record needs after its payload (tag).
+    const TAILROOM: usize;
+
+    /// Keys are agreed: records can be sealed and opened.
+    fn is_established(&self) -> bool;
+    /// The handshake failed for good (timeout or authentication).
+    fn is_failed(&self) -> bool;
+
+    /// Feeds one datagram received from the peer. The slice may be modified (records
+    /// are decrypted in place).
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        datagram: &mut [u8],
+    ) -> Result<Received, SessionError>;
+
+    /// Writes the next handshake datagram to send into `buf`; its length.
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize>;
+    /// When [`Session::handle_timeout`] is next due.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Retransmits, gives up, or expires old keys.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// Seals `buf[HEADROOM..HEADROOM + len]` into a record that starts at `buf[0]`;
+    /// returns the record's length. `buf` must hold `HEADROOM + len + TAILROOM` bytes.
+    fn seal_in_place(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<usize, SessionError>;
+
+    /// Starts a rekey: new keys for sealing, old ones kept for opening during the
+    /// overlap. False if one is already running or the session is not established.
+    fn start_rekey(&mut self, now: Instant) -> bool;
+    /// The keys approach their AEAD usage limit: rekey now.
+    fn rekey_due(&self) -> bool;
+}
+
+/// Creates sessions: the identity and credentials live here.
+pub trait SessionLayer {
+    /// The sessions this layer makes.
+    type Session: Session;
+
+    /// Starts a handshake towards `peer` (we send the first flight).
+    fn connect(&mut self, now: Instant, peer: &PeerConfig) -> Self::Session;
+
+    /// Answers a first handshake datagram (see [`SessionLayer::is_initial`]) from
+    /// `peer`; `None` if it is not acceptable at all. The datagram is consumed.
+    fn accept(
+        &mut self,
+        now: Instant,
+        peer: &PeerConfig,
+        datagram: &mut [u8],
+    ) -> Option<Self::Session>;
+
+    /// Whether a datagram opens a new handshake (a DTLS ClientHello).
+    fn is_initial(datagram: &[u8]) -> bool;
+}
