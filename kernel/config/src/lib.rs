@@ -20,6 +20,7 @@ extern crate std;
 
 mod apply;
 mod error;
+pub mod gpt;
 mod model;
 mod prefix;
 mod show;
