@@ -75,7 +75,7 @@ pub fn parse_header(lba1: &[u8]) -> Result<GptHeader, GptError> {
         entry_size: u32_at(84).ok_or(GptError::BadHeader)?,
     };
     if h.entry_size < 128
-        || h.entry_size % 8 != 0
+        || !h.entry_size.is_multiple_of(8)
         || h.entries_len() > 128 * 1024
         || h.entries_lba < 2
     {
