@@ -10,6 +10,10 @@ APT_PACKAGES=(
   openssl gnutls-bin       # DTLS interop peers
   tshark                   # checks what crosses the fabric
   dnsmasq-base             # DHCP server for the wan DHCP test
+  qemu-utils               # qemu-img: qcow2 and VHD images
+  grub-pc-bin grub-efi-amd64-bin grub-common  # BIOS and UEFI boot loaders for the disk images
+  mtools gdisk ovmf        # FAT without root, GPT on a file, UEFI firmware for the boot test
+  binutils                 # objcopy
 )
 # Host tools from crates.io: "binary crate[@version]".
 CARGO_TOOLS=(
