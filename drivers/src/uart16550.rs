@@ -73,7 +73,8 @@ impl Uart16550 {
         self.write_reg(DATA, 0x01); // divisor 1 = 115200 baud
         self.write_reg(IER, 0x00);
         self.write_reg(LCR, 0x03); // 8N1, DLAB off
-        self.write_reg(FCR, 0x07); // enable and clear FIFOs
+                                   // Enable FIFOs and clear the transmit side only: bytes typed ahead stay.
+        self.write_reg(FCR, 0x05);
         self.write_reg(MCR, 0x03); // DTR, RTS
         true
     }

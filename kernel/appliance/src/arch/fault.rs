@@ -1,0 +1,38 @@
+//! `debug fault <kind>` (test builds only): crashes on purpose, to prove that each
+//! kind of crash is reported and fails the QEMU run.
+//!
+//! Every block below executes a deliberately faulting instruction; the exception
+//! handler stops the machine, so nothing runs after it.
+
+use vnetcrypt_console::FaultKind;
+
+pub fn trigger(kind: FaultKind) -> ! {
+    match kind {
+        FaultKind::Panic => panic!("debug fault panic requested"),
+        FaultKind::PageFault => {
+            // SAFETY: reads an address above the 4 GiB identity mapping: not present,
+            // so the CPU raises #PF before any value is produced.
+            unsafe { core::ptr::read_volatile(0x0000_0dea_dbee_f000 as *const u64) };
+        }
+        FaultKind::InvalidOpcode => {
+            // SAFETY: `ud2` raises #UD and does nothing else.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        FaultKind::DivideError => {
+            // SAFETY: division by zero raises #DE before writing any register.
+            unsafe {
+                core::arch::asm!("xor edx, edx", "xor eax, eax", "xor ecx, ecx", "div ecx",
+                                 out("eax") _, out("edx") _, out("ecx") _);
+            }
+        }
+        FaultKind::GeneralProtection => {
+            // SAFETY: a non-canonical address raises #GP before any value is produced.
+            unsafe { core::ptr::read_volatile(0x8000_0000_0000_0000u64 as *const u64) };
+        }
+        FaultKind::Breakpoint => {
+            // SAFETY: `int3` raises #BP, which the kernel treats as fatal.
+            unsafe { core::arch::asm!("int3") };
+        }
+    }
+    unreachable!("the fault handler stops the machine")
+}

@@ -1,0 +1,87 @@
+//! Device discovery: PCI enumeration where a host bridge answers (q35, pc), and the
+//! virtio-mmio windows the command line names (microvm, Firecracker).
+
+use crate::arch::IDENTITY_MAPPED;
+use alloc::vec::Vec;
+use vnetcrypt_bootinfo::Cmdline;
+use vnetcrypt_console::{Device, DeviceAddr};
+use vnetcrypt_drivers::pci::{self, ConfigSpace, PciAddress, PortConfigSpace};
+use vnetcrypt_drivers::virtio_mmio;
+
+/// What was found, and what the machine looks like from it.
+pub struct Discovery {
+    pub devices: Vec<Device>,
+    pub machine: &'static str,
+}
+
+pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
+    let mut devices = Vec::new();
+    // SAFETY: 0xCF8/0xCFC are PCI configuration mechanism #1 on PC chipsets and
+    // unclaimed on microvm (reads give all ones); only this function uses them.
+    let mut cs = unsafe { PortConfigSpace::new() };
+    let host_bridge = cs.read32(
+        PciAddress {
+            bus: 0,
+            device: 0,
+            function: 0,
+        },
+        0,
+    );
+    let machine = match host_bridge {
+        0x29c0_8086 => "q35 (PCI)",
+        0x1237_8086 => "pc/i440fx (PCI)",
+        0xffff_ffff | 0 => "microvm (no PCI)",
+        _ => "PCI machine",
+    };
+    if host_bridge != 0xffff_ffff && host_bridge != 0 {
+        pci::enumerate(&mut cs, &mut |f| {
+            devices.push(Device {
+                addr: DeviceAddr::Pci {
+                    bus: f.addr.bus,
+                    dev: f.addr.device,
+                    func: f.addr.function,
+                },
+                vendor: f.vendor,
+                device: f.device,
+                kind: f.kind(),
+            });
+        });
+    }
+    for entry in cmdline.virtio_mmio_devices() {
+        let d = match entry {
+            Ok(d) => d,
+            Err(e) => {
+                defmt::warn!(
+                    "ignored a virtio_mmio.device entry: {}",
+                    defmt::Display2Format(&e)
+                );
+                continue;
+            }
+        };
+        if d.size < 0x100
+            || d.base
+                .checked_add(d.size)
+                .is_none_or(|end| end > IDENTITY_MAPPED)
+        {
+            defmt::warn!(
+                "virtio-mmio window {=u64:#x} outside the mapped range",
+                d.base
+            );
+            continue;
+        }
+        // SAFETY: the window lies in the identity mapping (checked) and the command
+        // line, written by the VMM, names it as a virtio-mmio device.
+        if let Some(id) = unsafe { virtio_mmio::probe(d.base) } {
+            devices.push(Device {
+                addr: DeviceAddr::Mmio {
+                    base: d.base,
+                    irq: d.irq,
+                },
+                vendor: id.vendor_id as u16,
+                device: id.device_id as u16,
+                kind: id.kind(),
+            });
+        }
+    }
+    Discovery { devices, machine }
+}
