@@ -75,11 +75,11 @@ mcopy -i "$work/esp.img" "$work/vnetcrypt.elf" ::/boot/vnetcrypt.elf
 
 raw="$work/vnetcrypt.raw"
 truncate -s ${TOTAL_MIB}M "$raw"
-sgdisk -q -o \
+sgdisk -o \
   -n 1:$BIOS_START:$BIOS_END -t 1:EF02 -c 1:bios-boot \
   -n 2:$ESP_START:$ESP_END   -t 2:EF00 -c 2:efi-system \
   -n 3:$CFG_START:$CFG_END   -t 3:$CONFIG_TYPE -c 3:vnetcrypt-config \
-  "$raw" >/dev/null
+  "$raw" >/dev/null 2>&1 || { echo "mkimage: sgdisk failed" >&2; exit 1; }
 
 put() { dd if="$1" of="$raw" bs=512 seek="$2" conv=notrunc status=none; }
 put "$work/esp.img" $ESP_START
