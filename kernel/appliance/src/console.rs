@@ -68,7 +68,7 @@ pub fn run(app: &Appliance<'_>, entry_tsc: u64) -> ! {
         boot_ns / 1000 % 1000
     );
     defmt::info!(
-        "console ready, kernel entry to prompt {=u64:us}",
+        "console ready, kernel entry to prompt {=u64} us",
         boot_ns / 1000
     );
     let _ = term.write_str(PROMPT);

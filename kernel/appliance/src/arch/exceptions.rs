@@ -144,28 +144,50 @@ extern "C" fn exception_entry(frame: &ExceptionFrame) -> ! {
         f.r14,
         f.r15,
     );
-    write_stack_trace(&mut w, f.rsp);
+    write_stack_trace(&mut w, f.rsp, f.rbp);
     let _ = writeln!(w, "machine stopped (exit code: CPU exception)");
     exit(ExitCode::CpuException)
 }
 
-/// Prints the words on the stack, from `rsp` up to the top of the boot stack, that
-/// point into kernel code: the return addresses of the calls in progress (plus,
-/// possibly, stale ones; the list is for a human with `addr2line`, not a proof).
-pub fn write_stack_trace(w: &mut dyn Write, rsp: u64) {
+/// Prints the return addresses of the calls in progress, innermost first, for
+/// `addr2line -e build/vnetcrypt.elf`. The kernel is built with frame pointers, so
+/// the RBP chain is walked, each link checked to stay inside the boot stack and to
+/// point into kernel code. Where the chain yields nothing (a frame without a frame
+/// pointer), the words on the stack that point into kernel code are listed instead.
+pub fn write_stack_trace(w: &mut dyn Write, rsp: u64, rbp: u64) {
     let (bottom, top) = super::boot::boot_stack();
     let (text_start, text_end) = super::boot::text();
+    let in_stack =
+        |p: u64| p >= bottom && p.checked_add(16).is_some_and(|e| e <= top) && p.is_multiple_of(8);
+    // SAFETY (both closures' callers): only called on addresses checked by `in_stack`
+    // (plus 8), which lie inside the boot stack: mapped, readable, 8-aligned.
+    let read = |p: u64| unsafe { (p as *const u64).read_volatile() };
     let _ = writeln!(w, "stack return addresses (innermost first):");
-    if rsp < bottom || rsp >= top || !rsp.is_multiple_of(8) {
-        let _ = writeln!(w, "  (RSP outside the kernel stack; not walked)");
+    let mut shown = 0;
+    let mut fp = rbp;
+    while shown < 32 && in_stack(fp) {
+        let ret = read(fp + 8);
+        if !(text_start..text_end).contains(&ret) {
+            break;
+        }
+        let _ = writeln!(w, "  0x{ret:016x}");
+        shown += 1;
+        let next = read(fp);
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    if shown > 0 {
         return;
     }
-    let mut shown = 0;
+    let _ = writeln!(
+        w,
+        "  (no frame-pointer chain; code addresses found on the stack instead)"
+    );
     let mut p = rsp;
-    while p < top && shown < 24 {
-        // SAFETY: `p` is 8-aligned and inside the boot stack, which is mapped and
-        // readable for its whole range.
-        let word = unsafe { (p as *const u64).read_volatile() };
+    while in_stack(p) && shown < 24 {
+        let word = read(p);
         if (text_start..text_end).contains(&word) {
             let _ = writeln!(w, "  0x{word:016x}");
             shown += 1;
@@ -185,12 +207,13 @@ pub fn panic_report(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         let _ = writeln!(w, "at {}:{}:{}", loc.file(), loc.line(), loc.column());
     }
-    let rsp: u64;
-    // SAFETY: reading the stack pointer has no side effect.
+    let (rsp, rbp): (u64, u64);
+    // SAFETY: reading the stack and frame pointers has no side effect.
     unsafe {
-        core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
-    };
-    write_stack_trace(&mut w, rsp);
+        core::arch::asm!("mov {}, rsp", "mov {}, rbp", out(reg) rsp, out(reg) rbp,
+                         options(nomem, nostack, preserves_flags));
+    }
+    write_stack_trace(&mut w, rsp, rbp);
     let _ = writeln!(w, "machine stopped (exit code: panic)");
     exit(ExitCode::Panic)
 }

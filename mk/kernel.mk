@@ -1,0 +1,49 @@
+# The appliance kernel (kernel/appliance), its QEMU launcher and QEMU tests.
+# `make build` -> build/vnetcrypt.elf (PVH/multiboot2 kernel) and
+# build/vnetcrypt-test.elf (the same with `debug fault <kind>` for the crash tests).
+
+KERNEL_ELF      := $(BUILD)/vnetcrypt.elf
+KERNEL_TEST_ELF := $(BUILD)/vnetcrypt-test.elf
+# defmt levels are chosen at compile time; frames go to COM2.
+DEFMT_LOG       ?= info
+# Frame pointers make the fault report's stack trace exact.
+# Target rustflags reach only the kernel: build scripts and host crates are unaffected
+# because --target is explicit.
+KERNEL_CARGO    := RUSTFLAGS="-C relocation-model=static -C force-frame-pointers=yes" DEFMT_LOG=$(DEFMT_LOG) \
+                   cargo build -p vnetcrypt --release --target $(KTARGET)
+KERNEL_OUT       = $(or $(CARGO_TARGET_DIR),target)/$(KTARGET)/release/vnetcrypt
+VM              := qemu/vnetcrypt-vm
+
+.PHONY: kernel kernel-test test-qemu bench-boot run FORCE
+FORCE:
+
+build: $(KERNEL_ELF) $(KERNEL_TEST_ELF)
+
+kernel: $(KERNEL_ELF)
+kernel-test: $(KERNEL_TEST_ELF)
+
+# Cargo decides whether anything changed; make always asks it.
+$(KERNEL_ELF): FORCE
+	@mkdir -p $(BUILD)
+	$(KERNEL_CARGO)
+	cp $(KERNEL_OUT) $@
+
+$(KERNEL_TEST_ELF): FORCE
+	@mkdir -p $(BUILD)
+	$(KERNEL_CARGO) --features test-faults
+	cp $(KERNEL_OUT) $@
+# The two ELFs share cargo's output path: build them one after the other.
+$(KERNEL_TEST_ELF): | $(KERNEL_ELF)
+
+# Console on the terminal (Ctrl-A X quits, or type `poweroff`).
+run: deps $(KERNEL_ELF)
+	$(VM) --machine $(or $(MACHINE),microvm)
+
+# QEMU tests: boot microvm and q35 through the launcher (tests/tests/*.rs).
+test-qemu: deps $(KERNEL_ELF) $(KERNEL_TEST_ELF)
+	cargo test -p vnetcrypt-tests
+TEST_TARGETS += test-qemu
+
+bench-boot: deps $(KERNEL_ELF)
+	python3 qemu/bench-boot --kernel $(KERNEL_ELF)
+BENCH_TARGETS += bench-boot
