@@ -13,8 +13,9 @@ TEST_TARGETS  :=
 BENCH_TARGETS :=
 FUZZ_TARGETS  :=
 
-# Host crates: the whole workspace except the bare-metal binary.
-HOST_CARGO_ARGS := --workspace --exclude vnetcrypt
+# Host crates: the whole workspace except the bare-metal binary and the QEMU tests
+# (those run in test-qemu, after the kernel is built).
+HOST_CARGO_ARGS := --workspace --exclude vnetcrypt --exclude vnetcrypt-tests
 
 .PHONY: deps build run test bench fuzz fmt clippy clean test-host
 
