@@ -159,9 +159,12 @@ pub fn write_stack_trace(w: &mut dyn Write, rsp: u64, rbp: u64) {
     let (text_start, text_end) = super::boot::text();
     let in_stack =
         |p: u64| p >= bottom && p.checked_add(16).is_some_and(|e| e <= top) && p.is_multiple_of(8);
-    // SAFETY (both closures' callers): only called on addresses checked by `in_stack`
-    // (plus 8), which lie inside the boot stack: mapped, readable, 8-aligned.
-    let read = |p: u64| unsafe { (p as *const u64).read_volatile() };
+    let read = |p: u64| {
+        debug_assert!(p >= bottom && p + 8 <= top);
+        // SAFETY: only called on addresses checked by `in_stack` (or such an address
+        // plus 8), which lie inside the boot stack: mapped, readable, 8-aligned.
+        unsafe { (p as *const u64).read_volatile() }
+    };
     let _ = writeln!(w, "stack return addresses (innermost first):");
     let mut shown = 0;
     let mut fp = rbp;
