@@ -1,0 +1,79 @@
+//! The engine's configuration.
+
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::time::Duration;
+
+use smoltcp::wire::EthernetAddress;
+
+use crate::policy::Enforcement;
+use crate::prefix::Prefix;
+use crate::private::PrivateSet;
+
+/// Everything the engine needs besides its peers.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The lan interface's MAC and address.
+    pub lan_mac: EthernetAddress,
+    pub lan_ip: Ipv4Addr,
+    /// The protected prefixes on our lan (on-link: workloads are resolved by ARP).
+    pub lan_prefixes: Vec<Prefix>,
+    /// Our wan endpoint (also breaks ties when both sides start a handshake at once).
+    pub wan_endpoint: SocketAddrV4,
+    /// The wan MTU: outer IPv4 + UDP + record must fit.
+    pub wan_mtu: usize,
+    /// The global enforcement mode.
+    pub enforcement: Enforcement,
+    /// Destinations that count as private.
+    pub private: PrivateSet,
+    /// Answer ARP on lan for addresses in peers' prefixes.
+    pub proxy_arp: bool,
+    /// Rekey every session this often (AEAD limits may force it sooner).
+    pub rekey_interval: Duration,
+    /// After a failed handshake, how long packets take the fallback path before the
+    /// next attempt.
+    pub handshake_retry: Duration,
+    /// Packets waiting for a session, per peer.
+    pub session_queue: usize,
+    /// Packets waiting for an ARP answer.
+    pub arp_queue: usize,
+    /// Packets in the engine's own output queue (fragments, flushed queues, ARP).
+    pub tx_queue: usize,
+    /// A flow idle this long ends.
+    pub flow_idle: Duration,
+    /// Lifetime of a learned neighbour.
+    pub neighbour_lifetime: Duration,
+    /// How long a packet waits for an ARP answer before it is dropped; ARP requests
+    /// for one address are repeated at most once per this period too.
+    pub arp_timeout: Duration,
+}
+
+impl GatewayConfig {
+    /// Defaults for everything but addresses: DropUnencrypted, 1500-byte wan MTU,
+    /// RFC 1918 + RFC 6598 private set, proxy ARP on, rekey hourly.
+    pub fn new(
+        lan_mac: EthernetAddress,
+        lan_ip: Ipv4Addr,
+        lan_prefixes: Vec<Prefix>,
+        wan_endpoint: SocketAddrV4,
+    ) -> Self {
+        Self {
+            lan_mac,
+            lan_ip,
+            lan_prefixes,
+            wan_endpoint,
+            wan_mtu: 1500,
+            enforcement: Enforcement::DropUnencrypted,
+            private: PrivateSet::default(),
+            proxy_arp: true,
+            rekey_interval: Duration::from_secs(3600),
+            handshake_retry: Duration::from_secs(10),
+            session_queue: 32,
+            arp_queue: 32,
+            tx_queue: 128,
+            flow_idle: Duration::from_secs(120),
+            neighbour_lifetime: Duration::from_secs(300),
+            arp_timeout: Duration::from_secs(1),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! lan → wan: ARP, enforcement, MSS clamping, DF/fragmentation, sealing.
+
+use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, Ipv4Packet};
+
+use super::{Gateway, TxItem, Verdict, ETH};
+use crate::arp;
+use crate::counters::DropReason;
+use crate::flowlog::{Direction, Encryption};
+use crate::frag;
+use crate::icmp;
+use crate::mss;
+use crate::peer::PeerId;
+use crate::policy::{self, Outbound};
+use crate::session::SessionLayer;
+use crate::time::Instant;
+
+impl<L: SessionLayer> Gateway<L> {
+    /// Handles an Ethernet frame from lan at `buf[frame_off..frame_off + frame_len]`.
+    /// For sealing in place, `frame_off >= HEADROOM` and `TAILROOM` bytes must follow.
+    pub fn handle_lan_frame<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        frame_off: usize,
+        frame_len: usize,
+    ) -> Verdict<'b> {
+        self.counters.lan.rx(frame_len);
+        let Some(frame) = frame_off
+            .checked_add(frame_len)
+            .and_then(|end| buf.get(frame_off..end))
+        else {
+            return self.drop_for(DropReason::MalformedFrame, None);
+        };
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return self.drop_for(DropReason::MalformedFrame, None);
+        };
+        let dst = eth.dst_addr();
+        let to_us = dst == self.cfg.lan_mac;
+        match eth.ethertype() {
+            EthernetProtocol::Arp if to_us || dst.is_broadcast() => {
+                self.lan_arp(now, buf, frame_off, frame_len)
+            }
+            EthernetProtocol::Ipv4 if to_us => self.lan_ipv4(now, buf, frame_off, frame_len),
+            EthernetProtocol::Arp | EthernetProtocol::Ipv4 => {
+                self.drop_for(DropReason::NotOurMac, None)
+            }
+            _ => self.drop_for(DropReason::UnsupportedEtherType, None),
+        }
+    }
+
+    fn lan_arp<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        off: usize,
+        len: usize,
+    ) -> Verdict<'b> {
+        let Some(ArpRepr::EthernetIpv4 {
+            operation,
+            source_hardware_addr: sha,
+            source_protocol_addr: spa,
+            target_protocol_addr: tpa,
+            ..
+        }) = arp::parse(&buf[off + ETH..off + len])
+        else {
+            return self.drop_for(DropReason::MalformedFrame, None);
+        };
+        if self.lan.contains(spa) && spa != self.cfg.lan_ip && sha.is_unicast() {
+            self.neighbours.learn(now, spa, sha);
+            self.arp_resolved(spa, sha);
+        }
+        if operation != ArpOperation::Request {
+            return Verdict::Consumed;
+        }
+        let ours = tpa == self.cfg.lan_ip;
+        let proxied = self.cfg.proxy_arp && self.owners.contains(tpa) && !self.lan.contains(tpa);
+        if !(ours || proxied) {
+            return Verdict::Consumed;
+        }
+        let reply = arp::reply(self.cfg.lan_mac, tpa, sha, spa);
+        match arp::emit(&mut buf[off..], sha, &reply) {
+            Some(n) => {
+                self.counters.arp_replies += 1;
+                self.counters.lan.tx(n);
+                Verdict::ToLan {
+                    frame: &mut buf[off..off + n],
+                }
+            }
+            None => self.drop_for(DropReason::MalformedFrame, None),
+        }
+    }
+
+    fn lan_ipv4<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        off: usize,
+        len: usize,
+    ) -> Verdict<'b> {
+        let ip_off = off + ETH;
+        let Ok(p) = Ipv4Packet::new_checked(&buf[ip_off..off + len]) else {
+            return self.drop_for(DropReason::MalformedPacket, None);
+        };
+        if !p.verify_checksum() {
+            return self.drop_for(DropReason::MalformedPacket, None);
+        }
+        let ip_len = usize::from(p.total_len());
+        let (dst, df) = (p.dst_addr(), p.dont_frag());
+        if dst == self.cfg.lan_ip {
+            return self.drop_for(DropReason::ToAppliance, None);
+        }
+        let global = self.cfg.enforcement;
+        let peer = self.owners.lookup(dst).copied();
+        let facts = peer
+            .and_then(|id| self.slot(id))
+            .map(|s| (s.enforcement(global), s.state(now)));
+        let mut decision = policy::outbound(facts, self.cfg.private.contains(dst), global);
+        // Packets that waited for the session go first: keep the flow in order.
+        if decision == Outbound::Seal
+            && peer
+                .and_then(|id| self.slot(id))
+                .is_some_and(|s| !s.waiting.is_empty())
+        {
+            decision = Outbound::Wait { start: false };
+        }
+        match (decision, peer) {
+            (Outbound::Seal, Some(id)) | (Outbound::Wait { .. }, Some(id)) => {
+                if mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
+                    self.counters.mss_clamped += 1;
+                }
+                let waiting = matches!(decision, Outbound::Wait { .. });
+                if let Outbound::Wait { start: true } = decision {
+                    self.start_handshake(now, id);
+                }
+                let mtu = self.tunnel_mtu();
+                if ip_len > mtu {
+                    if df {
+                        return self.frag_needed(buf, off, ip_len, mtu, id);
+                    }
+                    return self.fragment_to(now, id, waiting, buf, ip_off, ip_len);
+                }
+                if waiting {
+                    return self.enqueue_waiting(now, id, buf, ip_off, ip_len);
+                }
+                let to = match self.slot(id) {
+                    Some(s) => s.cfg.endpoint,
+                    None => return self.drop_for(DropReason::SealFailed, Some(id)),
+                };
+                self.record_flow(
+                    now,
+                    &buf[ip_off..ip_off + ip_len],
+                    Direction::Outbound,
+                    Encryption::Encrypted,
+                    false,
+                );
+                match self.seal(now, id, buf, ip_off, ip_len) {
+                    Ok(r) => {
+                        self.counters.wan.tx(r.len());
+                        Verdict::ToPeer {
+                            to,
+                            datagram: &mut buf[r],
+                        }
+                    }
+                    Err(reason) => self.drop_for(reason, Some(id)),
+                }
+            }
+            (Outbound::Clear(enc), _) => {
+                if ip_len > self.cfg.wan_mtu {
+                    return self.drop_for(DropReason::TooBigClear, peer);
+                }
+                self.record_flow(
+                    now,
+                    &buf[ip_off..ip_off + ip_len],
+                    Direction::Outbound,
+                    enc,
+                    false,
+                );
+                self.counters.wan.tx(ip_len);
+                Verdict::ToWanClear {
+                    packet: &mut buf[ip_off..ip_off + ip_len],
+                }
+            }
+            (Outbound::Drop(reason, enc), _) => {
+                self.record_flow(
+                    now,
+                    &buf[ip_off..ip_off + ip_len],
+                    Direction::Outbound,
+                    enc,
+                    true,
+                );
+                self.drop_for(reason, peer)
+            }
+            // Seal/Wait without a peer cannot be decided by the policy; never silent.
+            (Outbound::Seal | Outbound::Wait { .. }, None) => {
+                self.drop_for(DropReason::SealFailed, None)
+            }
+        }
+    }
+
+    fn enqueue_waiting<'b>(
+        &mut self,
+        _now: Instant,
+        id: PeerId,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        ip_len: usize,
+    ) -> Verdict<'b> {
+        let Some(slot) = self.slot_mut(id) else {
+            return self.drop_for(DropReason::SealFailed, None);
+        };
+        match slot.waiting.push(_now, &buf[ip_off..ip_off + ip_len]) {
+            Ok(()) => Verdict::Consumed,
+            Err(_) => self.drop_for(DropReason::SessionQueueFull, Some(id)),
+        }
+    }
+
+    fn frag_needed<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        off: usize,
+        ip_len: usize,
+        mtu: usize,
+        id: PeerId,
+    ) -> Verdict<'b> {
+        self.counters.drop(DropReason::TooBigDf);
+        if let Some(s) = self.slot_mut(id) {
+            s.counters.drops += 1;
+        }
+        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+        match icmp::frag_needed_in_place(buf, off, ip_len, self.cfg.lan_mac, self.cfg.lan_ip, mtu) {
+            Some(n) => {
+                self.counters.icmp_frag_needed += 1;
+                self.counters.lan.tx(n);
+                Verdict::ToLan {
+                    frame: &mut buf[off..off + n],
+                }
+            }
+            None => Verdict::Dropped(DropReason::TooBigDf),
+        }
+    }
+
+    fn fragment_to<'b>(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        waiting: bool,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        ip_len: usize,
+    ) -> Verdict<'b> {
+        let mtu = self.tunnel_mtu();
+        let packet = &buf[ip_off..ip_off + ip_len];
+        if !waiting {
+            self.record_flow(
+                now,
+                packet,
+                Direction::Outbound,
+                Encryption::Encrypted,
+                false,
+            );
+        }
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let mut refused = false;
+        let tx = &mut self.tx;
+        let slot = match self
+            .peers
+            .get_mut(usize::from(id.0))
+            .and_then(Option::as_mut)
+        {
+            Some(s) => s,
+            None => {
+                self.scratch = scratch;
+                return self.drop_for(DropReason::SealFailed, None);
+            }
+        };
+        let result = frag::fragment(packet, mtu, &mut scratch, |f| {
+            let r = if waiting {
+                slot.waiting.push(now, f)
+            } else {
+                tx.push(TxItem::Seal(id), f)
+            };
+            refused = r.is_err();
+            !refused
+        });
+        self.scratch = scratch;
+        match result {
+            Ok(n) => {
+                self.counters.fragments_out += (n - usize::from(refused)) as u64;
+                if refused {
+                    let reason = if waiting {
+                        DropReason::SessionQueueFull
+                    } else {
+                        DropReason::TxQueueFull
+                    };
+                    return self.drop_for(reason, Some(id));
+                }
+                Verdict::Consumed
+            }
+            Err(_) => self.drop_for(DropReason::MalformedPacket, Some(id)),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Per-peer runtime state: sessions, the queue of packets waiting for one, counters.
+
+use crate::counters::PeerCounters;
+use crate::peer::PeerConfig;
+use crate::policy::{Enforcement, SessionState};
+use crate::queue::PacketQueue;
+use crate::session::Session;
+use crate::time::Instant;
+
+/// One configured peer and its sessions.
+#[derive(Debug)]
+pub(crate) struct PeerSlot<S> {
+    pub cfg: PeerConfig,
+    /// The session in use (established, or our own handshake in progress).
+    pub current: Option<S>,
+    /// A handshake the peer started while `current` is established (a restart): it
+    /// replaces `current` once established.
+    pub pending: Option<S>,
+    /// `current` was started by us and is not yet established.
+    pub initiated: bool,
+    /// `current` has been seen established.
+    pub established_seen: bool,
+    /// When the current keys were made (handshake or last rekey).
+    pub keyed_at: Instant,
+    /// Until when the fallback applies after a failed handshake.
+    pub failed_until: Option<Instant>,
+    /// Inner packets waiting for the session (metadata: when queued).
+    pub waiting: PacketQueue<Instant>,
+    pub counters: PeerCounters,
+}
+
+impl<S: Session> PeerSlot<S> {
+    pub fn new(cfg: PeerConfig, queue: usize, slot: usize) -> Self {
+        Self {
+            cfg,
+            current: None,
+            pending: None,
+            initiated: false,
+            established_seen: false,
+            keyed_at: Instant::ZERO,
+            failed_until: None,
+            waiting: PacketQueue::new(queue, slot),
+            counters: PeerCounters::default(),
+        }
+    }
+
+    pub fn enforcement(&self, global: Enforcement) -> Enforcement {
+        self.cfg.effective_enforcement(global)
+    }
+
+    pub fn established(&self) -> bool {
+        self.current.as_ref().is_some_and(|s| s.is_established())
+    }
+
+    pub fn state(&self, now: Instant) -> SessionState {
+        if self.established() {
+            SessionState::Established
+        } else if self.failed_until.is_some_and(|t| now < t) {
+            SessionState::Failed
+        } else if self.current.is_some() || self.pending.is_some() {
+            SessionState::Handshaking
+        } else {
+            SessionState::Absent
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! wan → lan: records from peers (opened, replay-checked, anti-spoofed) and plaintext
+//! packets (enforcement), then delivery to workloads through ARP.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use smoltcp::wire::Ipv4Packet;
+
+use super::{write_eth, ArpWait, Gateway, Verdict, ETH};
+use crate::antispoof;
+use crate::counters::DropReason;
+use crate::flowlog::{Direction, Encryption};
+use crate::mss;
+use crate::peer::PeerId;
+use crate::policy::{self, InboundClear};
+use crate::session::{Received, Session, SessionError, SessionLayer};
+use crate::time::Instant;
+
+impl<L: SessionLayer> Gateway<L> {
+    /// Handles a UDP payload from `from` at `buf[off..off + len]` (a DTLS datagram).
+    pub fn handle_wan_datagram<'b>(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        buf: &'b mut [u8],
+        off: usize,
+        len: usize,
+    ) -> Verdict<'b> {
+        self.counters.wan.rx(len);
+        let Some(end) = off.checked_add(len).filter(|e| *e <= buf.len()) else {
+            return self.drop_for(DropReason::OpenFailed, None);
+        };
+        let Some(id) = self.peer_by_endpoint(from) else {
+            return self.drop_for(DropReason::UnknownPeer, None);
+        };
+        let outcome = self.feed_sessions(now, id, &mut buf[off..end]);
+        self.update_peer(now, id);
+        match outcome {
+            Ok(Received::Handshake) => Verdict::Consumed,
+            Ok(Received::Data(r)) => {
+                if r.start < ETH || r.end > len {
+                    return self.drop_for(DropReason::OpenFailed, Some(id));
+                }
+                self.forward_inner(now, id, buf, off + r.start, r.len())
+            }
+            Err(SessionError::Replay) => self.drop_for(DropReason::Replay, Some(id)),
+            Err(SessionError::NotEstablished) | Err(SessionError::NotThisSession) => {
+                // A peer that restarted keeps sending with keys we no longer have, or
+                // we restarted: handshake so that traffic resumes by itself.
+                if self
+                    .slot(id)
+                    .is_some_and(|s| s.state(now) == crate::policy::SessionState::Absent)
+                {
+                    self.start_handshake(now, id);
+                }
+                self.drop_for(DropReason::NoSession, Some(id))
+            }
+            Err(_) => self.drop_for(DropReason::OpenFailed, Some(id)),
+        }
+    }
+
+    /// Offers a datagram to the peer's sessions, then as a new handshake.
+    fn feed_sessions(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        dg: &mut [u8],
+    ) -> Result<Received, SessionError> {
+        let ours = self.cfg.wan_endpoint;
+        let Some(slot) = self
+            .peers
+            .get_mut(usize::from(id.0))
+            .and_then(Option::as_mut)
+        else {
+            return Err(SessionError::NotThisSession);
+        };
+        let mut last = Err(SessionError::NotThisSession);
+        for s in [slot.current.as_mut(), slot.pending.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            match s.handle_datagram(now, dg) {
+                Ok(r) => {
+                    if let Received::Data(range) = &r {
+                        slot.counters.opened_packets += 1;
+                        slot.counters.opened_bytes += range.len() as u64;
+                    }
+                    return Ok(r);
+                }
+                // Replay and forgery are final; other refusals let the next state try.
+                Err(e @ SessionError::Replay) => return Err(e),
+                Err(e) => {
+                    if last == Err(SessionError::NotThisSession) {
+                        last = Err(e);
+                    }
+                }
+            }
+        }
+        if !L::is_initial(dg) {
+            return last;
+        }
+        // Simultaneous initiation: the side with the lower endpoint keeps its own
+        // handshake; the other answers.
+        let racing = slot.initiated && slot.current.as_ref().is_some_and(|s| !s.is_established());
+        if racing && ours < slot.cfg.endpoint {
+            return Ok(Received::Handshake);
+        }
+        let Some(session) = self.layer.accept(now, &slot.cfg, dg) else {
+            return Err(SessionError::Invalid);
+        };
+        slot.counters.handshakes_started += 1;
+        if slot.established() {
+            slot.pending = Some(session);
+        } else {
+            slot.current = Some(session);
+            slot.pending = None;
+            slot.initiated = false;
+            slot.established_seen = false;
+        }
+        Ok(Received::Handshake)
+    }
+
+    fn forward_inner<'b>(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        len: usize,
+    ) -> Verdict<'b> {
+        let Ok(p) = Ipv4Packet::new_checked(&buf[ip_off..ip_off + len]) else {
+            return self.drop_for(DropReason::MalformedPacket, Some(id));
+        };
+        if !p.verify_checksum() {
+            return self.drop_for(DropReason::MalformedPacket, Some(id));
+        }
+        let ip_len = usize::from(p.total_len());
+        let (src, dst) = (p.src_addr(), p.dst_addr());
+        if let Err(reason) = antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
+            return self.drop_for(reason, Some(id));
+        }
+        if mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
+            self.counters.mss_clamped += 1;
+        }
+        self.record_flow(
+            now,
+            &buf[ip_off..ip_off + ip_len],
+            Direction::Inbound,
+            Encryption::Encrypted,
+            false,
+        );
+        self.deliver_lan(now, buf, ip_off, ip_len, dst, Some(id))
+    }
+
+    /// Handles a plaintext IPv4 packet from wan at `buf[ip_off..ip_off + len]`;
+    /// `ip_off >= 14` leaves room for the lan Ethernet header.
+    pub fn handle_wan_packet<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        len: usize,
+    ) -> Verdict<'b> {
+        self.counters.wan.rx(len);
+        let Some(pkt) = ip_off.checked_add(len).and_then(|e| buf.get(ip_off..e)) else {
+            return self.drop_for(DropReason::MalformedPacket, None);
+        };
+        let Ok(p) = Ipv4Packet::new_checked(pkt) else {
+            return self.drop_for(DropReason::MalformedPacket, None);
+        };
+        if !p.verify_checksum() || ip_off < ETH {
+            return self.drop_for(DropReason::MalformedPacket, None);
+        }
+        let ip_len = usize::from(p.total_len());
+        let (src, dst) = (p.src_addr(), p.dst_addr());
+        let global = self.cfg.enforcement;
+        let src_peer = self.owners.lookup(src).copied();
+        let src_enf = src_peer
+            .and_then(|id| self.slot(id))
+            .map(|s| s.enforcement(global));
+        let decision = policy::inbound_clear(
+            self.cfg.private.contains(src),
+            src_enf,
+            self.lan.contains(dst) && dst != self.cfg.lan_ip,
+            global,
+        );
+        match decision {
+            InboundClear::Forward => {
+                self.record_flow(
+                    now,
+                    &buf[ip_off..ip_off + ip_len],
+                    Direction::Inbound,
+                    Encryption::NotEncrypted,
+                    false,
+                );
+                self.deliver_lan(now, buf, ip_off, ip_len, dst, None)
+            }
+            InboundClear::Drop(reason) => {
+                if reason == DropReason::PlaintextForProtected {
+                    self.record_flow(
+                        now,
+                        &buf[ip_off..ip_off + ip_len],
+                        Direction::Inbound,
+                        Encryption::NotAccepted,
+                        true,
+                    );
+                }
+                self.drop_for(reason, src_peer)
+            }
+        }
+    }
+
+    /// Gives the packet an Ethernet header for its workload, or parks it for ARP.
+    fn deliver_lan<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        ip_len: usize,
+        dst: Ipv4Addr,
+        peer: Option<PeerId>,
+    ) -> Verdict<'b> {
+        match self.neighbours.lookup(now, dst) {
+            Some(mac) => {
+                let start = ip_off - ETH;
+                write_eth(&mut buf[start..ip_off], mac, self.cfg.lan_mac);
+                self.counters.lan.tx(ETH + ip_len);
+                Verdict::ToLan {
+                    frame: &mut buf[start..ip_off + ip_len],
+                }
+            }
+            None => {
+                let wait = ArpWait {
+                    next_hop: dst,
+                    since: now,
+                };
+                if self
+                    .arp_wait
+                    .push(wait, &buf[ip_off..ip_off + ip_len])
+                    .is_err()
+                {
+                    return self.drop_for(DropReason::ArpQueueFull, peer);
+                }
+                self.arp_request(now, dst);
+                Verdict::Consumed
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared test support: the session-layer double, packet builders and the simulator.
+#![allow(dead_code)]
+
+pub mod double;
+pub mod pkt;
+pub mod sim;
