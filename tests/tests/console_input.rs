@@ -1,0 +1,65 @@
+//! Untrusted console input -- binary garbage, 10 KB lines -- gets a one-line error
+//! and the prompt back; the appliance keeps serving.
+
+use std::time::Duration;
+use vnetcrypt_tests::{exit, garbage, kernel, Console, LogDir, PROMPT};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The lines the console printed in answer to one submitted line (after the echo).
+fn answer_lines(text: &str) -> Vec<String> {
+    text.split("\r\n")
+        .skip(1)
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty() && l != PROMPT)
+        .collect()
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn binary_garbage_gets_one_line_error_and_prompt() {
+    let logs = LogDir::new("garbage");
+    let mut con = Console::boot("microvm", &kernel(), &logs);
+    con.wait_for(PROMPT, WAIT);
+
+    // Garbage without any editing or line-ending byte: one line, one error.
+    let quiet = garbage(300, 7, &[b'\r', b'\n', 0x03, 0x15, 0x1b, 0x7f, 0x08]);
+    con.send(&quiet);
+    con.send(b"\r");
+    let answer = con.wait_for(PROMPT, WAIT);
+    let lines = answer_lines(&answer);
+    assert_eq!(lines.len(), 1, "one line of answer: {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{lines:?}");
+
+    // Any bytes at all, line endings included, 4 KB of them: the console survives.
+    con.send(&garbage(4096, 99, &[]));
+    con.send(b"\x15\rversion\r");
+    con.wait_for(&format!("vnetcrypt {}", env!("CARGO_PKG_VERSION")), WAIT);
+    con.wait_for(PROMPT, WAIT);
+    assert_eq!(con.poweroff(), exit::OK);
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn ten_kilobyte_line_gets_one_line_error_and_prompt() {
+    let logs = LogDir::new("long-line");
+    let mut con = Console::boot("q35", &kernel(), &logs);
+    con.wait_for(PROMPT, WAIT);
+    let mut line = vec![b'a'; 10 * 1024];
+    line.push(b'\r');
+    con.send(&line);
+    let answer = con.wait_for(PROMPT, WAIT);
+    let lines = answer_lines(&answer);
+    assert_eq!(lines.len(), 1, "one line of answer: {lines:?}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("long"),
+        "{lines:?}"
+    );
+    // The echo stops at the line capacity instead of scrolling 10 KB back.
+    assert!(answer.len() < 2048, "echo of {} bytes", answer.len());
+
+    con.send(b"status\r");
+    let status = con.wait_for(PROMPT, WAIT);
+    assert!(status.contains("uptime"), "{status}");
+    assert_eq!(con.poweroff(), exit::OK);
+}
