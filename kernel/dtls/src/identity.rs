@@ -240,7 +240,6 @@ impl Identity {
         self.fingerprint
     }
 
-    #[allow(dead_code)] // used by the handshake
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.key
     }

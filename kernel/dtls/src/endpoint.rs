@@ -1,0 +1,165 @@
+//! The server side's front door: stateless cookie exchange for unknown addresses.
+//!
+//! The caller keeps its own map from peer address to [`Connection`]. Datagrams from a
+//! known address go to that connection; datagrams from an unknown address go to
+//! [`Endpoint::handle_datagram`], which either writes a HelloVerifyRequest into the
+//! caller's buffer (keeping no state), returns a new connection (the ClientHello carried a
+//! valid cookie), or ignores the datagram.
+
+use crate::codec::Reader;
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::cookie::CookieKey;
+use crate::handshake::fragment::FragmentHeader;
+use crate::handshake::msgs::{msg_type, ClientHello, HelloVerifyRequest};
+use crate::record::{ContentType, RecordHeader, Records, DTLS_1_0, HEADER_LEN};
+use crate::time::Instant;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use rand_core::CryptoRngCore;
+
+/// What became of a datagram from an unknown address.
+#[derive(Debug)]
+pub enum Accept {
+    /// Send the first `n` bytes of the reply buffer back (a HelloVerifyRequest).
+    Reply(usize),
+    /// A ClientHello with a valid cookie: the new connection has processed it; drain its
+    /// `poll_transmit`.
+    Connection(Box<Connection>),
+    /// Not a ClientHello we answer: drop it.
+    Ignore,
+}
+
+/// Counters of the front door.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// HelloVerifyRequests sent.
+    pub cookies_sent: u64,
+    /// Connections accepted with a valid cookie.
+    pub accepted: u64,
+    /// Datagrams ignored.
+    pub ignored: u64,
+}
+
+/// A DTLS server's shared state: configuration and cookie secret.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Arc<Config>,
+    cookie_key: CookieKey,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// An endpoint with a fresh cookie secret.
+    pub fn new(config: Arc<Config>, rng: &mut impl CryptoRngCore) -> Self {
+        Endpoint {
+            config,
+            cookie_key: CookieKey::generate(rng),
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    /// Handles a datagram from an address with no connection. `reply` should hold at
+    /// least 60 bytes (a HelloVerifyRequest record).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        peer_addr: &[u8],
+        datagram: &[u8],
+        reply: &mut [u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Accept {
+        let Some((h, record)) = Records::new(datagram).next() else {
+            self.stats.ignored += 1;
+            return Accept::Ignore;
+        };
+        if h.epoch != 0 || h.content_type != ContentType::Handshake {
+            self.stats.ignored += 1;
+            return Accept::Ignore;
+        }
+        let mut r = Reader::new(&record[HEADER_LEN..]);
+        let Ok((fh, data)) = FragmentHeader::parse(&mut r) else {
+            self.stats.ignored += 1;
+            return Accept::Ignore;
+        };
+        // A ClientHello must fit one fragment for a stateless answer.
+        if fh.msg_type != msg_type::CLIENT_HELLO
+            || fh.fragment_offset != 0
+            || fh.fragment_length != fh.length
+        {
+            self.stats.ignored += 1;
+            return Accept::Ignore;
+        }
+        let Ok(hello) = ClientHello::parse(data) else {
+            self.stats.ignored += 1;
+            return Accept::Ignore;
+        };
+        if self.cookie_key.verify(peer_addr, &hello) {
+            self.stats.accepted += 1;
+            let mut c = Connection::server_with_cookie_key(
+                self.config.clone(),
+                peer_addr,
+                self.cookie_key.clone(),
+                rng,
+            );
+            c.handle_datagram(now, datagram);
+            return Accept::Connection(Box::new(c));
+        }
+        match self.hello_verify(&h, &fh, peer_addr, &hello, reply) {
+            Some(n) => {
+                self.stats.cookies_sent += 1;
+                Accept::Reply(n)
+            }
+            None => {
+                self.stats.ignored += 1;
+                Accept::Ignore
+            }
+        }
+    }
+
+    /// Writes the HelloVerifyRequest record, reusing the ClientHello's record sequence
+    /// number (RFC 6347 §4.2.1).
+    fn hello_verify(
+        &self,
+        h: &RecordHeader,
+        fh: &FragmentHeader,
+        peer_addr: &[u8],
+        hello: &ClientHello,
+        reply: &mut [u8],
+    ) -> Option<usize> {
+        let body = HelloVerifyRequest {
+            server_version: DTLS_1_0,
+            cookie: self.cookie_key.cookie(peer_addr, hello).to_vec(),
+        }
+        .encode();
+        let mut frag = Vec::with_capacity(12 + body.len());
+        FragmentHeader {
+            msg_type: msg_type::HELLO_VERIFY_REQUEST,
+            length: body.len() as u32,
+            message_seq: fh.message_seq,
+            fragment_offset: 0,
+            fragment_length: body.len() as u32,
+        }
+        .encode(&mut frag);
+        frag.extend_from_slice(&body);
+        let mut out = Vec::with_capacity(HEADER_LEN + frag.len());
+        RecordHeader {
+            content_type: ContentType::Handshake,
+            version: DTLS_1_0,
+            epoch: 0,
+            seq: h.seq,
+            length: frag.len() as u16,
+        }
+        .encode(&mut out);
+        out.extend_from_slice(&frag);
+        let dst = reply.get_mut(..out.len())?;
+        dst.copy_from_slice(&out);
+        Some(out.len())
+    }
+}

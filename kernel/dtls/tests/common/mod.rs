@@ -1,0 +1,188 @@
+//! A virtual network for engine-to-engine tests: two connections, a clock, and seeded
+//! loss, duplication and reordering.
+#![allow(dead_code)]
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use std::sync::Arc;
+use vnetcrypt_dtls::{
+    Accept, ClientAuth, Config, Connection, Duration, Endpoint, Event, Identity, Instant,
+    PeerPolicy,
+};
+
+pub fn identities(seed: u64) -> (Identity, Identity) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    (
+        Identity::generate(&mut rng, "client").unwrap(),
+        Identity::generate(&mut rng, "server").unwrap(),
+    )
+}
+
+pub fn configs(seed: u64) -> (Config, Config) {
+    let (c, s) = identities(seed);
+    let client = Config::new(c.clone(), PeerPolicy::Pinned(vec![s.fingerprint()]));
+    let mut server = Config::new(s, PeerPolicy::Pinned(vec![c.fingerprint()]));
+    server.client_auth = ClientAuth::Require;
+    (client, server)
+}
+
+/// Impairments applied to every datagram.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Link {
+    /// Per mille.
+    pub loss: u32,
+    pub dup: u32,
+    pub reorder: u32,
+}
+
+pub struct Pair {
+    pub now: Instant,
+    pub client: Connection,
+    pub server: Option<Connection>,
+    pub endpoint: Endpoint,
+    pub rng: ChaCha20Rng,
+    pub link: Link,
+    /// (deliver at, to server?, bytes)
+    pub in_flight: Vec<(Instant, bool, Vec<u8>)>,
+    pub client_events: Vec<Event>,
+    pub server_events: Vec<Event>,
+    pub delivered: usize,
+}
+
+pub const CLIENT_ADDR: &[u8] = b"192.0.2.1:5000";
+
+impl Pair {
+    pub fn new(client: Config, server: Config, seed: u64, link: Link) -> Pair {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let now = Instant::from_millis(1000);
+        let endpoint = Endpoint::new(Arc::new(server), &mut rng);
+        let client = Connection::client(Arc::new(client), now, &mut rng);
+        Pair {
+            now,
+            client,
+            server: None,
+            endpoint,
+            rng,
+            link,
+            in_flight: Vec::new(),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            delivered: 0,
+        }
+    }
+
+    fn roll(&mut self, per_mille: u32) -> bool {
+        per_mille > 0 && self.rng.next_u32() % 1000 < per_mille
+    }
+
+    fn send(&mut self, to_server: bool, d: Vec<u8>) {
+        if self.roll(self.link.loss) {
+            return;
+        }
+        let delay = 10_000
+            + if self.roll(self.link.reorder) {
+                40_000
+            } else {
+                0
+            };
+        let at = self.now + Duration::from_micros(delay);
+        if self.roll(self.link.dup) {
+            self.in_flight
+                .push((at + Duration::from_micros(1000), to_server, d.clone()));
+        }
+        self.in_flight.push((at, to_server, d));
+    }
+
+    pub fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        while let Some(n) = self.client.poll_transmit(&mut buf) {
+            self.send(true, buf[..n].to_vec());
+        }
+        if let Some(s) = self.server.as_mut() {
+            let mut out = Vec::new();
+            while let Some(n) = s.poll_transmit(&mut buf) {
+                out.push(buf[..n].to_vec());
+            }
+            for d in out {
+                self.send(false, d);
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+        }
+        if let Some(s) = self.server.as_mut() {
+            while let Some(e) = s.poll_event() {
+                self.server_events.push(e);
+            }
+        }
+    }
+
+    /// Advances to the next delivery or timer; false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        self.drain();
+        let next_delivery = self.in_flight.iter().map(|d| d.0).min();
+        let timers = [
+            self.client.poll_timeout(),
+            self.server.as_ref().and_then(|s| s.poll_timeout()),
+        ];
+        let next_timer = timers.iter().flatten().min().copied();
+        let next = match (next_delivery, next_timer) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return false,
+        };
+        self.now = self.now.max(next);
+        let now = self.now;
+        if next_delivery == Some(next) {
+            let i = self.in_flight.iter().position(|d| d.0 == next).unwrap();
+            let (_, to_server, d) = self.in_flight.remove(i);
+            self.delivered += 1;
+            if to_server {
+                self.deliver_to_server(&d);
+            } else {
+                self.client.handle_datagram(now, &d);
+            }
+        } else {
+            self.client.handle_timeout(now);
+            if let Some(s) = self.server.as_mut() {
+                s.handle_timeout(now);
+            }
+        }
+        self.drain();
+        true
+    }
+
+    fn deliver_to_server(&mut self, d: &[u8]) {
+        let now = self.now;
+        if let Some(s) = self.server.as_mut() {
+            s.handle_datagram(now, d);
+            return;
+        }
+        let mut reply = [0u8; 256];
+        match self
+            .endpoint
+            .handle_datagram(now, CLIENT_ADDR, d, &mut reply, &mut self.rng)
+        {
+            Accept::Reply(n) => self.send(false, reply[..n].to_vec()),
+            Accept::Connection(c) => self.server = Some(*c),
+            Accept::Ignore => {}
+        }
+    }
+
+    pub fn run_until(&mut self, limit: Instant, mut done: impl FnMut(&Pair) -> bool) -> bool {
+        while self.now < limit {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+
+    pub fn both_connected(&self) -> bool {
+        self.client.is_established() && self.server.as_ref().is_some_and(|s| s.is_established())
+    }
+}

@@ -1,0 +1,319 @@
+//! Engine-to-engine tests on a virtual clock.
+
+mod common;
+
+use common::*;
+use vnetcrypt_dtls::{
+    CipherSuite, Duration, Error, Event, Instant, PeerPolicy, RecordError, HEADER_ROOM, TAG_ROOM,
+};
+
+fn connect(seed: u64, link: Link) -> Pair {
+    let (c, s) = configs(seed);
+    let mut pair = Pair::new(c, s, seed, link);
+    let limit = pair.now + Duration::from_secs(120);
+    assert!(
+        pair.run_until(limit, |p| p.both_connected()),
+        "no handshake: {:?} {:?}",
+        pair.client_events,
+        pair.server_events
+    );
+    pair
+}
+
+#[test]
+fn clean_handshake_both_suites() {
+    for suite in CipherSuite::ALL {
+        let (mut c, s) = configs(1);
+        c.suites = vec![suite];
+        let mut pair = Pair::new(c, s, 1, Link::default());
+        let limit = pair.now + Duration::from_secs(10);
+        assert!(pair.run_until(limit, |p| p.both_connected()));
+        let server = pair.server.as_ref().unwrap();
+        assert_eq!(pair.client.negotiated().unwrap().suite, suite);
+        assert_eq!(server.negotiated().unwrap().suite, suite);
+        assert!(server.negotiated().unwrap().extended_master_secret);
+        // No loss: nothing was retransmitted, and the handshake took well under a second.
+        assert_eq!(pair.client.stats().retransmits, 0);
+        assert!(pair.now < Instant::from_millis(2000));
+    }
+}
+
+#[test]
+fn connected_events_carry_pinned_fingerprints() {
+    let (cid, sid) = identities(1);
+    let pair = connect(1, Link::default());
+    assert!(pair.client_events.contains(&Event::Connected {
+        peer_fingerprint: Some(sid.fingerprint()),
+        suite: CipherSuite::EcdheEcdsaAes128GcmSha256,
+        extended_master_secret: true,
+    }));
+    assert!(pair.server_events.iter().any(|e| matches!(e,
+        Event::Connected { peer_fingerprint: Some(f), .. } if *f == cid.fingerprint())));
+}
+
+#[test]
+fn data_plane_in_place_both_ways_and_replay_rejected() {
+    let mut pair = connect(2, Link::default());
+    let server = pair.server.as_mut().unwrap();
+    let mut buf = [0u8; 1500];
+    for len in [0usize, 1, 64, 512, 1400] {
+        for i in 0..len {
+            buf[HEADER_ROOM + i] = i as u8;
+        }
+        let n = pair.client.seal_in_place(&mut buf, len).unwrap();
+        assert_eq!(n, HEADER_ROOM + len + TAG_ROOM);
+        let mut copy = buf;
+        let r = server.open_in_place(&mut buf[..n]).unwrap();
+        assert_eq!(r.len(), len);
+        assert!(buf[r].iter().enumerate().all(|(i, b)| *b == i as u8));
+        assert_eq!(
+            server.open_in_place(&mut copy[..n]),
+            Err(RecordError::Replayed)
+        );
+        let n = server.seal_in_place(&mut buf, len).unwrap();
+        let r = pair.client.open_in_place(&mut buf[..n]).unwrap();
+        assert_eq!(r.len(), len);
+    }
+    assert_eq!(server.stats().replayed, 5);
+    // A flipped bit is refused and counted.
+    let n = pair.client.seal_in_place(&mut buf, 10).unwrap();
+    buf[HEADER_ROOM + 3] ^= 4;
+    assert_eq!(
+        server.open_in_place(&mut buf[..n]),
+        Err(RecordError::BadTag)
+    );
+    assert_eq!(server.stats().bad_tag, 1);
+}
+
+#[test]
+fn app_data_through_connection_api_and_close() {
+    let mut pair = connect(3, Link::default());
+    pair.client.send_app_data(b"hello server").unwrap();
+    pair.server
+        .as_mut()
+        .unwrap()
+        .send_app_data(b"hello client")
+        .unwrap();
+    let limit = pair.now + Duration::from_secs(1);
+    pair.run_until(limit, |_| false);
+    assert!(pair
+        .server_events
+        .contains(&Event::AppData(b"hello server".to_vec())));
+    assert!(pair
+        .client_events
+        .contains(&Event::AppData(b"hello client".to_vec())));
+    pair.client.close();
+    let limit = pair.now + Duration::from_secs(1);
+    pair.run_until(limit, |_| false);
+    assert!(pair.server.as_ref().unwrap().is_closed());
+    assert!(pair.server_events.contains(&Event::Closed(None)));
+    assert_eq!(pair.client.send_app_data(b"x"), Err(Error::Closed));
+}
+
+#[test]
+fn lossy_reordering_duplicating_link_still_connects_and_delivers_in_order() {
+    for seed in 0..12 {
+        let link = Link {
+            loss: 250,
+            dup: 150,
+            reorder: 250,
+        };
+        let mut pair = connect(100 + seed, link);
+        assert!(
+            pair.client.stats().retransmits + pair.server.as_ref().unwrap().stats().retransmits > 0
+                || seed > 0
+        );
+        // After the handshake: the data plane on a clean link, every record opened once, in order.
+        let server = pair.server.as_mut().unwrap();
+        let mut buf = [0u8; 200];
+        for i in 0..300u32 {
+            buf[HEADER_ROOM..HEADER_ROOM + 4].copy_from_slice(&i.to_be_bytes());
+            let n = pair.client.seal_in_place(&mut buf, 4).unwrap();
+            let r = server.open_in_place(&mut buf[..n]).unwrap();
+            assert_eq!(buf[r], i.to_be_bytes());
+        }
+    }
+}
+
+#[test]
+fn lossy_link_connection_api_data_arrives_once() {
+    let link = Link {
+        loss: 100,
+        dup: 200,
+        reorder: 300,
+    };
+    let mut pair = connect(7, link);
+    for i in 0..50u8 {
+        pair.client.send_app_data(&[i]).unwrap();
+    }
+    let limit = pair.now + Duration::from_secs(2);
+    pair.run_until(limit, |_| false);
+    let got: Vec<u8> = pair
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AppData(d) => Some(d[0]),
+            _ => None,
+        })
+        .collect();
+    // Lost records stay lost (DTLS is unreliable) but none arrives twice.
+    let mut sorted = got.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), got.len(), "duplicate delivered: {got:?}");
+    assert!(got.len() >= 30, "{}", got.len());
+}
+
+#[test]
+fn retransmission_timer_doubles_and_gives_up() {
+    let (c, s) = configs(4);
+    let mut pair = Pair::new(
+        c,
+        s,
+        4,
+        Link {
+            loss: 1000,
+            dup: 0,
+            reorder: 0,
+        },
+    );
+    let start = pair.now;
+    let mut deadlines = Vec::new();
+    let limit = start + Duration::from_secs(1000);
+    while pair.now < limit {
+        if let Some(t) = pair.client.poll_timeout() {
+            if deadlines.last() != Some(&t) {
+                deadlines.push(t);
+            }
+        }
+        if !pair.step() {
+            break;
+        }
+    }
+    let gaps: Vec<u64> = std::iter::once(start)
+        .chain(deadlines.iter().copied())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_micros() / 1_000_000)
+        .collect();
+    assert_eq!(gaps, [1, 2, 4, 8, 16, 32, 60, 60]);
+    assert!(pair
+        .client_events
+        .contains(&Event::Closed(Some(Error::HandshakeTimeout))));
+}
+
+#[test]
+fn unpinned_server_key_is_refused() {
+    let (mut c, s) = configs(5);
+    let (other, _) = identities(99);
+    c.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
+    let mut pair = Pair::new(c, s, 5, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    pair.run_until(limit, |p| p.client.is_closed());
+    assert!(pair
+        .client_events
+        .contains(&Event::Closed(Some(Error::PeerKeyMismatch))));
+    assert_eq!(pair.client.stats().pin_mismatch, 1);
+    assert!(!pair.server.as_ref().is_some_and(|s| s.is_established()));
+}
+
+#[test]
+fn unpinned_client_key_is_refused_by_server() {
+    let (c, mut s) = configs(6);
+    let (_, other) = identities(98);
+    s.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
+    let mut pair = Pair::new(c, s, 6, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
+    assert!(pair
+        .server_events
+        .contains(&Event::Closed(Some(Error::PeerKeyMismatch))));
+    assert!(!pair.client.is_established());
+}
+
+#[test]
+fn client_without_certificate_against_required_and_requested() {
+    // Required: refused.
+    let (mut c, s) = configs(8);
+    c.send_client_certificate = false;
+    let mut pair = Pair::new(c.clone(), s.clone(), 8, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
+    assert!(pair
+        .server_events
+        .contains(&Event::Closed(Some(Error::CertificateRequired))));
+    // Requested only: accepted without a peer fingerprint.
+    let mut s2 = s;
+    s2.client_auth = vnetcrypt_dtls::ClientAuth::Request;
+    let mut pair = Pair::new(c, s2, 8, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    assert!(pair.run_until(limit, |p| p.both_connected()));
+    assert!(pair.server_events.iter().any(|e| matches!(
+        e,
+        Event::Connected {
+            peer_fingerprint: None,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn small_mtu_fragments_flights() {
+    let (mut c, mut s) = configs(9);
+    c.mtu = 200;
+    s.mtu = 200;
+    let mut pair = Pair::new(
+        c,
+        s,
+        9,
+        Link {
+            loss: 0,
+            dup: 100,
+            reorder: 300,
+        },
+    );
+    let limit = pair.now + Duration::from_secs(30);
+    assert!(pair.run_until(limit, |p| p.both_connected()));
+    assert!(pair.delivered > 12, "{}", pair.delivered);
+}
+
+#[test]
+fn restarted_client_gets_a_new_session() {
+    let (c, _) = configs(10);
+    let mut pair = connect(10, Link::default());
+    let old_fp = pair.client.negotiated().unwrap().peer;
+    // The client restarts: a brand-new connection from the same address.
+    let mut rng =
+        <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(77);
+    pair.client = vnetcrypt_dtls::Connection::client(std::sync::Arc::new(c), pair.now, &mut rng);
+    pair.client_events.clear();
+    let limit = pair.now + Duration::from_secs(10);
+    assert!(pair.run_until(limit, |p| p.both_connected()));
+    assert!(pair.server_events.contains(&Event::PeerRestarted));
+    assert_eq!(pair.client.negotiated().unwrap().peer, old_fp);
+    // The new keys work.
+    let mut buf = [0u8; 64];
+    let n = pair.client.seal_in_place(&mut buf, 5).unwrap();
+    assert!(pair
+        .server
+        .as_mut()
+        .unwrap()
+        .open_in_place(&mut buf[..n])
+        .is_ok());
+}
+
+#[test]
+fn garbage_datagrams_are_counted_not_fatal() {
+    let mut pair = connect(11, Link::default());
+    let server = pair.server.as_mut().unwrap();
+    let now = pair.now;
+    server.handle_datagram(now, &[23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 99, 0, 40]);
+    server.handle_datagram(now, &[0xff; 30]);
+    let mut rec = vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 99, 0, 30];
+    rec.extend_from_slice(&[0u8; 30]);
+    server.handle_datagram(now, &rec);
+    assert!(server.is_established());
+    let st = server.stats();
+    assert_eq!(st.malformed, 2);
+    assert_eq!(st.bad_tag, 1);
+}

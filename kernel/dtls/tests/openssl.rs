@@ -1,0 +1,154 @@
+//! Interop against OpenSSL 3's `s_server` and `s_client` in DTLS 1.2 mode.
+
+mod interop;
+
+use interop::*;
+use std::process::Command;
+use vnetcrypt_dtls::{CipherSuite, ClientAuth, Config, Event, PeerPolicy};
+
+/// (suite, MTU, CertificateRequest)
+const CASES: [(CipherSuite, usize, bool); 4] = [
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, false),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, false),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, true),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, true),
+];
+
+#[test]
+fn fingerprint_helper_matches_openssl() {
+    let keys = Keys::new(1);
+    let ours = keys.peer_fingerprint.to_string().replace(':', "");
+    assert_eq!(ours, openssl_spki_fingerprint(&keys.path("peer.pem")));
+    let mine = keys.ours.fingerprint().to_string().replace(':', "");
+    assert_eq!(mine, openssl_spki_fingerprint(&keys.path("ours.pem")));
+}
+
+#[test]
+fn our_client_against_openssl_s_server() {
+    for (i, (suite, mtu, request)) in CASES.into_iter().enumerate() {
+        let keys = Keys::new(10 + i as u64);
+        let port = free_udp_port();
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_server", "-dtls1_2", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(keys.path("peer.pem"))
+            .arg("-key")
+            .arg(keys.path("peer.key"))
+            .args(["-cipher", suite.openssl_name(), "-mtu", &mtu.to_string()]);
+        if request {
+            cmd.args(["-Verify", "1"]);
+        }
+        let mut server = Peer::spawn(&mut cmd);
+        assert!(
+            server.wait_for("ACCEPT", WAIT),
+            "s_server did not start: {}",
+            server.output()
+        );
+
+        let mut config = Config::new(
+            keys.ours.clone(),
+            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+        );
+        config.suites = vec![suite];
+        config.mtu = mtu;
+        let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
+        let ok = client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
+        assert!(
+            ok && client.conn.is_established(),
+            "{suite:?}/{mtu}/{request}: {:?}\n{}",
+            client.events,
+            server.output()
+        );
+        assert_eq!(client.conn.negotiated().unwrap().suite, suite);
+        assert!(client.conn.negotiated().unwrap().extended_master_secret);
+
+        client.conn.send_app_data(b"ping from vnetcrypt\n").unwrap();
+        client.run_until(std::time::Duration::from_millis(200), |_| false);
+        assert!(
+            server.wait_for("ping from vnetcrypt", WAIT),
+            "{}",
+            server.output()
+        );
+        server.write_line("pong from openssl");
+        assert!(
+            client.run_until(WAIT, |c| String::from_utf8_lossy(&c.received())
+                .contains("pong from openssl")),
+            "{:?}",
+            client.events
+        );
+        if request {
+            // s_server saw our certificate.
+            assert!(
+                server.output().contains("CN = vnetcrypt-test"),
+                "{}",
+                server.output()
+            );
+        }
+        client.conn.close();
+        client.run_until(std::time::Duration::from_millis(100), |_| false);
+        assert!(client.events.contains(&Event::Closed(None)));
+    }
+}
+
+#[test]
+fn our_server_against_openssl_s_client() {
+    for (i, (suite, mtu, request)) in CASES.into_iter().enumerate() {
+        let keys = Keys::new(20 + i as u64);
+        let mut config = Config::new(
+            keys.ours.clone(),
+            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+        );
+        config.suites = vec![suite];
+        config.mtu = mtu;
+        config.client_auth = if request {
+            ClientAuth::Require
+        } else {
+            ClientAuth::None
+        };
+        let mut server = UdpServer::bind(config);
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-dtls1_2", "-connect"])
+            .arg(server.addr().to_string())
+            .args(["-cipher", suite.openssl_name(), "-mtu", &mtu.to_string()]);
+        if request {
+            cmd.arg("-cert")
+                .arg(keys.path("peer.pem"))
+                .arg("-key")
+                .arg(keys.path("peer.key"));
+        }
+        let mut peer = Peer::spawn(&mut cmd);
+        let ok = server.run_until(WAIT, |s| s.connected().is_some());
+        assert!(
+            ok,
+            "{suite:?}/{mtu}/{request}: {:?}\n{}",
+            server.events,
+            peer.output()
+        );
+        let want_fp = if request {
+            Some(keys.peer_fingerprint)
+        } else {
+            None
+        };
+        assert!(
+            matches!(server.connected(), Some(Event::Connected { peer_fingerprint, suite: s, .. }) if *peer_fingerprint == want_fp && *s == suite),
+            "{:?}",
+            server.events
+        );
+        assert!(peer.wait_for("Verify return code", WAIT));
+        peer.write_line("hello from openssl");
+        assert!(
+            server.run_until(WAIT, |s| String::from_utf8_lossy(&s.received())
+                .contains("hello from openssl")),
+            "{:?}\n{}",
+            server.events,
+            peer.output()
+        );
+        server.run_until(std::time::Duration::from_millis(200), |_| false);
+        assert!(
+            peer.wait_for("echo:hello from openssl", WAIT),
+            "{}",
+            peer.output()
+        );
+    }
+}
