@@ -31,6 +31,9 @@ pub enum Command<'a> {
     ConfigReset,
     /// `debug fault <kind>`: crash on purpose (test builds only).
     Fault(FaultKind),
+    /// `debug torn-save <sectors>`: a `config save` cut short after that many sectors,
+    /// as a power cut would leave it (test builds only).
+    TornSave(u64),
 }
 
 /// What a read-only command shows.
