@@ -276,7 +276,7 @@ mod tests {
         frags.extend(parse_all(&m1.fragments(333)));
         frags.extend(parse_all(&m2.fragments(100)));
         frags.reverse();
-        frags.swap(3, 17);
+        frags.swap(3, 16);
         let mut r = Reassembler::new(1);
         let mut got = Vec::new();
         for (h, d) in &frags {

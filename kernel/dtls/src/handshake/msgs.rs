@@ -435,7 +435,7 @@ mod tests {
         let mut want = vec![0xfe, 0xfd];
         want.extend_from_slice(&[7; 32]);
         want.extend_from_slice(&[0, 3, 1, 2, 3, 0, 4, 0xc0, 0x2b, 0xc0, 0x2c, 1, 0]);
-        want.extend_from_slice(&[0, 14, 0, 10, 0, 4, 0, 2, 0, 23, 0, 23, 0, 0]);
+        want.extend_from_slice(&[0, 12, 0, 10, 0, 4, 0, 2, 0, 23, 0, 23, 0, 0]);
         assert_eq!(body, want);
         assert_eq!(ClientHello::parse(&body).unwrap(), sample_hello());
         assert_eq!(
