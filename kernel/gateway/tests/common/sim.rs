@@ -259,6 +259,25 @@ impl World {
         node.lan_in.clear();
     }
 
+    /// Rebuilds gateway `i` with another wan MTU (before any traffic).
+    pub fn set_wan_mtu(&mut self, i: usize, mtu: usize) {
+        let mut cfg = self.nodes[i].gw.config().clone();
+        cfg.wan_mtu = mtu;
+        let node = &mut self.nodes[i];
+        let secret = node.gw.layer_mut().secret();
+        let peer_cfgs: Vec<(usize, PeerConfig)> = node
+            .peers
+            .iter()
+            .map(|(j, id)| (*j, node.gw.peer(*id).unwrap().clone()))
+            .collect();
+        let mut gw = Gateway::new(cfg, TestLayer::new(&fingerprint(i), secret, 4242));
+        node.peers = peer_cfgs
+            .into_iter()
+            .map(|(j, pc)| (j, gw.add_peer(pc).unwrap()))
+            .collect();
+        node.gw = gw;
+    }
+
     fn apply(&mut self, node: usize, out: Out) {
         let now = self.now;
         match out {
@@ -284,6 +303,7 @@ impl World {
                     return;
                 };
                 if operation != ArpOperation::Request {
+                    self.lan_unclaimed.push(frame.clone());
                     return;
                 }
                 let who = self
