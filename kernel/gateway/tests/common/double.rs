@@ -22,6 +22,7 @@ const CH: u8 = 1;
 const SH: u8 = 2;
 const RK: u8 = 3;
 const RA: u8 = 4;
+const RC: u8 = 5;
 
 /// Deterministic randomness for the double (seeded per test).
 #[derive(Clone, Debug)]
@@ -206,6 +207,8 @@ pub struct TestSession {
     rekeying: Option<[u8; 32]>,
     /// The last rekey we answered: (their random, our answer flight).
     answered: Option<([u8; 32], Vec<u8>)>,
+    /// The last rekey we initiated and completed: (our random, our confirmation).
+    confirmed: Option<([u8; 32], Vec<u8>)>,
     stats: Arc<Stats>,
 }
 
@@ -233,6 +236,10 @@ fn derive(secret: &[u8; 32], label: &[u8], epoch: u16, r1: &[u8; 32], r2: &[u8; 
         cipher: Aes128Gcm::new_from_slice(&d[..16]).expect("16-byte key"),
         salt,
     }
+}
+
+fn target_epoch(r: &[u8; 32]) -> u16 {
+    u16::from_be_bytes([r[0], r[1]])
 }
 
 fn record(ty: u8, epoch: u16, body: &[u8]) -> Vec<u8> {
@@ -303,9 +310,29 @@ impl TestSession {
         self.send.as_ref().map_or(0, |k| k.epoch)
     }
 
-    /// New keys for epoch+1 from the rekey randoms (initiator's first).
+    /// The peer uses the new keys: a responder switches to its new sending key, and
+    /// the old receiving key now only covers stragglers for the overlap.
+    fn switch_to_next_send(&mut self, now: Instant) {
+        if let Some(k) = self.next_send.take() {
+            self.send = Some(k);
+            self.send_seq = 0;
+            self.next_retx = None;
+            self.stats.rekeys_completed.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(p) = self.prev.as_mut() {
+            if p.expires.is_none() {
+                p.expires = Some(now + self.params.overlap);
+            }
+        }
+    }
+
+    fn recv_epoch(&self) -> u16 {
+        self.recv.as_ref().map_or(1, |k| k.key.epoch)
+    }
+
+    /// New keys for the epoch the initiator's random names.
     fn rekey_keys(&self, r1: &[u8; 32], r2: &[u8; 32]) -> (Key, Key) {
-        let e = self.recv.as_ref().map_or(1, |k| k.key.epoch) + 1;
+        let e = target_epoch(r1);
         let (out, inn) = self.labels();
         (
             derive(&self.secret, out, e, r1, r2),
@@ -363,19 +390,28 @@ impl TestSession {
                 if self.rk_mac(b"rk", &r1, &[0; 32]) != body[33..65] {
                     return Err(SessionError::Invalid);
                 }
-                if let Some(mine) = self.rekeying {
-                    if mine > r1 {
-                        return Ok(Received::Handshake); // ours wins; they will answer it
-                    }
-                    self.rekeying = None;
-                    self.next_retx = None;
-                }
+                // A retransmitted request we already answered: answer again.
                 if let Some((r, ref flight)) = self.answered {
                     if r == r1 {
                         self.flight = flight.clone();
                         self.flight_due = true;
                         return Ok(Received::Handshake);
                     }
+                }
+                // The first two bytes of a rekey random name the epoch it creates; a
+                // request for an epoch we already have is stale (it lost a race).
+                if target_epoch(&r1) != self.recv_epoch() + 1 {
+                    return Ok(Received::Handshake);
+                }
+                // The initiator of a new rekey has our previous answer's keys: if we
+                // still waited to switch to them, do it now.
+                self.switch_to_next_send(now);
+                if let Some(mine) = self.rekeying {
+                    if mine > r1 {
+                        return Ok(Received::Handshake); // ours wins; they will answer it
+                    }
+                    self.rekeying = None;
+                    self.next_retx = None;
                 }
                 let r2 = self.rng.bytes32();
                 let (send, recv) = self.rekey_keys(&r1, &r2);
@@ -388,12 +424,21 @@ impl TestSession {
                 b.extend_from_slice(&self.rk_mac(b"ra", &r1, &r2));
                 self.flight = record(HANDSHAKE, self.epoch(), &b);
                 self.flight_due = true;
+                // Repeat the answer until the initiator confirms (or uses) the new keys.
+                self.next_retx = Some(now + self.params.retransmit);
                 self.answered = Some((r1, self.flight.clone()));
                 Ok(Received::Handshake)
             }
             (RA, _) if body.len() == 97 => {
                 let Some(mine) = self.rekeying else {
-                    return Ok(Received::Handshake); // duplicate answer
+                    // A repeated answer: our confirmation was lost; confirm again.
+                    if let Some((r, ref flight)) = self.confirmed {
+                        if body[1..33] == r {
+                            self.flight = flight.clone();
+                            self.flight_due = true;
+                        }
+                    }
+                    return Ok(Received::Handshake);
                 };
                 if body[1..33] != mine {
                     return Ok(Received::Handshake); // an answer to an older request
@@ -411,7 +456,27 @@ impl TestSession {
                 self.rekeying = None;
                 self.next_retx = None;
                 self.stats.rekeys_completed.fetch_add(1, Ordering::Relaxed);
-                let _ = now;
+                let mut b = vec![RC];
+                b.extend_from_slice(&mine);
+                b.extend_from_slice(&self.rk_mac(b"rc", &mine, &r2));
+                self.flight = record(HANDSHAKE, self.epoch(), &b);
+                self.flight_due = true;
+                self.confirmed = Some((mine, self.flight.clone()));
+                Ok(Received::Handshake)
+            }
+            (RC, _) if body.len() == 65 => {
+                let Some((r1, ref ra)) = self.answered else {
+                    return Ok(Received::Handshake);
+                };
+                if body[1..33] != r1 {
+                    return Ok(Received::Handshake); // confirms an older rekey
+                }
+                let mut r2 = [0u8; 32];
+                r2.copy_from_slice(&ra[HDR + 33..HDR + 65]);
+                if self.rk_mac(b"rc", &r1, &r2) != body[33..65] {
+                    return Err(SessionError::Invalid);
+                }
+                self.switch_to_next_send(now);
                 Ok(Received::Handshake)
             }
             _ => Err(SessionError::Invalid),
@@ -465,18 +530,7 @@ impl TestSession {
                 .fetch_add(1, Ordering::Relaxed);
         }
         if is_new {
-            // The peer uses the new keys: a responder switches to its new sending key,
-            // and the old receiving key now only covers stragglers for the overlap.
-            if let Some(k) = self.next_send.take() {
-                self.send = Some(k);
-                self.send_seq = 0;
-                self.stats.rekeys_completed.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(p) = self.prev.as_mut() {
-                if p.expires.is_none() {
-                    p.expires = Some(now + self.params.overlap);
-                }
-            }
+            self.switch_to_next_send(now);
         }
         Ok(Received::Data(HDR + EXPLICIT..HDR + EXPLICIT + plen))
     }
@@ -575,7 +629,8 @@ impl Session for TestSession {
         if self.state != State::Established || self.rekeying.is_some() || self.next_send.is_some() {
             return false;
         }
-        let r1 = self.rng.bytes32();
+        let mut r1 = self.rng.bytes32();
+        r1[..2].copy_from_slice(&(self.recv_epoch() + 1).to_be_bytes());
         self.rekeying = Some(r1);
         let mut b = vec![RK];
         b.extend_from_slice(&r1);
@@ -622,6 +677,7 @@ impl SessionLayer for TestLayer {
             prev: None,
             rekeying: None,
             answered: None,
+            confirmed: None,
             stats: self.stats.clone(),
         }
     }
@@ -667,6 +723,7 @@ impl SessionLayer for TestLayer {
             prev: None,
             rekeying: None,
             answered: None,
+            confirmed: None,
             stats: self.stats.clone(),
         };
         s.install_initial();

@@ -12,7 +12,7 @@ use vnetcrypt_gateway::{
     Destination, Enforcement, Gateway, GatewayConfig, Instant, PeerConfig, PeerId, Prefix, Verdict,
 };
 
-use super::double::{Rng, TestLayer};
+use super::double::{Params, Rng, TestLayer};
 
 pub type Gw = Gateway<TestLayer>;
 
@@ -259,23 +259,34 @@ impl World {
         node.lan_in.clear();
     }
 
-    /// Rebuilds gateway `i` with another wan MTU (before any traffic).
-    pub fn set_wan_mtu(&mut self, i: usize, mtu: usize) {
-        let mut cfg = self.nodes[i].gw.config().clone();
-        cfg.wan_mtu = mtu;
+    /// Rebuilds gateway `i` with a changed configuration and session parameters
+    /// (before any traffic).
+    pub fn reconfigure(&mut self, i: usize, f: impl FnOnce(&mut GatewayConfig, &mut Params)) {
         let node = &mut self.nodes[i];
-        let secret = node.gw.layer_mut().secret();
+        let mut cfg = node.gw.config().clone();
+        let (secret, mut params) = {
+            let l = node.gw.layer_mut();
+            (l.secret(), l.params)
+        };
+        f(&mut cfg, &mut params);
         let peer_cfgs: Vec<(usize, PeerConfig)> = node
             .peers
             .iter()
             .map(|(j, id)| (*j, node.gw.peer(*id).unwrap().clone()))
             .collect();
-        let mut gw = Gateway::new(cfg, TestLayer::new(&fingerprint(i), secret, 4242));
+        let mut layer = TestLayer::new(&fingerprint(i), secret, 4242 + i as u64);
+        layer.params = params;
+        let mut gw = Gateway::new(cfg, layer);
         node.peers = peer_cfgs
             .into_iter()
             .map(|(j, pc)| (j, gw.add_peer(pc).unwrap()))
             .collect();
         node.gw = gw;
+    }
+
+    /// Rebuilds gateway `i` with another wan MTU (before any traffic).
+    pub fn set_wan_mtu(&mut self, i: usize, mtu: usize) {
+        self.reconfigure(i, |c, _| c.wan_mtu = mtu);
     }
 
     fn apply(&mut self, node: usize, out: Out) {
