@@ -9,6 +9,22 @@ fn scratch_disk(logs: &LogDir) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The total of the `memory` field ("... of 63 MiB" or "... of 7807 KiB"), in KiB.
+fn memory_total_kib(status: &str) -> u64 {
+    let mem = field(status, "memory").expect("memory field");
+    let mut words = mem.split(" of ").nth(1).unwrap_or("").split_whitespace();
+    let n: u64 = words
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{mem:?}"));
+    match words.next() {
+        Some("KiB") => n,
+        Some("MiB") => n * 1024,
+        Some("GiB") => n * 1024 * 1024,
+        _ => panic!("unit in {mem:?}"),
+    }
+}
+
 /// Checks the fields every machine type must report.
 fn check_common_status(out: &str) {
     assert_eq!(
@@ -31,14 +47,8 @@ fn check_common_status(out: &str) {
     let mhz: u64 = tsc.split('.').next().unwrap().parse().expect("tsc MHz");
     assert!(mhz >= 100, "TSC {tsc}");
     // 64 MiB of guest RAM: the memory map reports a little less as usable.
-    let mem = field(out, "memory").expect("memory field");
-    let total: u64 = mem
-        .split(" of ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("memory field {mem:?}"));
-    assert!((60..=64).contains(&total), "{mem}");
+    let total = memory_total_kib(out);
+    assert!((60 * 1024..=64 * 1024).contains(&total), "{total} KiB");
     let cpu = field(out, "cpu").expect("cpu field");
     // QEMU's `-cpu max` under TCG offers AES-NI, PCLMULQDQ and RDRAND.
     for feature in ["aes-ni=yes", "pclmulqdq=yes", "rdrand=yes"] {
@@ -174,4 +184,41 @@ fn launcher_refuses_user_networking() {
         .expect("run the launcher");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--nic"));
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn without_rdrand_and_rdseed_the_rng_is_unavailable_and_says_so() {
+    let logs = LogDir::new("no-rng");
+    // A later -cpu wins: the same CPU model without the two entropy instructions.
+    let run = exec(
+        "microvm",
+        &kernel(),
+        "status",
+        &["--qemu-arg=-cpu", "--qemu-arg=max,-rdrand,-rdseed"],
+        &logs,
+    );
+    assert_eq!(run.code, exit::OK);
+    assert!(
+        run.stdout.contains("neither RDSEED nor RDRAND"),
+        "boot warning"
+    );
+    let cpu = field(&run.stdout, "cpu").expect("cpu field");
+    assert!(
+        cpu.contains("rdrand=no") && cpu.contains("rdseed=no"),
+        "{cpu}"
+    );
+    let rng = field(&run.stdout, "rng").expect("rng field");
+    assert!(rng.contains("UNAVAILABLE"), "{rng}");
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn boots_with_little_ram() {
+    let logs = LogDir::new("small-ram");
+    let run = exec("microvm", &kernel(), "status", &["--memory", "8M"], &logs);
+    assert_eq!(run.code, exit::OK);
+    // 8 MiB of guest RAM, less what firmware and the memory map hold back.
+    let total = memory_total_kib(&run.stdout);
+    assert!((7 * 1024..8 * 1024).contains(&total), "{total} KiB");
 }
