@@ -23,6 +23,7 @@ const SH: u8 = 2;
 const RK: u8 = 3;
 const RA: u8 = 4;
 const RC: u8 = 5;
+const CF: u8 = 6;
 
 /// Deterministic randomness for the double (seeded per test).
 #[derive(Clone, Debug)]
@@ -303,7 +304,6 @@ impl TestSession {
             &self.srand,
         )));
         self.send_seq = 0;
-        self.state = State::Established;
     }
 
     fn epoch(&self) -> u16 {
@@ -362,7 +362,9 @@ impl TestSession {
                     return Err(SessionError::NotThisSession);
                 }
                 if self.state != State::Handshaking {
-                    return Ok(Received::Handshake); // duplicate
+                    // A duplicate: our confirmation may have been lost; send it again.
+                    self.flight_due = true;
+                    return Ok(Received::Handshake);
                 }
                 let mut srand = [0u8; 32];
                 srand.copy_from_slice(&body[33..65]);
@@ -381,9 +383,30 @@ impl TestSession {
                 }
                 self.srand = srand;
                 self.install_initial();
+                self.state = State::Established;
                 self.next_retx = None;
+                let mut b = vec![CF];
+                b.extend_from_slice(&self.crand);
+                b.extend_from_slice(&mac(&self.secret, &[b"cf", &self.crand, &self.srand]));
+                self.flight = record(HANDSHAKE, 1, &b);
+                self.flight_due = true;
                 Ok(Received::Handshake)
             }
+            (SH, Role::Server) => Err(SessionError::NotThisSession),
+            (CF, Role::Server) if body.len() == 65 => {
+                if body[1..33] != self.crand {
+                    return Err(SessionError::NotThisSession);
+                }
+                if mac(&self.secret, &[b"cf", &self.crand, &self.srand]) != body[33..65] {
+                    return Err(SessionError::Invalid);
+                }
+                if self.state == State::Handshaking {
+                    self.state = State::Established;
+                    self.next_retx = None;
+                }
+                Ok(Received::Handshake)
+            }
+            (CF, Role::Client) => Err(SessionError::NotThisSession),
             (RK, _) if self.state == State::Established && body.len() == 65 => {
                 let mut r1 = [0u8; 32];
                 r1.copy_from_slice(&body[1..33]);
@@ -491,7 +514,10 @@ impl TestSession {
         seq: u64,
         len: usize,
     ) -> Result<Received, SessionError> {
-        if self.state != State::Established {
+        // A server has keys from the client's hello; the client's first record proves
+        // it has them too (its confirmation may be lost or late).
+        let confirming = self.state == State::Handshaking && self.role == Role::Server;
+        if self.state != State::Established && !confirming {
             return Err(SessionError::NotEstablished);
         }
         if len < EXPLICIT + TAG {
@@ -524,6 +550,10 @@ impl TestSession {
             .decrypt_in_place_detached(&Nonce::from(n), &aad(epoch, seq, plen), body, &tag)
             .map_err(|_| SessionError::Invalid)?;
         rk.mark(seq);
+        if confirming {
+            self.state = State::Established;
+            self.next_retx = None;
+        }
         if !is_new {
             self.stats
                 .opened_with_previous
@@ -682,7 +712,7 @@ impl SessionLayer for TestLayer {
         }
     }
 
-    fn accept(&mut self, _now: Instant, peer: &PeerConfig, d: &mut [u8]) -> Option<TestSession> {
+    fn accept(&mut self, now: Instant, peer: &PeerConfig, d: &mut [u8]) -> Option<TestSession> {
         let (ty, epoch, _, _) = parse_header(d)?;
         let body = &d[HDR..];
         if ty != HANDSHAKE || epoch != 0 || body.len() < 34 || body[0] != CH {
@@ -727,6 +757,7 @@ impl SessionLayer for TestLayer {
             stats: self.stats.clone(),
         };
         s.install_initial();
+        s.next_retx = Some(now + self.params.retransmit);
         Some(s)
     }
 
