@@ -1,0 +1,97 @@
+//! Boots the deployable disk images (`make image`) the way a hypervisor or cloud does:
+//! firmware, then GRUB from the disk, then the kernel through multiboot2.
+
+use std::path::PathBuf;
+use vnetcrypt_tests::{exec, exit, field, kernel, repo_root, LogDir};
+
+fn image(ext: &str) -> PathBuf {
+    let p = repo_root().join("build").join(format!("vnetcrypt.{ext}"));
+    assert!(p.is_file(), "{} is missing: run `make image`", p.display());
+    p
+}
+
+/// A private copy: a boot may write the configuration partition.
+fn copy(ext: &str, logs: &LogDir) -> String {
+    let dst = logs.path().join(format!("disk.{ext}"));
+    std::fs::copy(image(ext), &dst).expect("copy image");
+    dst.to_string_lossy().into_owned()
+}
+
+fn boot(ext: &str, firmware: &str) {
+    let logs = LogDir::new(&format!("image-{ext}-{firmware}"));
+    let disk = copy(ext, &logs);
+    let run = exec(
+        "q35",
+        &kernel(),
+        "status",
+        &["--boot-disk", &disk, "--firmware", firmware],
+        &logs,
+    );
+    assert_eq!(
+        run.code,
+        exit::OK,
+        "{firmware} boot of the .{ext} image failed"
+    );
+    assert!(
+        field(&run.stdout, "machine").is_some_and(|m| m.contains("multiboot2 boot")),
+        "GRUB must have loaded the kernel through multiboot2:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("virtio-blk"),
+        "the boot disk is seen as virtio-blk"
+    );
+    assert!(run.stdout.contains("powering off"));
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after `make image`"]
+fn seabios_boots_the_raw_image() {
+    boot("raw", "bios");
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after `make image`"]
+fn ovmf_boots_the_qcow2_image() {
+    boot("qcow2", "uefi");
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after `make image`"]
+fn seabios_boots_the_fixed_vhd() {
+    boot("vhd", "bios");
+}
+
+#[test]
+#[ignore = "needs `make image`"]
+fn images_have_the_promised_shape() {
+    let raw = std::fs::metadata(image("raw")).unwrap().len();
+    assert_eq!(raw % (1 << 20), 0, "raw image is a whole number of MiB");
+    // A fixed VHD is the raw disk plus a 512-byte footer that starts with "conectix".
+    let vhd = std::fs::read(image("vhd")).unwrap();
+    assert_eq!(vhd.len() as u64, raw + 512);
+    assert_eq!(&vhd[vhd.len() - 512..vhd.len() - 504], b"conectix");
+    // Disk type 2 (fixed) at offset 60 of the footer, big-endian.
+    let footer = &vhd[vhd.len() - 512..];
+    assert_eq!(u32::from_be_bytes(footer[60..64].try_into().unwrap()), 2);
+    // Current size in the footer equals the raw size: a whole number of MiB.
+    assert_eq!(u64::from_be_bytes(footer[48..56].try_into().unwrap()), raw);
+    // The GPT has the BIOS boot, EFI system and configuration partitions.
+    let out = std::process::Command::new("sgdisk")
+        .arg("-p")
+        .arg(image("raw"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    for want in ["EF02  bios-boot", "EF00  efi-system", "vnetcrypt-config"] {
+        assert!(table.contains(want), "{want} missing:\n{table}");
+    }
+    let qinfo = std::process::Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(image("qcow2"))
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&qinfo.stdout);
+    assert!(info.contains("\"format\": \"qcow2\""), "{info}");
+    assert!(info.contains(&format!("\"virtual-size\": {raw}")), "{info}");
+}
