@@ -13,6 +13,7 @@ mod devices;
 mod heap;
 mod logger;
 mod rng;
+mod virtio;
 
 use vnetcrypt_bootinfo::{heap_span, MemoryKind};
 
@@ -79,6 +80,15 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         found.machine,
         found.devices.len()
     );
+
+    let virtio_devices = virtio::transports(&boot.cmdline);
+    for d in &virtio_devices {
+        defmt::info!(
+            "virtio {} at {=str}",
+            defmt::Debug2Format(&d.kind),
+            d.location.as_str()
+        );
+    }
 
     let machine = alloc::format!("{}, {} boot", found.machine, boot.protocol);
     let app = console::Appliance {
