@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod double;
+pub mod pair;
 pub mod pkt;
 pub mod sim;

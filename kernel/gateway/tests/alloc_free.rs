@@ -1,0 +1,106 @@
+//! Forwarding an established flow allocates nothing: a counting global allocator
+//! watches the engine while frames go A(lan) → A(wan) → B(wan) → B(lan).
+//!
+//! This test binary holds the only `unsafe` of the crate's tests: a `GlobalAlloc` must
+//! be implemented with `unsafe impl`; it forwards to the system allocator unchanged.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::pair::Pair;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if WATCHING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+// `System`'s guarantees are ours; counting touches only an atomic and a const-initialised
+// thread-local `Cell` (neither allocates).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as ours (layout has non-zero size), forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (all our allocations are).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: as `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: `ptr`/`layout` come from `System` through us; forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn watched<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    WATCHING.with(|w| w.set(true));
+    let r = f();
+    WATCHING.with(|w| w.set(false));
+    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+}
+
+#[test]
+fn established_flows_forward_without_allocating() {
+    let mut pair = Pair::new(61);
+    let mut buf = vec![0u8; 4096];
+    let off = Pair::FRAME_OFFSET;
+    // The counter works: a Vec allocates.
+    let (_, n) = watched(|| vec![1u8; 10]);
+    assert_eq!(n, 1, "the counting allocator sees allocations");
+
+    for size in [64usize, 512, 1400] {
+        let frame = pair.frame(size, 4000);
+        // First packet of the flow (creates the flow entry; not allocating either, but
+        // not what this test is about).
+        buf[off..off + frame.len()].copy_from_slice(&frame);
+        assert_eq!(pair.encap_decap(&mut buf, frame.len()), frame.len());
+        let (delivered, allocs) = watched(|| {
+            let mut ok = 0;
+            for _ in 0..1000 {
+                buf[off..off + frame.len()].copy_from_slice(&frame);
+                if pair.encap_decap(&mut buf, frame.len()) == frame.len() {
+                    ok += 1;
+                }
+            }
+            ok
+        });
+        assert_eq!(delivered, 1000, "size {size}");
+        assert_eq!(allocs, 0, "size {size}: allocations while forwarding");
+    }
+    // Many flows: creating flow entries does not allocate either (fixed table).
+    let frames: Vec<_> = (0..200).map(|i| pair.frame(100, 10_000 + i)).collect();
+    let (delivered, allocs) = watched(|| {
+        let mut ok = 0;
+        for f in &frames {
+            buf[off..off + f.len()].copy_from_slice(f);
+            if pair.encap_decap(&mut buf, f.len()) == f.len() {
+                ok += 1;
+            }
+        }
+        ok
+    });
+    assert_eq!((delivered, allocs), (200, 0));
+}
