@@ -155,6 +155,42 @@ pub fn write_record<W: Write>(
     w.write_str("]}]}]}}]}\n")
 }
 
+/// Packs `tuples` into JSON-line records of at most `max_len` bytes each (one UDP
+/// datagram to the collector each), calling `send` with each record. Returns how many
+/// tuples were sent; a tuple that cannot fit even alone (a `max_len` too small for the
+/// record's fixed fields) is skipped and not counted.
+pub fn pack_records(
+    meta: &RecordMeta<'_>,
+    tuples: &[FlowTuple],
+    scratch: &mut [u8],
+    max_len: usize,
+    mut send: impl FnMut(&[u8]),
+) -> usize {
+    let max_len = max_len.min(scratch.len());
+    let fits = |scratch: &mut [u8], ts: &[FlowTuple]| -> Option<usize> {
+        let mut w = SliceWriter::new(&mut scratch[..max_len]);
+        write_record(&mut w, meta, ts).ok().map(|_| w.len())
+    };
+    let (mut start, mut sent) = (0, 0);
+    while start < tuples.len() {
+        // Grow the record while it fits.
+        let mut end = start;
+        while end < tuples.len() && fits(scratch, &tuples[start..=end]).is_some() {
+            end += 1;
+        }
+        if end == start {
+            start += 1; // this tuple alone does not fit: skip it
+            continue;
+        }
+        if let Some(n) = fits(scratch, &tuples[start..end]) {
+            send(&scratch[..n]);
+            sent += end - start;
+        }
+        start = end;
+    }
+    sent
+}
+
 fn json_str<W: Write>(w: &mut W, s: &str) -> fmt::Result {
     w.write_char('"')?;
     for c in s.chars() {
@@ -264,6 +300,44 @@ mod tests {
              \"rule\":\"DropUnencrypted\",\"flowTuples\":[\"{t}\",\"{t}\"]}}]}}]}}}}]}}\n"
         );
         assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn packs_tuples_into_bounded_datagrams() {
+        let meta = RecordMeta {
+            time: "2026-11-28T10:00:00.000Z",
+            flow_log_guid: "g",
+            mac_address: "020000000001",
+            flow_log_resource_id: "r",
+            target_resource_id: "t",
+            rule: "DropUnencrypted",
+            acl_id: "a",
+        };
+        let tuples: alloc::vec::Vec<FlowTuple> = (0..40)
+            .map(|i| {
+                let mut t = tuple();
+                t.src_port = i;
+                t
+            })
+            .collect();
+        let mut scratch = [0u8; 2048];
+        let mut records: alloc::vec::Vec<String> = alloc::vec::Vec::new();
+        let n = pack_records(&meta, &tuples, &mut scratch, 600, |r| {
+            records.push(String::from_utf8(r.to_vec()).unwrap())
+        });
+        assert_eq!(n, 40);
+        assert!(records.len() > 1);
+        let mut seen = 0;
+        for r in &records {
+            assert!(r.len() <= 600 && r.ends_with("]}]}]}}]}\n") && r.starts_with("{\"records\""));
+            seen += r.matches(",O,C,X,").count();
+        }
+        assert_eq!(seen, 40);
+        // Too small for even one tuple: nothing sent, nothing counted.
+        assert_eq!(
+            pack_records(&meta, &tuples, &mut scratch, 100, |_| panic!()),
+            0
+        );
     }
 
     #[test]

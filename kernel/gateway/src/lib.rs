@@ -31,7 +31,7 @@ pub mod time;
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
 pub use engine::{Destination, Gateway, GatewayConfig, Transmit, Verdict};
 pub use flow::{FlowEvent, FlowKey, FlowTable};
-pub use flowlog::{Direction, Encryption, FlowState, FlowTuple};
+pub use flowlog::{Direction, Encryption, FlowState, FlowTuple, RecordMeta};
 pub use lpm::PrefixTable;
 pub use peer::{PeerConfig, PeerError, PeerId};
 pub use policy::{Enforcement, SessionState};

@@ -439,3 +439,51 @@ fn simultaneous_initiation_ends_with_one_session() {
         );
     }
 }
+
+#[test]
+fn flow_records_export_as_azure_json_lines() {
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 15);
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let b1_ip = w.hosts[b1].ip;
+    for port in 0..30u16 {
+        let p = pkt::udp(w.hosts[a1].ip, b1_ip, 7000 + port, 53, b"q", false);
+        w.send(a1, p);
+    }
+    w.run(20);
+    let meta = vnetcrypt_gateway::flowlog::RecordMeta {
+        time: "2026-11-28T10:00:00.000Z",
+        flow_log_guid: "00000000-0000-4000-8000-000000000001",
+        mac_address: "020000000001",
+        flow_log_resource_id: "vnetcrypt/gw0",
+        target_resource_id: "vnetcrypt/gw0/lan",
+        rule: "DropUnencrypted",
+        acl_id: "vnetcrypt",
+    };
+    let mut datagrams: Vec<Vec<u8>> = Vec::new();
+    let now = w.now;
+    let n = w.nodes[0]
+        .gw
+        .export_flow_records(now, 1_790_000_000_000, &meta, 1200, |d| {
+            datagrams.push(d.to_vec())
+        });
+    // 30 flows: a begin and a continue tuple each.
+    assert_eq!(n, 60);
+    assert!(datagrams.len() >= 2 && datagrams.iter().all(|d| d.len() <= 1200));
+    let text: String = datagrams
+        .iter()
+        .map(|d| String::from_utf8(d.clone()).unwrap())
+        .collect();
+    assert_eq!(text.lines().count(), datagrams.len());
+    assert_eq!(text.matches(",17,O,B,X,0,0,0,0").count(), 30);
+    assert_eq!(text.matches(",17,O,C,X,1,29,0,0").count(), 30);
+    assert!(text
+        .lines()
+        .all(|l| l.contains("\"flowLogVersion\":4") && l.contains("\"flowTuples\":[")));
+    // Exported tuples are not exported again.
+    assert_eq!(
+        w.nodes[0]
+            .gw
+            .export_flow_records(now, 0, &meta, 1200, |_| {}),
+        0
+    );
+}

@@ -29,7 +29,7 @@ use peers::PeerSlot;
 use crate::arp::{self, Neighbours};
 use crate::counters::{Counters, DropReason, PeerCounters};
 use crate::flow::{FlowEvent, FlowKey, FlowStats, FlowTable};
-use crate::flowlog::{Direction, Encryption, FlowTuple};
+use crate::flowlog::{pack_records, Direction, Encryption, FlowTuple, RecordMeta};
 use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
 use crate::policy::{self, Enforcement, Outbound, SessionState};
@@ -260,6 +260,23 @@ impl<L: SessionLayer> Gateway<L> {
     /// Unix time in milliseconds at `Instant::ZERO`.
     pub fn export_flows(&mut self, now: Instant, epoch_ms: u64, out: impl FnMut(FlowTuple)) {
         self.flows.export(now, epoch_ms, out);
+    }
+
+    /// Exports the flow tuples due now as JSON-line records of at most `max_len` bytes,
+    /// each handed to `send` (one UDP datagram to the collector each). Periodic, not per
+    /// packet: it may allocate. Returns the number of tuples exported.
+    pub fn export_flow_records(
+        &mut self,
+        now: Instant,
+        epoch_ms: u64,
+        meta: &RecordMeta<'_>,
+        max_len: usize,
+        send: impl FnMut(&[u8]),
+    ) -> usize {
+        let mut tuples = Vec::new();
+        self.flows.export(now, epoch_ms, |t| tuples.push(t));
+        let mut scratch = vec![0u8; max_len];
+        pack_records(meta, &tuples, &mut scratch, max_len, send)
     }
 
     /// The current flows, for the console.
