@@ -47,3 +47,11 @@ TEST_TARGETS += test-qemu
 bench-boot: deps $(KERNEL_ELF)
 	python3 qemu/bench-boot --kernel $(KERNEL_ELF)
 BENCH_TARGETS += bench-boot
+
+# `make clippy` covers the host crates; the kernel needs its target and rustflags.
+.PHONY: clippy-kernel
+clippy-kernel:
+	RUSTFLAGS="-C relocation-model=static -C force-frame-pointers=yes" \
+	  cargo clippy -p vnetcrypt --release --target $(KTARGET) -- -D warnings
+	RUSTFLAGS="-C relocation-model=static -C force-frame-pointers=yes" \
+	  cargo clippy -p vnetcrypt --release --target $(KTARGET) --features test-faults -- -D warnings

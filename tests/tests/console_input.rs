@@ -63,3 +63,56 @@ fn ten_kilobyte_line_gets_one_line_error_and_prompt() {
     assert!(status.contains("uptime"), "{status}");
     assert_eq!(con.poweroff(), exit::OK);
 }
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn console_works_over_a_socket_chardev() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let logs = LogDir::new("socket");
+    let path = logs.path().join("console.sock");
+    let mut child = std::process::Command::new("python3")
+        .arg(vnetcrypt_tests::repo_root().join("qemu/vnetcrypt-vm"))
+        .arg("--kernel")
+        .arg(kernel())
+        .arg("--log-dir")
+        .arg(logs.path())
+        .arg("--console-socket")
+        .arg(&path)
+        .args(["--timeout", "120"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("run the launcher");
+    let start = std::time::Instant::now();
+    let mut sock = loop {
+        match UnixStream::connect(&path) {
+            Ok(s) => break s,
+            Err(_) if start.elapsed() < WAIT => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("no console socket: {e}"),
+        }
+    };
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let mut seen = Vec::new();
+    let mut read_until = |sock: &mut UnixStream, needle: &str| {
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&seen).contains(needle) {
+            let n = sock.read(&mut buf).expect("read the console socket");
+            assert!(
+                n > 0,
+                "console closed; got {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        seen.clear();
+        text
+    };
+    read_until(&mut sock, PROMPT);
+    sock.write_all(b"status\r").unwrap();
+    let status = read_until(&mut sock, PROMPT);
+    assert!(status.contains("uptime"), "{status}");
+    sock.write_all(b"poweroff\r").unwrap();
+    let code = child.wait().expect("launcher exit").code();
+    assert_eq!(code, Some(exit::OK));
+}

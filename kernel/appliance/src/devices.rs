@@ -35,6 +35,15 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
     };
     if host_bridge != 0xffff_ffff && host_bridge != 0 {
         pci::enumerate(&mut cs, &mut |f| {
+            defmt::info!(
+                "pci {=u8:02x}:{=u8:02x}.{=u8} {=u16:04x}:{=u16:04x} {=str}",
+                f.addr.bus,
+                f.addr.device,
+                f.addr.function,
+                f.vendor,
+                f.device,
+                f.kind()
+            );
             devices.push(Device {
                 addr: DeviceAddr::Pci {
                     bus: f.addr.bus,
@@ -72,6 +81,13 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
         // SAFETY: the window lies in the identity mapping (checked) and the command
         // line, written by the VMM, names it as a virtio-mmio device.
         if let Some(id) = unsafe { virtio_mmio::probe(d.base) } {
+            defmt::info!(
+                "virtio-mmio {=u64:#x} irq {=u32}: {=str} (transport v{=u32})",
+                d.base,
+                d.irq,
+                id.kind(),
+                id.version
+            );
             devices.push(Device {
                 addr: DeviceAddr::Mmio {
                     base: d.base,
