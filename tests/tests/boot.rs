@@ -222,3 +222,21 @@ fn boots_with_little_ram() {
     let total = memory_total_kib(&run.stdout);
     assert!((7 * 1024..8 * 1024).contains(&total), "{total} KiB");
 }
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn nics_from_the_launcher_appear_as_virtio_net() {
+    // A socket NIC listening on loopback: nothing connects, the device just exists.
+    for (machine, port, bus) in [("microvm", "47613", "mmio"), ("q35", "47614", "pci")] {
+        let logs = LogDir::new(&format!("nic-{machine}"));
+        let nic = format!("socket=listen:127.0.0.1:{port},mac=52:54:00:12:34:56");
+        let run = exec(machine, &kernel(), "status", &["--nic", &nic], &logs);
+        assert_eq!(run.code, exit::OK, "{machine}");
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(bus) && l.contains("virtio-net")),
+            "{machine}: virtio-net on {bus}"
+        );
+    }
+}
