@@ -13,7 +13,8 @@ APT_PACKAGES=(
   qemu-utils               # qemu-img: qcow2 and VHD images
   grub-pc-bin grub-efi-amd64-bin grub-common  # BIOS and UEFI boot loaders for the disk images
   mtools gdisk ovmf        # FAT without root, GPT on a file, UEFI firmware for the boot test
-  binutils                 # objcopy
+  binutils                 # objcopy, strip (bench-boot)
+  python3                  # qemu/vnetcrypt-vm, qemu/bench-boot
 )
 # Host tools from crates.io: "binary crate[@version]".
 CARGO_TOOLS=(
