@@ -24,6 +24,7 @@ const HEAP_LIMIT: u64 = 3 << 30;
 extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
     arch::gdt::init();
     arch::idt::init();
+    arch::paging::install_stack_guard();
     let mut cpu = arch::cpu::features();
     cpu.avx = arch::cpu::enable_avx(&cpu);
     let calibration = clock::init(entry_tsc);

@@ -54,7 +54,12 @@ boot_gdt_ptr:
     .balign 4096
 boot_pml4:  .skip 4096
 boot_pdpt:  .skip 4096
+    .global boot_pd
 boot_pd:    .skip 4096 * 4
+    /* Unmapped by paging::install_stack_guard: an overflow faults here. */
+    .global STACK_GUARD
+STACK_GUARD:
+    .skip 4096
     .global BOOT_STACK_BOTTOM
 BOOT_STACK_BOTTOM:
     .skip 0x20000

@@ -144,6 +144,13 @@ extern "C" fn exception_entry(frame: &ExceptionFrame) -> ! {
         f.r14,
         f.r15,
     );
+    let (guard_start, guard_end) = super::paging::stack_guard();
+    if (guard_start..guard_end).contains(&read_cr2()) || (guard_start..guard_end).contains(&f.rsp) {
+        let _ = writeln!(
+            w,
+            "STACK OVERFLOW: the guard page below the kernel stack was hit"
+        );
+    }
     write_stack_trace(&mut w, f.rsp, f.rbp);
     let _ = writeln!(w, "machine stopped (exit code: CPU exception)");
     exit(ExitCode::CpuException)

@@ -11,6 +11,7 @@ pub mod fault;
 pub mod gdt;
 pub mod idt;
 mod mem;
+pub mod paging;
 pub mod physmem;
 
 /// The boot code maps the first 4 GiB, identity.
