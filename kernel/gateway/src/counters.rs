@@ -48,6 +48,8 @@ drop_reasons! {
     OpenFailed = "open-failed",
     /// A record already seen (anti-replay).
     Replay = "replay",
+    /// A handshake message for a handshake that no longer runs (a lost race).
+    StaleHandshake = "stale-handshake",
     /// Application data from a peer with no session to open it.
     NoSession = "no-session",
     /// An opened packet whose source is not in the sending peer's prefixes.

@@ -37,5 +37,5 @@ pub use peer::{PeerConfig, PeerError, PeerId};
 pub use policy::{Enforcement, SessionState};
 pub use prefix::Prefix;
 pub use private::PrivateSet;
-pub use session::{Received, Session, SessionError, SessionLayer};
+pub use session::{Received, Rekey, Session, SessionError, SessionLayer};
 pub use time::Instant;

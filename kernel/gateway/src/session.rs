@@ -26,12 +26,26 @@ pub enum Received {
     Data(Range<usize>),
 }
 
+/// What [`Session::start_rekey`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rekey {
+    /// A rekey began.
+    Started,
+    /// One is already running (or the session is not established): nothing new.
+    InProgress,
+    /// This session rekeys only by a new handshake.
+    ByNewSession,
+}
+
 /// Why a session refused a datagram or a seal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionError {
     /// The datagram belongs to no state of this session (another handshake, say): the
     /// session is unchanged and the engine may offer it elsewhere.
     NotThisSession,
+    /// A handshake message of a handshake no state of this session runs (an abandoned
+    /// or finished one): harmless, counted apart.
+    StaleHandshake,
     /// Application data before keys are agreed.
     NotEstablished,
     /// A record already received.
@@ -57,7 +71,8 @@ pub trait Session {
     fn is_failed(&self) -> bool;
 
     /// Feeds one datagram received from the peer. The slice may be modified (records
-    /// are decrypted in place).
+    /// are decrypted in place), also when the result is an error (the engine restores
+    /// it before offering it to another session of the same peer).
     fn handle_datagram(
         &mut self,
         now: Instant,
@@ -81,8 +96,10 @@ pub trait Session {
     ) -> Result<usize, SessionError>;
 
     /// Starts a rekey: new keys for sealing, old ones kept for opening during the
-    /// overlap. False if one is already running or the session is not established.
-    fn start_rekey(&mut self, now: Instant) -> bool;
+    /// overlap. A session that cannot rekey in place answers [`Rekey::ByNewSession`]:
+    /// the engine then runs a new handshake and keeps the old session opening records
+    /// for `rekey_overlap` once the new one takes over.
+    fn start_rekey(&mut self, now: Instant) -> Rekey;
     /// The keys approach their AEAD usage limit: rekey now.
     fn rekey_due(&self) -> bool;
 }

@@ -30,6 +30,8 @@ pub struct GatewayConfig {
     pub proxy_arp: bool,
     /// Rekey every session this often (AEAD limits may force it sooner).
     pub rekey_interval: Duration,
+    /// How long a replaced session still opens records (rekey by new session, restart).
+    pub rekey_overlap: Duration,
     /// After a failed handshake, how long packets take the fallback path before the
     /// next attempt.
     pub handshake_retry: Duration,
@@ -67,6 +69,7 @@ impl GatewayConfig {
             private: PrivateSet::default(),
             proxy_arp: true,
             rekey_interval: Duration::from_secs(3600),
+            rekey_overlap: Duration::from_secs(10),
             handshake_retry: Duration::from_secs(10),
             session_queue: 32,
             arp_queue: 32,

@@ -34,7 +34,7 @@ use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
 use crate::policy::{self, Enforcement, Outbound, SessionState};
 use crate::queue::PacketQueue;
-use crate::session::{Session, SessionLayer};
+use crate::session::{Rekey, Session, SessionLayer};
 use crate::time::Instant;
 
 /// Flows tracked at once.
@@ -383,10 +383,7 @@ impl<L: SessionLayer> Gateway<L> {
         slot.counters.sealed_packets += 1;
         slot.counters.sealed_bytes += ip_len as u64;
         if session.rekey_due() || now.saturating_since(slot.keyed_at) >= interval {
-            if session.start_rekey(now) {
-                slot.counters.rekeys += 1;
-            }
-            slot.keyed_at = now;
+            rekey(&mut self.layer, slot, now);
         }
         Ok(start..start + n)
     }
@@ -508,6 +505,7 @@ impl<L: SessionLayer> Gateway<L> {
             min(slot.current.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.pending.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.failed_until);
+            min(slot.previous.as_ref().map(|(_, until)| *until));
             if slot.established() {
                 min(Some(slot.keyed_at + self.cfg.rekey_interval));
             }
@@ -537,13 +535,18 @@ impl<L: SessionLayer> Gateway<L> {
                 if slot.failed_until.is_some_and(|t| t <= now) {
                     slot.failed_until = None;
                 }
+                if slot
+                    .previous
+                    .as_ref()
+                    .is_some_and(|(_, until)| *until <= now)
+                {
+                    slot.previous = None;
+                }
+            }
+            let layer = &mut self.layer;
+            if let Some(slot) = self.peers.get_mut(i).and_then(Option::as_mut) {
                 if slot.established() && now.saturating_since(slot.keyed_at) >= interval {
-                    if let Some(s) = slot.current.as_mut() {
-                        if s.start_rekey(now) {
-                            slot.counters.rekeys += 1;
-                        }
-                    }
-                    slot.keyed_at = now;
+                    rekey(layer, slot, now);
                 }
             }
             self.update_peer(now, id);
@@ -556,6 +559,7 @@ impl<L: SessionLayer> Gateway<L> {
     fn update_peer(&mut self, now: Instant, id: PeerId) {
         let global = self.cfg.enforcement;
         let retry = self.cfg.handshake_retry;
+        let overlap = self.cfg.rekey_overlap;
         let Some(slot) = self
             .peers
             .get_mut(usize::from(id.0))
@@ -564,14 +568,21 @@ impl<L: SessionLayer> Gateway<L> {
             return;
         };
         if slot.pending.as_ref().is_some_and(|s| s.is_established()) {
-            if slot.established() {
-                slot.counters.sessions_replaced += 1;
-            }
+            let replaced = slot.current.take();
             slot.current = slot.pending.take();
             slot.established_seen = false;
+            if let Some(old) = replaced.filter(|s| s.is_established()) {
+                // A peer's own new handshake means a restart; ours, a rekey.
+                if !slot.pending_initiated {
+                    slot.counters.sessions_replaced += 1;
+                }
+                slot.previous = Some((old, now + overlap));
+            }
+            slot.pending_initiated = false;
         }
         if slot.pending.as_ref().is_some_and(|s| s.is_failed()) {
             slot.pending = None;
+            slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;
         }
         if slot.established() && !slot.established_seen {
@@ -673,6 +684,30 @@ impl<L: SessionLayer> Gateway<L> {
                 }
             },
         );
+    }
+}
+
+/// Starts a rekey: inside the session if it can (new keys, old ones overlapping), else
+/// by a new handshake whose session replaces the current one when established (the old
+/// one then keeps opening records for the overlap).
+fn rekey<L: SessionLayer>(layer: &mut L, slot: &mut PeerSlot<L::Session>, now: Instant) {
+    slot.keyed_at = now;
+    let Some(current) = slot.current.as_mut() else {
+        return;
+    };
+    let by_new_session = match current.start_rekey(now) {
+        Rekey::Started => {
+            slot.counters.rekeys += 1;
+            false
+        }
+        Rekey::InProgress => false,
+        Rekey::ByNewSession => true,
+    };
+    if by_new_session && slot.pending.is_none() {
+        slot.pending = Some(layer.connect(now, &slot.cfg));
+        slot.pending_initiated = true;
+        slot.counters.rekeys += 1;
+        slot.counters.handshakes_started += 1;
     }
 }
 

@@ -16,8 +16,13 @@ pub(crate) struct PeerSlot<S> {
     /// A handshake the peer started while `current` is established (a restart): it
     /// replaces `current` once established.
     pub pending: Option<S>,
+    /// The session `pending` replaced, kept until this time to open records still in
+    /// flight (the overlap of a rekey by new session, or of a restart).
+    pub previous: Option<(S, Instant)>,
     /// `current` was started by us and is not yet established.
     pub initiated: bool,
+    /// `pending` was started by us (a rekey by new session) and is not yet established.
+    pub pending_initiated: bool,
     /// `current` has been seen established.
     pub established_seen: bool,
     /// When the current keys were made (handshake or last rekey).
@@ -35,7 +40,9 @@ impl<S: Session> PeerSlot<S> {
             cfg,
             current: None,
             pending: None,
+            previous: None,
             initiated: false,
+            pending_initiated: false,
             established_seen: false,
             keyed_at: Instant::ZERO,
             failed_until: None,

@@ -43,6 +43,9 @@ impl<L: SessionLayer> Gateway<L> {
                 self.forward_inner(now, id, buf, off + r.start, r.len())
             }
             Err(SessionError::Replay) => self.drop_for(DropReason::Replay, Some(id)),
+            Err(SessionError::StaleHandshake) => {
+                self.drop_for(DropReason::StaleHandshake, Some(id))
+            }
             Err(SessionError::NotEstablished) | Err(SessionError::NotThisSession) => {
                 // A peer that restarted keeps sending with keys we no longer have, or
                 // we restarted: handshake so that traffic resumes by itself.
@@ -74,7 +77,18 @@ impl<L: SessionLayer> Gateway<L> {
             return Err(SessionError::NotThisSession);
         };
         let mut last = Err(SessionError::NotThisSession);
-        for s in [slot.current.as_mut(), slot.pending.as_mut()]
+        // A refused open may leave the datagram overwritten (some AEADs zero it): keep a
+        // copy when another session will be offered it too.
+        let several = usize::from(slot.current.is_some())
+            + usize::from(slot.pending.is_some())
+            + usize::from(slot.previous.is_some())
+            > 1;
+        let keep = several && dg.len() <= self.scratch.len();
+        if keep {
+            self.scratch[..dg.len()].copy_from_slice(dg);
+        }
+        let previous = slot.previous.as_mut().map(|(s, _)| s);
+        for s in [slot.current.as_mut(), slot.pending.as_mut(), previous]
             .into_iter()
             .flatten()
         {
@@ -86,11 +100,15 @@ impl<L: SessionLayer> Gateway<L> {
                     }
                     return Ok(r);
                 }
-                // Replay and forgery are final; other refusals let the next state try.
-                Err(e @ SessionError::Replay) => return Err(e),
+                // Refusals let the next session try: a replay check (made before the
+                // tag is verified) can refuse another session's record, whose sequence
+                // numbers are unrelated. A replay is reported only if no session opens it.
                 Err(e) => {
-                    if last == Err(SessionError::NotThisSession) {
+                    if last == Err(SessionError::NotThisSession) || e == SessionError::Replay {
                         last = Err(e);
+                    }
+                    if keep {
+                        dg.copy_from_slice(&self.scratch[..dg.len()]);
                     }
                 }
             }
@@ -98,9 +116,11 @@ impl<L: SessionLayer> Gateway<L> {
         if !L::is_initial(dg) {
             return last;
         }
-        // Simultaneous initiation: the side with the lower endpoint keeps its own
-        // handshake; the other answers.
-        let racing = slot.initiated && slot.current.as_ref().is_some_and(|s| !s.is_established());
+        // Simultaneous initiation (first contact, or rekeys by new handshake): the side
+        // with the lower endpoint keeps its own handshake; the other answers.
+        let racing = (slot.initiated && slot.current.as_ref().is_some_and(|s| !s.is_established()))
+            || (slot.pending_initiated
+                && slot.pending.as_ref().is_some_and(|s| !s.is_established()));
         if racing && ours < slot.cfg.endpoint {
             return Ok(Received::Handshake);
         }
@@ -110,6 +130,7 @@ impl<L: SessionLayer> Gateway<L> {
         slot.counters.handshakes_started += 1;
         if slot.established() {
             slot.pending = Some(session);
+            slot.pending_initiated = false;
         } else {
             slot.current = Some(session);
             slot.pending = None;

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vnetcrypt_gateway::{Instant, PeerConfig, Received, Session, SessionError, SessionLayer};
+use vnetcrypt_gateway::{
+    Instant, PeerConfig, Received, Rekey, Session, SessionError, SessionLayer,
+};
 
 const HDR: usize = 13;
 const EXPLICIT: usize = 8;
@@ -63,6 +65,9 @@ pub struct Params {
     pub hard_limit: u64,
     /// How long old keys keep opening records after the switch.
     pub overlap: Duration,
+    /// Rekey inside the session (like renegotiation); when false, answer
+    /// `Rekey::ByNewSession` (like the DTLS engine, which rekeys by a new handshake).
+    pub rekey_in_place: bool,
 }
 
 impl Default for Params {
@@ -73,6 +78,7 @@ impl Default for Params {
             soft_limit: 1 << 40,
             hard_limit: 1 << 41,
             overlap: Duration::from_secs(2),
+            rekey_in_place: true,
         }
     }
 }
@@ -359,7 +365,7 @@ impl TestSession {
             (CH, _) => Err(SessionError::NotThisSession),
             (SH, Role::Client) => {
                 if body.len() < 98 || body[1..33] != self.crand {
-                    return Err(SessionError::NotThisSession);
+                    return Err(SessionError::StaleHandshake);
                 }
                 if self.state != State::Handshaking {
                     // A duplicate: our confirmation may have been lost; send it again.
@@ -392,10 +398,10 @@ impl TestSession {
                 self.flight_due = true;
                 Ok(Received::Handshake)
             }
-            (SH, Role::Server) => Err(SessionError::NotThisSession),
+            (SH, Role::Server) => Err(SessionError::StaleHandshake),
             (CF, Role::Server) if body.len() == 65 => {
                 if body[1..33] != self.crand {
-                    return Err(SessionError::NotThisSession);
+                    return Err(SessionError::StaleHandshake);
                 }
                 if mac(&self.secret, &[b"cf", &self.crand, &self.srand]) != body[33..65] {
                     return Err(SessionError::Invalid);
@@ -406,7 +412,7 @@ impl TestSession {
                 }
                 Ok(Received::Handshake)
             }
-            (CF, Role::Client) => Err(SessionError::NotThisSession),
+            (CF, Role::Client) => Err(SessionError::StaleHandshake),
             (RK, _) if self.state == State::Established && body.len() == 65 => {
                 let mut r1 = [0u8; 32];
                 r1.copy_from_slice(&body[1..33]);
@@ -655,9 +661,12 @@ impl Session for TestSession {
         Ok(total)
     }
 
-    fn start_rekey(&mut self, now: Instant) -> bool {
+    fn start_rekey(&mut self, now: Instant) -> Rekey {
+        if !self.params.rekey_in_place {
+            return Rekey::ByNewSession;
+        }
         if self.state != State::Established || self.rekeying.is_some() || self.next_send.is_some() {
-            return false;
+            return Rekey::InProgress;
         }
         let mut r1 = self.rng.bytes32();
         r1[..2].copy_from_slice(&(self.recv_epoch() + 1).to_be_bytes());
@@ -669,7 +678,7 @@ impl Session for TestSession {
         self.flight_due = true;
         self.retries = 0;
         self.next_retx = Some(now + self.params.retransmit);
-        true
+        Rekey::Started
     }
 
     fn rekey_due(&self) -> bool {
