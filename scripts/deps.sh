@@ -19,6 +19,7 @@ APT_PACKAGES=(
 # Host tools from crates.io: "binary crate[@version]".
 CARGO_TOOLS=(
   "defmt-print defmt-print"
+  "cargo-fuzz cargo-fuzz"   # fuzzing: make fuzz, and a short run in make test
 )
 
 SUDO=""

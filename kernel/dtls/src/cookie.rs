@@ -50,6 +50,11 @@ impl CookieKey {
 
     /// Whether `hello` carries the cookie we would give it.
     pub fn verify(&self, peer_addr: &[u8], hello: &ClientHello) -> bool {
+        // Fuzzers cannot forge an HMAC: any non-empty cookie passes in fuzz builds, so
+        // they reach the handshake behind it.
+        if cfg!(fuzzing) {
+            return !hello.cookie.is_empty();
+        }
         hello.cookie.len() == 32
             && bool::from(self.cookie(peer_addr, hello).ct_eq(&hello.cookie[..]))
     }

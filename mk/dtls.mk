@@ -1,0 +1,38 @@
+# The DTLS 1.2 engine (kernel/dtls, package vnetcrypt-dtls).
+# Its unit, engine-to-engine and interop tests (OpenSSL s_server/s_client and GnuTLS
+# gnutls-serv/gnutls-cli over loopback UDP) run in `cargo test`, so in test-host.
+# Fuzzing needs the nightly toolchain and cargo-fuzz (scripts/deps.sh installs it).
+
+DTLS_FUZZ_TARGETS       := dtls_record dtls_handshake_msgs dtls_server dtls_client
+# Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
+DTLS_FUZZ_SECONDS       ?= 120
+DTLS_FUZZ_SMOKE_SECONDS ?= 5
+
+TEST_TARGETS  += test-dtls-fuzz
+BENCH_TARGETS += bench-dtls
+FUZZ_TARGETS  += fuzz-dtls
+
+.PHONY: test-dtls-fuzz fuzz-dtls bench-dtls
+
+# $(1): seconds per target. The corpus lives in fuzz/corpus/<target> (not committed).
+define dtls_fuzz
+	cd fuzz && cargo +nightly fuzz build -O && \
+	for t in $(DTLS_FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  echo "fuzz $$t for $(1) s" && \
+	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(1) -print_final_stats=1 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+endef
+
+test-dtls-fuzz: deps
+	$(call dtls_fuzz,$(DTLS_FUZZ_SMOKE_SECONDS))
+
+fuzz-dtls: deps
+	$(call dtls_fuzz,$(DTLS_FUZZ_SECONDS))
+
+# Handshakes/s and seal/open ns per record for both suites and both AEAD backends, next
+# to raw ring and `openssl speed`, as ratios.
+bench-dtls: deps
+	cargo bench -p vnetcrypt-dtls --features rustcrypto-aead --bench dtls_bench
