@@ -58,17 +58,20 @@ pub enum FaultKind {
     DivideError,
     GeneralProtection,
     Breakpoint,
+    /// Unbounded recursion: must hit the stack guard, not corrupt memory.
+    StackOverflow,
 }
 
 impl FaultKind {
     /// Every kind with its console name.
-    pub const ALL: [(&'static str, FaultKind); 6] = [
+    pub const ALL: [(&'static str, FaultKind); 7] = [
         ("panic", FaultKind::Panic),
         ("pagefault", FaultKind::PageFault),
         ("ud", FaultKind::InvalidOpcode),
         ("divide", FaultKind::DivideError),
         ("gp", FaultKind::GeneralProtection),
         ("breakpoint", FaultKind::Breakpoint),
+        ("stack", FaultKind::StackOverflow),
     ];
 }
 
@@ -201,7 +204,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
 fn parse_debug<'a>(
     words: &mut core::str::SplitAsciiWhitespace<'a>,
 ) -> Result<Command<'a>, ParseError<'a>> {
-    const KINDS: &str = "panic, pagefault, ud, divide, gp or breakpoint";
+    const KINDS: &str = "panic, pagefault, ud, divide, gp, breakpoint or stack";
     match words.next() {
         Some("fault") => {}
         Some(other) => {
@@ -359,6 +362,10 @@ mod tests {
         assert_eq!(
             parse("debug fault ud"),
             Ok(Command::Fault(FaultKind::InvalidOpcode))
+        );
+        assert_eq!(
+            parse("debug fault stack"),
+            Ok(Command::Fault(FaultKind::StackOverflow))
         );
         assert!(matches!(
             parse("debug fault nope"),
