@@ -116,3 +116,14 @@ fn product_kernel_has_no_fault_command() {
     );
     assert!(run.stdout.lines().any(|l| l.starts_with("error:")));
 }
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn stack_overflow_hits_the_guard_page() {
+    // #PF on the guard page while pushing becomes a double fault on the IST stack.
+    let out = check_exception("stack", 8, "#DF");
+    assert!(
+        out.contains("STACK OVERFLOW"),
+        "the report names the overflow"
+    );
+}

@@ -33,6 +33,16 @@ pub fn trigger(kind: FaultKind) -> ! {
             // SAFETY: `int3` raises #BP, which the kernel treats as fatal.
             unsafe { core::arch::asm!("int3") };
         }
+        FaultKind::StackOverflow => {
+            core::hint::black_box(recurse(0));
+        }
     }
     unreachable!("the fault handler stops the machine")
+}
+
+/// Recurses without bound, 1 KiB of stack per call, until the guard page stops it.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth as u8; 1024]);
+    core::hint::black_box(recurse(depth + 1)) + u64::from(frame[0])
 }
