@@ -71,18 +71,27 @@ fn console_works_over_a_socket_chardev() {
     use std::os::unix::net::UnixStream;
     let logs = LogDir::new("socket");
     let path = logs.path().join("console.sock");
-    let mut child = std::process::Command::new("python3")
-        .arg(vnetcrypt_tests::repo_root().join("qemu/vnetcrypt-vm"))
-        .arg("--kernel")
-        .arg(kernel())
-        .arg("--log-dir")
-        .arg(logs.path())
-        .arg("--console-socket")
-        .arg(&path)
-        .args(["--timeout", "120"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("run the launcher");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        std::process::Command::new("python3")
+            .arg(vnetcrypt_tests::repo_root().join("qemu/vnetcrypt-vm"))
+            .arg("--kernel")
+            .arg(kernel())
+            .arg("--log-dir")
+            .arg(logs.path())
+            .arg("--console-socket")
+            .arg(&path)
+            .args(["--timeout", "120"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("run the launcher"),
+    );
     let start = std::time::Instant::now();
     let mut sock = loop {
         match UnixStream::connect(&path) {
@@ -113,6 +122,6 @@ fn console_works_over_a_socket_chardev() {
     let status = read_until(&mut sock, PROMPT);
     assert!(status.contains("uptime"), "{status}");
     sock.write_all(b"poweroff\r").unwrap();
-    let code = child.wait().expect("launcher exit").code();
+    let code = child.0.wait().expect("launcher exit").code();
     assert_eq!(code, Some(exit::OK));
 }
