@@ -13,6 +13,8 @@ extern crate alloc;
 pub mod antispoof;
 pub mod arp;
 pub mod counters;
+#[cfg(feature = "dtls")]
+pub mod dtls;
 pub mod engine;
 pub mod flow;
 pub mod flowlog;

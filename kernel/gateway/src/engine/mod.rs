@@ -349,6 +349,8 @@ impl<L: SessionLayer> Gateway<L> {
         let session = self.layer.connect(now, &slot.cfg);
         slot.current = Some(session);
         slot.pending = None;
+        slot.pending_initiated = false;
+        slot.pending_drained = false;
         slot.initiated = true;
         slot.established_seen = false;
         slot.failed_until = None;
@@ -392,7 +394,10 @@ impl<L: SessionLayer> Gateway<L> {
     /// bytes): handshake flights, queued frames and fragments, then packets that waited
     /// for a session now established.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        for slot in self.peers.iter_mut().flatten() {
+        for i in 0..self.peers.len() {
+            let Some(slot) = self.peers[i].as_mut() else {
+                continue;
+            };
             for s in [slot.current.as_mut(), slot.pending.as_mut()]
                 .into_iter()
                 .flatten()
@@ -404,6 +409,12 @@ impl<L: SessionLayer> Gateway<L> {
                         len: n,
                     });
                 }
+            }
+            // A handshake the peer started is established and its last flight is out:
+            // only now may records sealed with it follow that flight.
+            if slot.pending.as_ref().is_some_and(|s| s.is_established()) && !slot.pending_drained {
+                slot.pending_drained = true;
+                self.update_peer(now, PeerId(i as u16));
             }
         }
         while let Some((item, _)) = self.tx.front() {
@@ -567,7 +578,10 @@ impl<L: SessionLayer> Gateway<L> {
         else {
             return;
         };
-        if slot.pending.as_ref().is_some_and(|s| s.is_established()) {
+        let pending_ready = slot.pending.as_ref().is_some_and(|s| s.is_established())
+            && (slot.pending_initiated || slot.pending_drained || !slot.established());
+        if pending_ready {
+            slot.pending_drained = false;
             let replaced = slot.current.take();
             slot.current = slot.pending.take();
             slot.established_seen = false;

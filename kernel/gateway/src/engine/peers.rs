@@ -23,6 +23,8 @@ pub(crate) struct PeerSlot<S> {
     pub initiated: bool,
     /// `pending` was started by us (a rekey by new session) and is not yet established.
     pub pending_initiated: bool,
+    /// `pending` (started by the peer) is established and its last flight was sent.
+    pub pending_drained: bool,
     /// `current` has been seen established.
     pub established_seen: bool,
     /// When the current keys were made (handshake or last rekey).
@@ -43,6 +45,7 @@ impl<S: Session> PeerSlot<S> {
             previous: None,
             initiated: false,
             pending_initiated: false,
+            pending_drained: false,
             established_seen: false,
             keyed_at: Instant::ZERO,
             failed_until: None,

@@ -88,10 +88,15 @@ impl<L: SessionLayer> Gateway<L> {
             self.scratch[..dg.len()].copy_from_slice(dg);
         }
         let previous = slot.previous.as_mut().map(|(s, _)| s);
-        for s in [slot.current.as_mut(), slot.pending.as_mut(), previous]
-            .into_iter()
-            .flatten()
-        {
+        // A handshake in progress is offered datagrams first: an established session
+        // may otherwise take (and ignore) the messages of the handshake replacing it.
+        let pending_first = slot.pending.as_ref().is_some_and(|s| !s.is_established());
+        let order = if pending_first {
+            [slot.pending.as_mut(), slot.current.as_mut(), previous]
+        } else {
+            [slot.current.as_mut(), slot.pending.as_mut(), previous]
+        };
+        for s in order.into_iter().flatten() {
             match s.handle_datagram(now, dg) {
                 Ok(r) => {
                     if let Received::Data(range) = &r {
@@ -131,6 +136,7 @@ impl<L: SessionLayer> Gateway<L> {
         if slot.established() {
             slot.pending = Some(session);
             slot.pending_initiated = false;
+            slot.pending_drained = false;
         } else {
             slot.current = Some(session);
             slot.pending = None;

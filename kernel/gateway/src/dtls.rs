@@ -1,0 +1,224 @@
+//! The gateway's session layer over `vnetcrypt-dtls` (feature `dtls`): one DTLS 1.2
+//! connection per session, pinned to the peer's fingerprint.
+//!
+//! - Records are sealed and opened in place by the connection's data-plane calls (no
+//!   allocation); handshake datagrams go through the connection's handshake path.
+//! - A ClientHello reaching an established connection (or one of ours) is refused as
+//!   [`SessionError::NotThisSession`], so the engine answers it with a new session and
+//!   keeps the current one until the new one is established (peer restart, rekey).
+//! - The DTLS engine rekeys by a new handshake ([`Rekey::ByNewSession`]) when its write
+//!   key reaches the soft limit (`Event::RekeyNeeded`) or on the engine's timer.
+//! - Known limit: application records that arrive before the handshake that keys them
+//!   has completed on our side are buffered by the connection and reported as events,
+//!   which this adapter does not forward; such early records are lost.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddrV4;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use vnetcrypt_dtls::{Config, Connection, Event, Fingerprint, PeerPolicy, RecordError};
+
+use crate::peer::PeerConfig;
+use crate::session::{Received, Rekey, Session, SessionError, SessionLayer};
+use crate::time::Instant;
+
+const HEADER_LEN: usize = 13;
+const CONTENT_HANDSHAKE: u8 = 22;
+const CONTENT_APPLICATION_DATA: u8 = 23;
+const CLIENT_HELLO: u8 = 1;
+
+fn dtls_time(now: Instant) -> vnetcrypt_dtls::Instant {
+    vnetcrypt_dtls::Instant::from_micros(now.as_micros())
+}
+
+fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
+    let mut b = [0u8; 6];
+    b[..4].copy_from_slice(&ep.ip().octets());
+    b[4..].copy_from_slice(&ep.port().to_be_bytes());
+    b
+}
+
+/// The DTLS session layer: our identity and settings, and the randomness for new
+/// connections (seeded by the caller from its entropy source).
+pub struct DtlsLayer {
+    template: Config,
+    rng: ChaCha20Rng,
+}
+
+impl core::fmt::Debug for DtlsLayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DtlsLayer")
+            .field("fingerprint", &self.template.identity.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtlsLayer {
+    /// `template` carries our identity and DTLS settings; its peer policy is replaced
+    /// per peer by the peer's pinned fingerprint.
+    pub fn new(template: Config, seed: [u8; 32]) -> Self {
+        Self {
+            template,
+            rng: ChaCha20Rng::from_seed(seed),
+        }
+    }
+
+    /// Our identity's fingerprint (what peers pin).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.template.identity.fingerprint()
+    }
+
+    fn config_for(&self, peer: &PeerConfig) -> Arc<Config> {
+        let mut c = self.template.clone();
+        // An unparseable fingerprint pins nothing: the handshake then fails.
+        c.peers = PeerPolicy::Pinned(match Fingerprint::parse(&peer.fingerprint) {
+            Some(fp) => vec![fp],
+            None => Vec::new(),
+        });
+        Arc::new(c)
+    }
+}
+
+/// One DTLS connection as a gateway session.
+pub struct DtlsSession {
+    conn: Box<Connection>,
+    is_client: bool,
+    rekey_needed: bool,
+    closed: bool,
+}
+
+impl core::fmt::Debug for DtlsSession {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DtlsSession")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtlsSession {
+    fn drain_events(&mut self) {
+        while let Some(e) = self.conn.poll_event() {
+            match e {
+                Event::RekeyNeeded => self.rekey_needed = true,
+                Event::Closed(_) => self.closed = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Session for DtlsSession {
+    const HEADROOM: usize = vnetcrypt_dtls::HEADER_ROOM;
+    const TAILROOM: usize = vnetcrypt_dtls::TAG_ROOM;
+
+    fn is_established(&self) -> bool {
+        !self.closed && self.conn.is_established()
+    }
+
+    fn is_failed(&self) -> bool {
+        self.closed || self.conn.is_closed()
+    }
+
+    fn handle_datagram(&mut self, now: Instant, d: &mut [u8]) -> Result<Received, SessionError> {
+        if d.len() < HEADER_LEN {
+            return Err(SessionError::Invalid);
+        }
+        if d[0] == CONTENT_APPLICATION_DATA {
+            return match self.conn.open_in_place(d) {
+                Ok(r) => Ok(Received::Data(r)),
+                Err(RecordError::Replayed) => Err(SessionError::Replay),
+                Err(RecordError::NotConnected) => Err(SessionError::NotEstablished),
+                Err(_) => Err(SessionError::Invalid),
+            };
+        }
+        if DtlsLayer::is_initial(d) && (self.is_client || self.conn.is_established()) {
+            return Err(SessionError::NotThisSession);
+        }
+        self.conn.handle_datagram(dtls_time(now), d);
+        self.drain_events();
+        Ok(Received::Handshake)
+    }
+
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.conn.poll_transmit(buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.conn
+            .poll_timeout()
+            .map(|t| Instant::from_micros(t.as_micros()))
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(dtls_time(now));
+        self.drain_events();
+    }
+
+    fn seal_in_place(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<usize, SessionError> {
+        let r = self.conn.seal_in_place(buf, len).map_err(|e| match e {
+            RecordError::NotConnected => SessionError::NotEstablished,
+            RecordError::SequenceExhausted => SessionError::LimitReached,
+            RecordError::BufferTooSmall => SessionError::NoRoom,
+            _ => SessionError::Invalid,
+        });
+        if !self.rekey_needed {
+            self.drain_events();
+        }
+        r
+    }
+
+    fn start_rekey(&mut self, _now: Instant) -> Rekey {
+        Rekey::ByNewSession
+    }
+
+    fn rekey_due(&self) -> bool {
+        self.rekey_needed
+    }
+}
+
+impl SessionLayer for DtlsLayer {
+    type Session = DtlsSession;
+
+    fn connect(&mut self, now: Instant, peer: &PeerConfig) -> DtlsSession {
+        let config = self.config_for(peer);
+        DtlsSession {
+            conn: Box::new(Connection::client(config, dtls_time(now), &mut self.rng)),
+            is_client: true,
+            rekey_needed: false,
+            closed: false,
+        }
+    }
+
+    fn accept(&mut self, now: Instant, peer: &PeerConfig, d: &mut [u8]) -> Option<DtlsSession> {
+        if !Self::is_initial(d) {
+            return None;
+        }
+        let config = self.config_for(peer);
+        let mut conn = Connection::server(config, &address_bytes(peer.endpoint), &mut self.rng);
+        conn.handle_datagram(dtls_time(now), d);
+        let mut s = DtlsSession {
+            conn: Box::new(conn),
+            is_client: false,
+            rekey_needed: false,
+            closed: false,
+        };
+        s.drain_events();
+        Some(s)
+    }
+
+    fn is_initial(d: &[u8]) -> bool {
+        d.len() > HEADER_LEN
+            && d[0] == CONTENT_HANDSHAKE
+            && d[3..5] == [0, 0]
+            && d[HEADER_LEN] == CLIENT_HELLO
+    }
+}
