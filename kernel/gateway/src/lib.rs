@@ -27,6 +27,7 @@ pub mod policy;
 pub mod prefix;
 pub mod private;
 pub mod queue;
+pub mod render;
 pub mod session;
 pub mod time;
 

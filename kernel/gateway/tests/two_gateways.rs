@@ -487,3 +487,56 @@ fn flow_records_export_as_azure_json_lines() {
         0
     );
 }
+
+#[test]
+fn console_renders_counters_and_flows() {
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 16);
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let b1_ip = w.hosts[b1].ip;
+    send_udp(&mut w, a1, b1_ip, "c", 3);
+    send_udp(&mut w, a1, Ipv4Addr::new(10, 9, 0, 1), "np", 2);
+    w.run(10);
+    let mut text = String::new();
+    vnetcrypt_gateway::render::counters(&mut text, &w.nodes[0].gw, w.now).unwrap();
+    assert!(text.contains("drops: 2 total"), "{text}");
+    assert!(text.contains("  no-peer-for-private: 2"), "{text}");
+    assert!(
+        text.contains("peer gw1 192.0.2.2:4433: Established; sealed 3 pkts"),
+        "{text}"
+    );
+    let mut flows = String::new();
+    vnetcrypt_gateway::render::flows(&mut flows, &w.nodes[0].gw, w.now, 0).unwrap();
+    // 3 packets of 28 header bytes and a 14-byte marker.
+    assert_eq!(flows.lines().count(), 3, "{flows}");
+    assert!(
+        flows
+            .lines()
+            .any(|l| l.ends_with(",6000,17,O,C,X,3,126,0,0")),
+        "{flows}"
+    );
+    assert!(
+        flows.lines().any(|l| l.contains(",O,D,NX_NOT_ACCEPTED,2,")),
+        "{flows}"
+    );
+}
+
+#[test]
+fn random_wan_packets_never_panic() {
+    let mut w = World::new(2, 1, Enforcement::AllowUnencrypted, 17);
+    let mut rng = common::double::Rng::new(3);
+    for len in 0..300usize {
+        let mut d: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        if len >= 20 {
+            d[0] = 0x45;
+            d[16..20].copy_from_slice(&[10, 2, 0, 10]);
+        }
+        let mut buf = vec![0u8; 14 + d.len()];
+        buf[14..].copy_from_slice(&d);
+        let now = w.now;
+        let n = d.len();
+        let _ = w.nodes[1].gw.handle_wan_packet(now, &mut buf, 14, n);
+        let _ = w.nodes[1].gw.handle_wan_packet(now, &mut buf, 0, n);
+        let _ = w.nodes[1].gw.handle_wan_packet(now, &mut buf, 14, n + 5);
+    }
+    assert_eq!(w.nodes[1].gw.counters().wan.rx_packets, 900);
+}
