@@ -317,3 +317,108 @@ fn garbage_datagrams_are_counted_not_fatal() {
     assert_eq!(st.malformed, 2);
     assert_eq!(st.bad_tag, 1);
 }
+
+#[test]
+fn early_epoch1_records_are_buffered_not_lost() {
+    // Small MTU: the client's flight 5 spans several datagrams. Deliver them to the server
+    // in reverse order, so the encrypted Finished arrives before the ClientKeyExchange.
+    let (mut c, mut s) = configs(12);
+    c.mtu = 200;
+    s.mtu = 200;
+    let mut pair = Pair::new(c, s, 12, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    // Run until the server has sent flight 4 and the client answered with flight 5.
+    pair.run_until(limit, |p| {
+        p.server.is_some()
+            && p.client.poll_timeout().is_some()
+            && p.client.stats().datagrams_sent >= 3
+            && !p.in_flight.iter().any(|d| !d.1)
+    });
+    let mut to_server: Vec<_> = pair.in_flight.drain(..).filter(|d| d.1).collect();
+    assert!(
+        to_server.len() >= 3,
+        "flight 5 should span datagrams: {}",
+        to_server.len()
+    );
+    to_server.reverse();
+    let now = pair.now + Duration::from_millis(20);
+    let server = pair.server.as_mut().unwrap();
+    for (_, _, d) in &to_server {
+        server.handle_datagram(now, d);
+    }
+    assert!(server.stats().buffered_early > 0);
+    assert!(server.is_established(), "{:?}", server.stats());
+    assert_eq!(server.stats().retransmits, 0);
+}
+
+#[test]
+fn fatal_alert_reaches_the_peer() {
+    let (mut c, s) = configs(13);
+    let (other, _) = identities(97);
+    c.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
+    let mut pair = Pair::new(c, s, 13, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
+    assert!(pair
+        .server_events
+        .contains(&Event::Closed(Some(Error::PeerAlert(
+            vnetcrypt_dtls::AlertDescription::AccessDenied
+        )))));
+}
+
+#[test]
+fn replayed_record_through_handle_datagram_is_delivered_once() {
+    let mut pair = connect(14, Link::default());
+    let mut buf = [0u8; 100];
+    buf[HEADER_ROOM..HEADER_ROOM + 3].copy_from_slice(b"abc");
+    let n = pair.client.seal_in_place(&mut buf, 3).unwrap();
+    let server = pair.server.as_mut().unwrap();
+    let now = pair.now;
+    server.handle_datagram(now, &buf[..n]);
+    server.handle_datagram(now, &buf[..n]);
+    let mut got = 0;
+    while let Some(e) = server.poll_event() {
+        if e == Event::AppData(b"abc".to_vec()) {
+            got += 1;
+        }
+    }
+    assert_eq!(got, 1);
+    assert_eq!(server.stats().replayed, 1);
+}
+
+#[test]
+fn sequence_limits_ask_for_rekey_then_refuse() {
+    let (mut c, s) = configs(15);
+    c.limits = vnetcrypt_dtls::record::RecordLimits {
+        soft_seal: 3,
+        hard_seal: 5,
+        max_failed_opens: 1 << 20,
+    };
+    let mut pair = Pair::new(c, s, 15, Link::default());
+    let limit = pair.now + Duration::from_secs(5);
+    assert!(pair.run_until(limit, |p| p.both_connected()));
+    // The client's Finished used one epoch-1 record already.
+    let mut buf = [0u8; 64];
+    let mut results = Vec::new();
+    for _ in 0..5 {
+        results.push(pair.client.seal_in_place(&mut buf, 1).is_ok());
+    }
+    assert_eq!(results, [true, true, true, true, false]);
+    assert_eq!(
+        pair.client.seal_in_place(&mut buf, 1),
+        Err(RecordError::SequenceExhausted)
+    );
+    let mut rekey = 0;
+    while let Some(e) = pair.client.poll_event() {
+        rekey += (e == Event::RekeyNeeded) as u32;
+    }
+    assert_eq!(rekey, 1);
+}
+
+#[allow(dead_code)]
+fn connect_with(c: vnetcrypt_dtls::Config, s: vnetcrypt_dtls::Config, seed: u64) -> Pair {
+    let mut pair = Pair::new(c, s, seed, Link::default());
+    let limit = pair.now + Duration::from_secs(10);
+    assert!(pair.run_until(limit, |p| p.both_connected()));
+    pair
+}

@@ -145,3 +145,85 @@ fn our_server_against_gnutls_cli() {
         );
     }
 }
+
+/// GnuTLS with `%NO_SESSION_HASH` does not negotiate the extended master secret: we refuse
+/// it by default, and complete the classic-master-secret handshake when told not to
+/// require EMS.
+#[test]
+fn extended_master_secret_against_gnutls_without_it() {
+    let suite = CipherSuite::EcdheEcdsaAes128GcmSha256;
+    for require in [true, false] {
+        let keys = Keys::new(50);
+        let port = free_udp_port();
+        let mut cmd = Command::new("gnutls-serv");
+        cmd.args([
+            "--udp",
+            "--echo",
+            "--disable-client-cert",
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--x509certfile")
+        .arg(keys.path("peer.pem"))
+        .arg("--x509keyfile")
+        .arg(keys.path("peer.key"))
+        .arg(format!("--priority={}:%NO_SESSION_HASH", priority(suite)));
+        let server = Peer::spawn(&mut cmd);
+        assert!(
+            server.wait_for("listening on IPv4", WAIT),
+            "{}",
+            server.output()
+        );
+        let mut config = Config::new(
+            keys.ours.clone(),
+            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+        );
+        config.require_extended_master_secret = require;
+        let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
+        client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
+        if require {
+            assert!(
+                client.events.contains(&Event::Closed(Some(
+                    vnetcrypt_dtls::Error::MissingExtendedMasterSecret
+                ))),
+                "{:?}",
+                client.events
+            );
+        } else {
+            assert!(
+                client.conn.is_established(),
+                "{:?}\n{}",
+                client.events,
+                server.output()
+            );
+            assert!(!client.conn.negotiated().unwrap().extended_master_secret);
+            client.conn.send_app_data(b"classic master secret").unwrap();
+            assert!(client.run_until(WAIT, |c| c.received() == b"classic master secret"));
+        }
+    }
+    // Our server refuses a client without EMS.
+    let keys = Keys::new(51);
+    let mut config = Config::new(keys.ours.clone(), PeerPolicy::AnyKey);
+    config.client_auth = ClientAuth::None;
+    let mut server = UdpServer::bind(config);
+    let mut cmd = Command::new("gnutls-cli");
+    cmd.args([
+        "--udp",
+        "--insecure",
+        "--port",
+        &server.addr().port().to_string(),
+    ])
+    .arg(format!("--priority={}:%NO_SESSION_HASH", priority(suite)))
+    .arg("127.0.0.1");
+    let peer = Peer::spawn(&mut cmd);
+    let refused = |s: &UdpServer| {
+        s.events.contains(&Event::Closed(Some(
+            vnetcrypt_dtls::Error::MissingExtendedMasterSecret,
+        )))
+    };
+    assert!(server.run_until(WAIT, refused), "{:?}", server.events);
+    // GnuTLS ignores the plaintext alert and retransmits; nothing completes.
+    server.run_until(std::time::Duration::from_secs(1), |_| false);
+    assert!(server.connected().is_none());
+    assert!(!peer.output().contains("Handshake was completed"));
+}

@@ -152,3 +152,60 @@ fn our_server_against_openssl_s_client() {
         );
     }
 }
+
+/// Renegotiation is refused both ways: a HelloRequest from s_server and a new ClientHello
+/// from s_client (their `R` command) are answered with a no_renegotiation warning alert.
+#[test]
+fn renegotiation_is_refused() {
+    let suite = CipherSuite::EcdheEcdsaAes128GcmSha256;
+    // s_server asks our client to renegotiate.
+    let keys = Keys::new(60);
+    let port = free_udp_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-dtls1_2", "-msg", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(keys.path("peer.pem"))
+        .arg("-key")
+        .arg(keys.path("peer.key"));
+    let mut server = Peer::spawn(&mut cmd);
+    assert!(server.wait_for("ACCEPT", WAIT), "{}", server.output());
+    let config = Config::new(
+        keys.ours.clone(),
+        PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+    );
+    let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
+    assert!(
+        client.run_until(WAIT, |c| c.conn.is_established()),
+        "{:?}",
+        client.events
+    );
+    server.write_line("R");
+    client.run_until(std::time::Duration::from_millis(500), |_| false);
+    assert!(
+        server.wait_for("no renegotiation", WAIT),
+        "{}",
+        server.output()
+    );
+    assert!(client.conn.is_established() || client.conn.is_closed());
+
+    // s_client tries to renegotiate with our server.
+    let keys = Keys::new(61);
+    let mut config = Config::new(keys.ours.clone(), PeerPolicy::AnyKey);
+    config.suites = vec![suite];
+    config.client_auth = ClientAuth::None;
+    let mut server = UdpServer::bind(config);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-dtls1_2", "-msg", "-connect"])
+        .arg(server.addr().to_string());
+    let mut peer = Peer::spawn(&mut cmd);
+    assert!(
+        server.run_until(WAIT, |s| s.connected().is_some()),
+        "{:?}",
+        server.events
+    );
+    assert!(peer.wait_for("Verify return code", WAIT));
+    peer.write_line("R");
+    server.run_until(std::time::Duration::from_millis(500), |_| false);
+    assert!(peer.wait_for("no renegotiation", WAIT), "{}", peer.output());
+}

@@ -337,10 +337,17 @@ impl Connection {
         match h.epoch {
             0 => {
                 let body = &record[HEADER_LEN..];
-                if self.read.is_some() && h.content_type != ContentType::Handshake {
-                    // Plaintext alerts or data after keys are in place could be forged.
-                    self.stats.unexpected += 1;
-                    return;
+                if self.read.is_some() {
+                    match h.content_type {
+                        ContentType::Handshake => {}
+                        // The peer's CCS, possibly retransmitted: carries nothing.
+                        ContentType::ChangeCipherSpec => return,
+                        // Plaintext alerts or data after keys are in place could be forged.
+                        _ => {
+                            self.stats.unexpected += 1;
+                            return;
+                        }
+                    }
                 }
                 self.handle_plaintext(now, h, body, peer_retransmitted);
             }
