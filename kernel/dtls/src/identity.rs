@@ -10,16 +10,35 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use der::asn1::{BitString, ObjectIdentifier, OctetString};
 use der::{Decode, DecodePem, Encode};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
-use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::certificate::{TbsCertificate, Version};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
+use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
+
+/// ecdsa-with-SHA256.
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+
+fn extension<E: der::Encode + der::oid::AssociatedOid>(
+    ext: &E,
+    critical: bool,
+) -> Result<Extension, IdentityError> {
+    Ok(Extension {
+        extn_id: E::OID,
+        critical,
+        extn_value: OctetString::new(ext.to_der().map_err(|_| IdentityError::Build)?)
+            .map_err(|_| IdentityError::Build)?,
+    })
+}
 
 /// SHA-256 of a DER SubjectPublicKeyInfo.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,23 +212,41 @@ impl Identity {
                 der::DateTime::new(9999, 12, 31, 23, 59, 59).map_err(|_| IdentityError::Build)?,
             )),
         };
-        let profile = Profile::Leaf {
-            issuer: subject.clone(),
-            enable_key_agreement: false,
-            enable_key_encipherment: false,
+        // ecdsa-with-SHA256 (RFC 5758 §3.2): no parameters.
+        let signature_alg = AlgorithmIdentifierOwned {
+            oid: ECDSA_WITH_SHA256,
+            parameters: None,
         };
-        let builder = CertificateBuilder::new(
-            profile,
-            SerialNumber::new(&serial).map_err(|_| IdentityError::Build)?,
+        let extensions = alloc::vec![
+            extension(
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                true
+            )?,
+            extension(&KeyUsage(KeyUsages::DigitalSignature.into()), true)?,
+        ];
+        let tbs = TbsCertificate {
+            version: Version::V3,
+            serial_number: SerialNumber::new(&serial).map_err(|_| IdentityError::Build)?,
+            signature: signature_alg.clone(),
+            issuer: subject.clone(),
             validity,
             subject,
-            spki,
-            &key,
-        )
-        .map_err(|_| IdentityError::Build)?;
-        let cert = builder
-            .build::<p256::ecdsa::DerSignature>()
-            .map_err(|_| IdentityError::Build)?;
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(extensions),
+        };
+        let tbs_der = tbs.to_der().map_err(|_| IdentityError::Build)?;
+        let signature: p256::ecdsa::Signature = key.sign(&tbs_der);
+        let cert = Certificate {
+            tbs_certificate: tbs,
+            signature_algorithm: signature_alg,
+            signature: BitString::from_bytes(signature.to_der().as_bytes())
+                .map_err(|_| IdentityError::Build)?,
+        };
         let cert_der = cert.to_der().map_err(|_| IdentityError::Build)?;
         Ok(Identity {
             key,

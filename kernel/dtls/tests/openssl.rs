@@ -209,3 +209,31 @@ fn renegotiation_is_refused() {
     server.run_until(std::time::Duration::from_millis(500), |_| false);
     assert!(peer.wait_for("no renegotiation", WAIT), "{}", peer.output());
 }
+
+/// OpenSSL parses our generated certificate and finds its self-signature valid.
+#[test]
+fn openssl_accepts_our_certificate() {
+    let keys = Keys::new(70);
+    let cert = keys.path("ours.pem");
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("ecdsa-with-SHA256"), "{text}");
+    assert!(text.contains("Digital Signature"), "{text}");
+    assert!(text.contains("Subject: CN = vnetcrypt-test"), "{text}");
+    let verify = Command::new("openssl")
+        .args(["verify", "-check_ss_sig", "-partial_chain", "-CAfile"])
+        .arg(&cert)
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
