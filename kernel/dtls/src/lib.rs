@@ -90,6 +90,7 @@ pub mod time;
 
 pub use config::{ClientAuth, Config, PeerPolicy};
 pub use connection::{Connection, Event, Stats};
+pub use cookie::CookieKey;
 pub use crypto::{AeadBackend, CipherSuite};
 pub use endpoint::{Accept, Endpoint};
 pub use error::{AlertDescription, Error, RecordError};

@@ -142,7 +142,10 @@ impl Connection {
         Self::server_with_cookie_key(config, peer_addr, key, rng)
     }
 
-    pub(crate) fn server_with_cookie_key(
+    /// Like [`Connection::server`], with a cookie secret shared with other connections
+    /// (an [`crate::Endpoint`] or the caller's own front door), so a cookie handed out by
+    /// one is accepted by another.
+    pub fn server_with_cookie_key(
         config: Arc<Config>,
         peer_addr: &[u8],
         cookie_key: CookieKey,
