@@ -45,7 +45,7 @@ impl Write for Terminal {
 }
 
 /// Prints the banner and serves the console forever.
-pub fn run(app: &Appliance<'_>, entry_tsc: u64) -> ! {
+pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64) -> ! {
     // SAFETY: COM1 is the console's; only this loop drives it (the fault report
     // takes it over only to stop the machine).
     let mut uart = unsafe { Uart16550::new(COM1) };
@@ -74,8 +74,11 @@ pub fn run(app: &Appliance<'_>, entry_tsc: u64) -> ! {
     let _ = term.write_str(PROMPT);
 
     let mut editor = LineEditor::new();
+    // The running configuration; statements change it (the NICs apply theirs).
+    let mut config = vnetcrypt_console::config::Config::default();
     loop {
         let Some(byte) = term.uart.try_read() else {
+            net.poll();
             core::hint::spin_loop();
             continue;
         };
@@ -86,7 +89,11 @@ pub fn run(app: &Appliance<'_>, entry_tsc: u64) -> ! {
                 let _ = writeln!(term, "error: {e}");
             }
             Some(Submit::Line(line)) => match parse(line) {
-                Ok(cmd) => execute(cmd, app, boot_ns, &mut term),
+                Ok(cmd) => {
+                    if !crate::net::execute(&cmd, &mut config, net, &mut term) {
+                        execute(cmd, app, boot_ns, &mut term)
+                    }
+                }
                 Err(e) => {
                     let _ = writeln!(term, "error: {e}");
                 }

@@ -12,6 +12,7 @@ mod console;
 mod devices;
 mod heap;
 mod logger;
+mod net;
 mod rng;
 mod virtio;
 
@@ -99,7 +100,10 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         mem_total,
         kernel_bytes: kernel_end - kernel_start,
     };
-    console::run(&app, entry_tsc)
+    // `net.trace` on the command line logs every frame (pcap-style) to COM2.
+    let trace = boot.cmdline.get("net.trace").is_some();
+    let (mut interfaces, _other_virtio) = net::Interfaces::new(virtio_devices, trace);
+    console::run(&app, &mut interfaces, entry_tsc)
 }
 
 #[panic_handler]

@@ -10,6 +10,7 @@
 
 pub mod hal;
 mod mmio;
+pub mod net;
 mod pci;
 
 use alloc::vec::Vec;
@@ -21,7 +22,6 @@ pub struct VirtioDevice {
     pub kind: DeviceType,
     /// `pci 0:3.0` or `mmio 0xfeb00e00`, for messages.
     pub location: alloc::string::String,
-    #[allow(dead_code)] // taken by the NIC driver (next) and virtio-blk (lead)
     pub transport: SomeTransport<'static>,
 }
 

@@ -51,6 +51,8 @@ impl Default for PacketBuf {
     }
 }
 
+// The headroom/tailroom editing methods are for the gateway data plane.
+#[allow(dead_code)]
 impl PacketBuf {
     /// A zeroed buffer, empty, positioned like a received frame.
     pub fn new() -> Self {
@@ -189,11 +191,6 @@ impl NetQueues {
     /// Whether a frame can be queued for transmission now.
     pub fn tx_has_room(&self) -> bool {
         self.tx_count < QUEUE_SIZE && self.raw.can_send()
-    }
-
-    /// Buffers the transmit queue holds.
-    pub fn tx_in_flight(&self) -> usize {
-        self.tx_count
     }
 
     /// Gives the device an empty buffer to receive into.

@@ -1,0 +1,175 @@
+//! The appliance's two NICs, `wan` and `lan`, with an smoltcp underlay: ARP, ICMP echo,
+//! static IPv4 or DHCPv4 (wan), default gateway, MTU, counters, the `interfaces`
+//! console view, and hooks for the gateway data plane.
+//!
+//! All of this is safe code: the unsafe edge (DMA, descriptors) is `crate::virtio`.
+//! Frames are never copied on the receive path: the buffer the device wrote is
+//! screened, handed to smoltcp (which reads it in place) or to the data plane, which
+//! may edit it, grow it into its headroom and queue it on the other NIC as is.
+
+mod command;
+mod counters;
+mod nic;
+mod phy;
+mod screen;
+mod trace;
+mod view;
+
+pub use command::execute;
+pub use nic::{ApplyError, Nic};
+
+use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};
+use crate::virtio::{DeviceType, VirtioDevice};
+use crate::{clock, rng};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use smoltcp::time::Instant;
+use vnetcrypt_console::config::{Config, Iface};
+
+/// Both interfaces, the shared packet-buffer pool and the tracer switch.
+pub struct Interfaces {
+    nics: Vec<Nic>,
+    pool: RefCell<Vec<PacketBuf>>,
+    trace: bool,
+    transit: bool,
+}
+
+fn now() -> (Instant, u64) {
+    let us = clock::uptime_us();
+    (Instant::from_micros(us as i64), us)
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    // Not a secret: smoltcp uses it for ports and TCP sequence numbers.
+    let _ = rng::fill(&mut b);
+    u64::from_le_bytes(b) ^ clock::uptime_us()
+}
+
+impl Interfaces {
+    /// Brings up the virtio-net devices among `devices` (the first `wan`, the second
+    /// `lan`) and returns the devices that are not NICs, for their own drivers.
+    pub fn new(devices: Vec<VirtioDevice>, trace: bool) -> (Self, Vec<VirtioDevice>) {
+        let (nets, others): (Vec<_>, Vec<_>) = devices
+            .into_iter()
+            .partition(|d| d.kind == DeviceType::Network);
+        // Receive ring, transmit ring, stack backlog and transit backlog per NIC.
+        let per_nic = 2 * QUEUE_SIZE + nic::BACKLOG + nic::TRANSIT;
+        let n = nets.len().min(2);
+        let pool = RefCell::new((0..per_nic * n).map(|_| PacketBuf::new()).collect());
+        let mut nics = Vec::new();
+        for (d, role) in nets.into_iter().zip(Iface::ALL) {
+            let queues = match NetQueues::new(d.transport) {
+                Ok(q) => q,
+                Err(e) => {
+                    defmt::error!(
+                        "{=str} at {=str}: {}",
+                        role.name(),
+                        d.location.as_str(),
+                        defmt::Display2Format(&e)
+                    );
+                    continue;
+                }
+            };
+            let (t, _) = now();
+            match Nic::new(role, d.location, queues, &pool, seed(), t) {
+                Some(nic) => {
+                    defmt::info!(
+                        "{=str}: virtio-net at {=str}, MAC {=[u8]:x}",
+                        role.name(),
+                        nic.location.as_str(),
+                        nic.mac.0
+                    );
+                    nics.push(nic);
+                }
+                None => defmt::error!("{=str}: MAC is not unicast; NIC not used", role.name()),
+            }
+        }
+        let ifs = Self {
+            nics,
+            pool,
+            trace,
+            transit: false,
+        };
+        (ifs, others)
+    }
+
+    pub fn nic(&self, role: Iface) -> Option<&Nic> {
+        self.nics.iter().find(|n| n.role == role)
+    }
+
+    fn nic_mut(&mut self, role: Iface) -> Option<&mut Nic> {
+        self.nics.iter_mut().find(|n| n.role == role)
+    }
+
+    /// Applies the interface part of the running configuration. Errors name the
+    /// interface; an absent interface is not an error (the setting waits for it).
+    pub fn apply(&mut self, config: &Config) -> Result<(), (Iface, ApplyError)> {
+        let (t, _) = now();
+        for role in Iface::ALL {
+            let wanted = config.interface(role).clone();
+            let s = seed();
+            let pool = &self.pool;
+            if let Some(nic) = self.nics.iter_mut().find(|n| n.role == role) {
+                nic.apply(&wanted, pool, s, t).map_err(|e| (role, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves frames on every NIC. Call often (the main loop calls it between
+    /// console bytes).
+    pub fn poll(&mut self) {
+        let (t, us) = now();
+        for nic in &mut self.nics {
+            nic.poll(t, us, &self.pool, self.trace, self.transit);
+        }
+    }
+
+    /// Data-plane hook: from now on, IPv4 frames for other hosts are kept for
+    /// [`Self::take_transit`] instead of being dropped as `not-ours`.
+    #[allow(dead_code)] // for the gateway data plane
+    pub fn set_transit(&mut self, on: bool) {
+        self.transit = on;
+    }
+
+    /// Data-plane hook: the next transit frame received on `role`.
+    #[allow(dead_code)] // for the gateway data plane
+    pub fn take_transit(&mut self, role: Iface) -> Option<PacketBuf> {
+        self.nic_mut(role)?.take_transit()
+    }
+
+    /// Data-plane hook: sends `buf` (edited in place, possibly received on the other
+    /// NIC) on `role`. On failure the buffer goes back to the pool and `false` is
+    /// returned (counted as a transmit error).
+    #[allow(dead_code)] // for the gateway data plane
+    pub fn send(&mut self, role: Iface, buf: PacketBuf) -> bool {
+        let result = match self.nic_mut(role) {
+            Some(nic) => nic.send(buf),
+            None => Err(buf),
+        };
+        match result {
+            Ok(()) => true,
+            Err(buf) => {
+                self.pool.borrow_mut().push(buf);
+                false
+            }
+        }
+    }
+
+    /// Data-plane hook: an empty buffer to build a frame in (`None` when the pool is
+    /// exhausted), and the way back for a buffer that will not be sent.
+    #[allow(dead_code)] // for the gateway data plane
+    pub fn buffer(&mut self) -> Option<PacketBuf> {
+        self.pool.borrow_mut().pop()
+    }
+    #[allow(dead_code)] // for the gateway data plane
+    pub fn recycle(&mut self, buf: PacketBuf) {
+        self.pool.borrow_mut().push(buf);
+    }
+
+    /// Buffers in the pool (for the console).
+    pub fn pool_free(&self) -> usize {
+        self.pool.borrow().len()
+    }
+}

@@ -1,0 +1,396 @@
+//! One NIC: its virtio queues, its role, its smoltcp interface (static IPv4 or DHCPv4,
+//! default gateway, MTU), a backlog of screened frames for the stack and one of transit
+//! frames for the data plane, and its counters.
+
+use super::counters::{Counters, DropReason};
+use super::phy::Phy;
+use super::screen::{screen, Identity, Verdict};
+use super::trace;
+use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::net::Ipv4Addr;
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::dhcpv4;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+use vnetcrypt_console::config::{Iface, InterfaceConfig};
+
+/// Screened frames waiting for the stack (it takes one per free transmit slot).
+pub const BACKLOG: usize = 32;
+/// Transit frames waiting for the data plane.
+pub const TRANSIT: usize = 32;
+/// ARP requests for our address: burst and sustained rate (per second) answered.
+const ARP_BURST: u32 = 32;
+const ARP_PER_SECOND: u64 = 200;
+
+/// A token bucket for ARP requests (a flood must not starve pings and the console).
+struct ArpLimiter {
+    tokens: u32,
+    last_us: u64,
+}
+
+impl ArpLimiter {
+    fn allow(&mut self, now_us: u64) -> bool {
+        let earned = now_us.saturating_sub(self.last_us) * ARP_PER_SECOND / 1_000_000;
+        if earned > 0 {
+            self.tokens = (u64::from(self.tokens) + earned).min(u64::from(ARP_BURST)) as u32;
+            self.last_us = now_us;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// Why a configuration could not be applied to a running interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The address is not a unicast host address.
+    NotUnicast(Ipv4Addr),
+    /// The MTU does not fit the receive buffers.
+    Mtu(u16),
+}
+
+impl core::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ApplyError::NotUnicast(a) => write!(f, "{a} is not a unicast host address"),
+            ApplyError::Mtu(m) => write!(f, "MTU {m} exceeds what the NIC buffers hold"),
+        }
+    }
+}
+
+/// The DHCP client's state as shown on the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DhcpState {
+    Off,
+    Discovering,
+    Bound {
+        address: Ipv4Cidr,
+        router: Option<Ipv4Addr>,
+        server: Ipv4Addr,
+    },
+}
+
+pub struct Nic {
+    pub role: Iface,
+    /// Where the device sits (`pci 00:02.0`, `mmio 0xfeb00e00`).
+    pub location: String,
+    pub mac: EthernetAddress,
+    queues: NetQueues,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    dhcp: Option<SocketHandle>,
+    pub dhcp_state: DhcpState,
+    backlog: VecDeque<PacketBuf>,
+    transit: VecDeque<PacketBuf>,
+    pub counters: RefCell<Counters>,
+    pub config: InterfaceConfig,
+    arp: ArpLimiter,
+}
+
+fn unicast(a: Ipv4Addr) -> bool {
+    !(a.is_broadcast() || a.is_multicast() || a.is_unspecified())
+}
+
+impl Nic {
+    /// Brings up a NIC with no address. `None` if the MAC is not unicast (smoltcp
+    /// would refuse it).
+    pub fn new(
+        role: Iface,
+        location: String,
+        queues: NetQueues,
+        pool: &RefCell<Vec<PacketBuf>>,
+        seed: u64,
+        now: Instant,
+    ) -> Option<Self> {
+        let mac = EthernetAddress(queues.mac());
+        if !mac.is_unicast() {
+            return None;
+        }
+        let config = InterfaceConfig::default();
+        let counters = RefCell::new(Counters::default());
+        let mut queues = queues;
+        let mut backlog = VecDeque::with_capacity(BACKLOG);
+        let iface = new_interface(
+            mac,
+            seed,
+            now,
+            &mut Phy {
+                queues: &mut queues,
+                backlog: &mut backlog,
+                pool,
+                counters: &counters,
+                mtu: config.mtu,
+                role: role.name(),
+                trace: false,
+            },
+        );
+        Some(Self {
+            role,
+            location,
+            mac,
+            queues,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            dhcp: None,
+            dhcp_state: DhcpState::Off,
+            backlog,
+            transit: VecDeque::with_capacity(TRANSIT),
+            counters,
+            config,
+            arp: ArpLimiter {
+                tokens: ARP_BURST,
+                last_us: 0,
+            },
+        })
+    }
+
+    /// The address the interface answers on (DHCP lease, else static).
+    pub fn address(&self) -> Option<(Ipv4Addr, u8)> {
+        match self.dhcp_state {
+            DhcpState::Bound { address, .. } => Some((address.address(), address.prefix_len())),
+            DhcpState::Discovering => None,
+            DhcpState::Off => self.config.address,
+        }
+    }
+
+    /// The default gateway in use.
+    pub fn gateway(&self) -> Option<Ipv4Addr> {
+        match self.dhcp_state {
+            DhcpState::Bound { router, .. } => router,
+            DhcpState::Discovering => None,
+            DhcpState::Off => self.config.gateway,
+        }
+    }
+
+    fn identity(&self) -> Identity {
+        Identity {
+            mac: self.mac,
+            address: self.address(),
+            mtu: self.config.mtu,
+            dhcp: self.dhcp.is_some(),
+        }
+    }
+
+    /// Applies addressing, gateway, DHCP and MTU from the running configuration.
+    pub fn apply(
+        &mut self,
+        config: &InterfaceConfig,
+        pool: &RefCell<Vec<PacketBuf>>,
+        seed: u64,
+        now: Instant,
+    ) -> Result<(), ApplyError> {
+        if let Some((a, _)) = config.address {
+            if !unicast(a) {
+                return Err(ApplyError::NotUnicast(a));
+            }
+        }
+        if usize::from(config.mtu) + 18 > crate::virtio::net::MAX_FRAME {
+            return Err(ApplyError::Mtu(config.mtu));
+        }
+        if config.mtu != self.config.mtu {
+            // smoltcp reads the device's MTU once, when the interface is made.
+            self.iface = new_interface(
+                self.mac,
+                seed,
+                now,
+                &mut Phy {
+                    queues: &mut self.queues,
+                    backlog: &mut self.backlog,
+                    pool,
+                    counters: &self.counters,
+                    mtu: config.mtu,
+                    role: self.role.name(),
+                    trace: false,
+                },
+            );
+        }
+        self.config = config.clone();
+        let want_dhcp = config.dhcp && self.role == Iface::Wan;
+        match (want_dhcp, self.dhcp) {
+            (true, None) => {
+                self.dhcp = Some(self.sockets.add(dhcpv4::Socket::new()));
+                self.dhcp_state = DhcpState::Discovering;
+            }
+            (false, Some(h)) => {
+                self.sockets.remove(h);
+                self.dhcp = None;
+                self.dhcp_state = DhcpState::Off;
+            }
+            _ => {}
+        }
+        self.set_addressing();
+        Ok(())
+    }
+
+    /// Installs `address()`/`gateway()` into the smoltcp interface.
+    fn set_addressing(&mut self) {
+        let address = self.address().filter(|&(a, len)| unicast(a) && len <= 32);
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            if let Some((a, len)) = address {
+                // Cannot overflow: the list was just emptied and holds at least one.
+                let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(a, len)));
+            }
+        });
+        let gateway = self.gateway().filter(|&g| unicast(g));
+        let routes = self.iface.routes_mut();
+        routes.remove_default_ipv4_route();
+        if let Some(gw) = gateway {
+            // The route table has room: it was just emptied of its only entry.
+            let _ = routes.add_default_ipv4_route(gw);
+        }
+    }
+
+    /// Moves frames: reclaims sent buffers, screens received frames, refills the
+    /// receive queue, runs the stack (ARP, ICMP echo, DHCP).
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        now_us: u64,
+        pool: &RefCell<Vec<PacketBuf>>,
+        trace_on: bool,
+        transit_on: bool,
+    ) {
+        while let Some(done) = self.queues.reclaim_tx() {
+            match done {
+                Ok(buf) => pool.borrow_mut().push(buf),
+                Err(_) => {
+                    self.counters.borrow_mut().tx_errors += 1;
+                    break;
+                }
+            }
+        }
+        self.receive(now_us, pool, trace_on, transit_on);
+        while self.queues.rx_has_room() {
+            let Some(buf) = pool.borrow_mut().pop() else {
+                break;
+            };
+            if let Err((buf, _)) = self.queues.post_rx(buf) {
+                pool.borrow_mut().push(buf);
+                break;
+            }
+        }
+        let mut phy = Phy {
+            queues: &mut self.queues,
+            backlog: &mut self.backlog,
+            pool,
+            counters: &self.counters,
+            mtu: self.config.mtu,
+            role: self.role.name(),
+            trace: trace_on,
+        };
+        self.iface.poll(now, &mut phy, &mut self.sockets);
+        self.poll_dhcp();
+    }
+
+    fn receive(
+        &mut self,
+        now_us: u64,
+        pool: &RefCell<Vec<PacketBuf>>,
+        trace_on: bool,
+        transit_on: bool,
+    ) {
+        let me = self.identity();
+        for _ in 0..QUEUE_SIZE {
+            let buf = match self.queues.recv() {
+                None => break,
+                Some(Ok(buf)) => buf,
+                Some(Err((buf, _))) => {
+                    self.counters.borrow_mut().rx_errors += 1;
+                    pool.borrow_mut().push(buf);
+                    break;
+                }
+            };
+            let mut counters = self.counters.borrow_mut();
+            counters.received(buf.frame().len());
+            if trace_on {
+                trace::frame(self.role.name(), trace::Direction::In, buf.frame());
+            }
+            let verdict = match screen(buf.frame(), &me) {
+                Verdict::ArpRequest if !self.arp.allow(now_us) => {
+                    Verdict::Drop(DropReason::ArpFlood)
+                }
+                Verdict::ArpRequest => Verdict::Stack,
+                Verdict::Transit if !transit_on => Verdict::Drop(DropReason::NotOurs),
+                v => v,
+            };
+            let queue = match verdict {
+                Verdict::Stack => Some(&mut self.backlog),
+                Verdict::Transit => Some(&mut self.transit),
+                Verdict::ArpRequest => None,
+                Verdict::Drop(why) => {
+                    counters.dropped(why);
+                    None
+                }
+            };
+            match queue {
+                Some(q) if q.len() < BACKLOG.max(TRANSIT) => q.push_back(buf),
+                Some(_) => {
+                    counters.dropped(DropReason::Backlog);
+                    pool.borrow_mut().push(buf);
+                }
+                None => pool.borrow_mut().push(buf),
+            }
+        }
+    }
+
+    fn poll_dhcp(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        let event = match self.sockets.get_mut::<dhcpv4::Socket>(h).poll() {
+            None => return,
+            Some(dhcpv4::Event::Configured(c)) => DhcpState::Bound {
+                address: c.address,
+                router: c.router,
+                server: c.server.address,
+            },
+            Some(dhcpv4::Event::Deconfigured) => DhcpState::Discovering,
+        };
+        if let DhcpState::Bound {
+            address, router, ..
+        } = event
+        {
+            defmt::info!(
+                "{=str}: DHCP lease {}/{=u8} gateway {}",
+                self.role.name(),
+                defmt::Display2Format(&address.address()),
+                address.prefix_len(),
+                defmt::Debug2Format(&router)
+            );
+        }
+        self.dhcp_state = event;
+        self.set_addressing();
+    }
+
+    /// A transit frame for the data plane.
+    pub fn take_transit(&mut self) -> Option<PacketBuf> {
+        self.transit.pop_front()
+    }
+
+    /// Queues a frame built or forwarded by the data plane.
+    pub fn send(&mut self, buf: PacketBuf) -> Result<(), PacketBuf> {
+        let len = buf.frame().len();
+        match self.queues.send(buf) {
+            Ok(()) => {
+                self.counters.borrow_mut().sent(len);
+                Ok(())
+            }
+            Err((buf, _)) => {
+                self.counters.borrow_mut().tx_errors += 1;
+                Err(buf)
+            }
+        }
+    }
+}
+
+fn new_interface(mac: EthernetAddress, seed: u64, now: Instant, phy: &mut Phy<'_>) -> Interface {
+    let mut cfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
+    cfg.random_seed = seed;
+    Interface::new(cfg, phy, now)
+}
