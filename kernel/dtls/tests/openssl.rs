@@ -52,6 +52,11 @@ fn our_client_against_openssl_s_server() {
         );
         config.suites = vec![suite];
         config.mtu = mtu;
+        // Our Certificate message cannot fit one record at the small MTU: fragmented.
+        assert_eq!(
+            mtu < 13 + 12 + keys.ours.certificate_der().len(),
+            mtu == 256
+        );
         let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
         let ok = client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
         assert!(
@@ -101,6 +106,11 @@ fn our_server_against_openssl_s_client() {
         );
         config.suites = vec![suite];
         config.mtu = mtu;
+        // Our Certificate message cannot fit one record at the small MTU: fragmented.
+        assert_eq!(
+            mtu < 13 + 12 + keys.ours.certificate_der().len(),
+            mtu == 256
+        );
         config.client_auth = if request {
             ClientAuth::Require
         } else {
