@@ -112,6 +112,7 @@ fn app_data_through_connection_api_and_close() {
 
 #[test]
 fn lossy_reordering_duplicating_link_still_connects_and_delivers_in_order() {
+    let mut retransmits = 0;
     for seed in 0..12 {
         let link = Link {
             loss: 250,
@@ -119,10 +120,8 @@ fn lossy_reordering_duplicating_link_still_connects_and_delivers_in_order() {
             reorder: 250,
         };
         let mut pair = connect(100 + seed, link);
-        assert!(
-            pair.client.stats().retransmits + pair.server.as_ref().unwrap().stats().retransmits > 0
-                || seed > 0
-        );
+        retransmits +=
+            pair.client.stats().retransmits + pair.server.as_ref().unwrap().stats().retransmits;
         // After the handshake: the data plane on a clean link, every record opened once, in order.
         let server = pair.server.as_mut().unwrap();
         let mut buf = [0u8; 200];
@@ -133,6 +132,8 @@ fn lossy_reordering_duplicating_link_still_connects_and_delivers_in_order() {
             assert_eq!(buf[r], i.to_be_bytes());
         }
     }
+    // The impairments really hit the handshakes: flights were retransmitted.
+    assert!(retransmits > 0);
 }
 
 #[test]

@@ -217,6 +217,7 @@ impl Connection {
             return;
         }
         self.retransmits += 1;
+        self.stats.retransmits += 1;
         self.rto = self.rto.doubled_capped(self.config.max_rto);
         self.resend_flight();
         self.timer = Some(now + self.rto);
