@@ -5,7 +5,7 @@
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
-use heapless::FnvIndexMap;
+use heapless::IndexMap;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr,
@@ -22,7 +22,7 @@ pub const ARP_FRAME_LEN: usize = 14 + 28;
 /// The cache of lan neighbours.
 #[derive(Debug)]
 pub struct Neighbours {
-    map: FnvIndexMap<Ipv4Addr, (EthernetAddress, Instant), NEIGHBOURS>,
+    map: IndexMap<Ipv4Addr, (EthernetAddress, Instant), crate::hash::BuildWordHasher, NEIGHBOURS>,
     lifetime: Duration,
 }
 
@@ -30,7 +30,7 @@ impl Neighbours {
     /// An empty cache whose entries live `lifetime` after their last confirmation.
     pub fn new(lifetime: Duration) -> Self {
         Self {
-            map: FnvIndexMap::new(),
+            map: IndexMap::new(),
             lifetime,
         }
     }

@@ -7,19 +7,33 @@
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
-use heapless::{Deque, FnvIndexMap};
+use heapless::{Deque, IndexMap};
+
+use crate::hash::BuildWordHasher;
 
 use crate::flowlog::{Direction, Encryption, FlowState, FlowTuple};
 use crate::time::Instant;
 
 /// A flow's 5-tuple, oriented as its first packet went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
     pub src_port: u16,
     pub dst_port: u16,
     pub protocol: u8,
+}
+
+impl core::hash::Hash for FlowKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        // Two words instead of five fields.
+        state.write_u64(u64::from(self.src.to_bits()) << 32 | u64::from(self.dst.to_bits()));
+        state.write_u64(
+            u64::from(self.src_port) << 24
+                | u64::from(self.dst_port) << 8
+                | u64::from(self.protocol),
+        );
+    }
 }
 
 impl FlowKey {
@@ -86,7 +100,7 @@ const EVICTED_BACKLOG: usize = 64;
 /// A bounded flow table. `N` must be a power of two (heapless index map).
 #[derive(Debug)]
 pub struct FlowTable<const N: usize> {
-    flows: FnvIndexMap<FlowKey, Flow, N>,
+    flows: IndexMap<FlowKey, Flow, BuildWordHasher, N>,
     evicted: Deque<FlowTuple, EVICTED_BACKLOG>,
     idle_timeout: Duration,
     stats: FlowStats,
@@ -96,7 +110,7 @@ impl<const N: usize> FlowTable<N> {
     /// An empty table; flows idle for `idle_timeout` end.
     pub fn new(idle_timeout: Duration) -> Self {
         Self {
-            flows: FnvIndexMap::new(),
+            flows: IndexMap::new(),
             evicted: Deque::new(),
             idle_timeout,
             stats: FlowStats::default(),

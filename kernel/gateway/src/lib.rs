@@ -19,6 +19,7 @@ pub mod engine;
 pub mod flow;
 pub mod flowlog;
 pub mod frag;
+pub mod hash;
 pub mod icmp;
 pub mod lpm;
 pub mod mss;

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod double;
+#[cfg(feature = "dtls")]
+pub mod dtls_net;
 pub mod pair;
 pub mod pkt;
 pub mod sim;
