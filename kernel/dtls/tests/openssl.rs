@@ -247,3 +247,46 @@ fn openssl_accepts_our_certificate() {
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+/// A CertificateRequest we cannot satisfy (s_server asks for RSA signatures only) is
+/// answered with an empty Certificate; s_server, only requesting, completes without one.
+#[test]
+fn certificate_request_we_cannot_satisfy() {
+    let keys = Keys::new(80);
+    let port = free_udp_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-dtls1_2", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(keys.path("peer.pem"))
+        .arg("-key")
+        .arg(keys.path("peer.key"))
+        .args(["-verify", "1", "-client_sigalgs", "RSA+SHA256"]);
+    let server = Peer::spawn(&mut cmd);
+    assert!(server.wait_for("ACCEPT", WAIT), "{}", server.output());
+    let config = Config::new(
+        keys.ours.clone(),
+        PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+    );
+    let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
+    let ok = client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
+    assert!(
+        ok && client.conn.is_established(),
+        "{:?}\n{}",
+        client.events,
+        server.output()
+    );
+    client.conn.send_app_data(b"no certificate here\n").unwrap();
+    client.run_until(std::time::Duration::from_millis(200), |_| false);
+    assert!(
+        server.wait_for("no certificate here", WAIT),
+        "{}",
+        server.output()
+    );
+    // With a certificate, s_server prints its subject (see our_client_against_openssl_s_server).
+    assert!(
+        !server.output().contains("CN = vnetcrypt-test"),
+        "{}",
+        server.output()
+    );
+}
