@@ -7,6 +7,7 @@
 //! screened, handed to smoltcp (which reads it in place) or to the data plane, which
 //! may edit it, grow it into its headroom and queue it on the other NIC as is.
 
+mod announce;
 mod command;
 mod counters;
 mod nic;

@@ -2,6 +2,7 @@
 //! default gateway, MTU), a backlog of screened frames for the stack and one of transit
 //! frames for the data plane, and its counters.
 
+use super::announce::arp_request;
 use super::counters::{Counters, DropReason};
 use super::phy::Phy;
 use super::screen::{screen, Identity, Verdict};
@@ -92,6 +93,8 @@ pub struct Nic {
     pub counters: RefCell<Counters>,
     pub config: InterfaceConfig,
     arp: ArpLimiter,
+    /// The address changed: announce it at the next poll.
+    announce: bool,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -148,6 +151,7 @@ impl Nic {
                 tokens: ARP_BURST,
                 last_us: 0,
             },
+            announce: false,
         })
     }
 
@@ -240,6 +244,7 @@ impl Nic {
             }
         });
         let gateway = self.gateway().filter(|&g| unicast(g));
+        self.announce = address.is_some();
         let routes = self.iface.routes_mut();
         routes.remove_default_ipv4_route();
         if let Some(gw) = gateway {
@@ -288,6 +293,27 @@ impl Nic {
         };
         self.iface.poll(now, &mut phy, &mut self.sockets);
         self.poll_dhcp();
+        if self.announce {
+            self.announce = false;
+            self.send_announcements(pool);
+        }
+    }
+
+    /// A gratuitous ARP for our address and a request for the gateway's.
+    fn send_announcements(&mut self, pool: &RefCell<Vec<PacketBuf>>) {
+        let Some((addr, _)) = self.address() else {
+            return;
+        };
+        let targets = [Some(addr), self.gateway().filter(|&g| unicast(g))];
+        for target in targets.into_iter().flatten() {
+            let Some(mut buf) = pool.borrow_mut().pop() else {
+                return;
+            };
+            arp_request(&mut buf, self.mac, addr, target);
+            if let Err(buf) = self.send(buf) {
+                pool.borrow_mut().push(buf);
+            }
+        }
     }
 
     fn receive(

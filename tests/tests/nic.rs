@@ -1,0 +1,379 @@
+//! The NICs against real Linux hosts: the appliance's wan and lan are TAP devices moved
+//! into two network namespaces; from there the tests ping the appliance, send it
+//! malformed frames and an ARP flood (tests/tests/nic/frames.py, raw sockets), check
+//! that every one is counted on the console under the right reason while pings and
+//! the console keep working, and get the wan address from dnsmasq. On microvm
+//! (virtio-mmio) and q35 (virtio-pci).
+//!
+//! Needs root (namespaces, TAP devices): run by `make test-nic`. Every namespace, TAP
+//! device and process a test creates is removed when the test ends, passed or failed.
+
+#[path = "nic/netns.rs"]
+mod netns;
+#[path = "nic/vm.rs"]
+mod vm;
+
+use netns::{require_root, run, Netns, Tap};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use vm::Vm;
+use vnetcrypt_tests::{kernel, repo_root, LogDir, PROMPT};
+
+const WAN_MAC: &str = "52:54:00:77:01:02";
+const LAN_MAC: &str = "52:54:00:77:02:02";
+const WAN_HOST: &str = "10.77.1.1";
+const WAN_ADDR: &str = "10.77.1.2";
+const LAN_HOST: &str = "10.77.2.1";
+const LAN_ADDR: &str = "10.77.2.2";
+
+/// Types one console line and returns what came back up to the next prompt.
+fn cmd(con: &mut Vm, line: &str) -> String {
+    con.send(format!("{line}\r").as_bytes());
+    con.wait_for(PROMPT, Duration::from_secs(30))
+}
+
+/// Like `cmd`, and fails on an `error:` answer.
+fn set(con: &mut Vm, line: &str) {
+    let out = cmd(con, line);
+    assert!(!out.contains("error"), "{line:?} was refused:\n{out}");
+}
+
+/// The counters of one interface in the `interfaces` view, as `rx.packets`,
+/// `drops.runt`, ... (every `name=value` on the lines of the interface's block).
+fn counters(view: &str, role: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut inside = false;
+    for line in view.lines() {
+        let line = line.trim_end_matches('\r');
+        if !line.starts_with(' ') {
+            inside = line.starts_with(&format!("{role}:"));
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let Some(group) = words.next() else { continue };
+        for w in words {
+            if let Some((k, v)) = w.split_once('=') {
+                if let Ok(v) = v.parse() {
+                    out.insert(format!("{group}.{k}"), v);
+                }
+            }
+        }
+    }
+    assert!(
+        out.contains_key("rx.packets"),
+        "no counters for {role} in:\n{view}"
+    );
+    out
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &str) -> u64 {
+    after[key] - before[key]
+}
+
+/// `ping` from a namespace; returns how many replies came back.
+fn ping(ns: &Netns, addr: &str, count: u32, interval: &str) -> u32 {
+    let out = ns.output(&[
+        "ping",
+        "-n",
+        "-q",
+        "-c",
+        &count.to_string(),
+        "-i",
+        interval,
+        "-W",
+        "2",
+        addr,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once("transmitted, ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no ping summary:\n{text}"))
+}
+
+/// Sends crafted frames from `ns` through `iface` to the appliance.
+fn send_frames(ns: &Netns, iface: &str, mac: &str, addr: &str, plan: &[(&str, u32)]) {
+    let script = repo_root().join("tests/tests/nic/frames.py");
+    let script = script.to_str().expect("UTF-8 path");
+    let specs: Vec<String> = plan.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    let mut args = vec!["python3", script, iface, mac, addr];
+    args.extend(specs.iter().map(String::as_str));
+    let out = ns.exec(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (kind, n) in plan {
+        assert!(
+            text.contains(&format!("sent {kind} {n}")),
+            "frames.py did not send {n} {kind}:\n{text}"
+        );
+    }
+}
+
+/// The bad frames the wan receives, with the counter each must land in.
+const WAN_BAD: [(&str, u32, &str); 13] = [
+    ("runt-eth", 5, "drops.runt"),
+    ("runt-ip", 4, "drops.runt"),
+    ("runt-arp", 3, "drops.runt"),
+    ("oversized", 6, "drops.oversized"),
+    ("jumbo", 2, "drops.oversized"),
+    ("bad-ihl", 4, "drops.ip-header"),
+    ("bad-totlen", 3, "drops.ip-header"),
+    ("bad-version", 2, "drops.ip-header"),
+    ("bad-csum", 7, "drops.ip-checksum"),
+    ("ethertype", 8, "drops.ethertype"),
+    ("ipv6", 3, "drops.ipv6"),
+    ("frag-offset", 5, "drops.frag-offset"),
+    ("arp-other", 40, "drops.arp-other"),
+];
+
+/// Expected drop-counter increments of a plan.
+fn expected<'a>(table: &[(&str, u32, &'a str)]) -> BTreeMap<&'a str, u64> {
+    let mut m = BTreeMap::new();
+    for (_, n, key) in table {
+        *m.entry(*key).or_insert(0) += u64::from(*n);
+    }
+    m
+}
+
+fn nic_scenario(machine: &str, tag: char) {
+    require_root();
+    let id = std::process::id() % 100_000;
+    let wan_ns = Netns::new(&format!("vnc-{tag}w-{id}"));
+    let lan_ns = Netns::new(&format!("vnc-{tag}l-{id}"));
+    let mut wan_tap = Tap::new(&format!("vn{tag}w{id}"));
+    let mut lan_tap = Tap::new(&format!("vn{tag}l{id}"));
+    let logs = LogDir::new(&format!("nic-{machine}"));
+    let wan_nic = format!("tap={},mac={WAN_MAC}", wan_tap.name);
+    let lan_nic = format!("tap={},mac={LAN_MAC}", lan_tap.name);
+    // VNETCRYPT_NIC_KERNEL: another kernel ELF (a developer's own build).
+    let elf = std::env::var_os("VNETCRYPT_NIC_KERNEL").map_or_else(kernel, Into::into);
+    // VNETCRYPT_NIC_APPEND: kernel command line, e.g. `net.trace` to log every frame.
+    let append = std::env::var("VNETCRYPT_NIC_APPEND").unwrap_or_default();
+    let launcher = repo_root().join("qemu/vnetcrypt-vm");
+    let (elf, logs_dir) = (elf.to_string_lossy(), logs.path().to_string_lossy());
+    #[rustfmt::skip]
+    let mut con = Vm::boot(&launcher, &[
+        "--machine", machine, "--memory", "64M", "--kernel", &elf, "--log-dir", &logs_dir,
+        "--timeout", "600", "--nic", &wan_nic, "--nic", &lan_nic, "--append", &append,
+    ]);
+    con.wait_for(PROMPT, Duration::from_secs(60));
+    // QEMU has opened both TAP devices: hand them to the namespaces. Their MTU is
+    // raised so that oversized frames can be sent at all.
+    wan_tap.move_to(&wan_ns, &format!("{WAN_HOST}/24"), 9000);
+    lan_tap.move_to(&lan_ns, &format!("{LAN_HOST}/24"), 9000);
+
+    // Roles and static addressing.
+    set(&mut con, &format!("interface wan address {WAN_ADDR}/24"));
+    set(&mut con, &format!("interface lan address {LAN_ADDR}/24"));
+    set(&mut con, &format!("interface wan gateway {WAN_HOST}"));
+    let view = cmd(&mut con, "interfaces");
+    assert!(view.contains(&format!("wan: mac {WAN_MAC}")), "{view}");
+    assert!(view.contains(&format!("lan: mac {LAN_MAC}")), "{view}");
+    assert!(
+        view.contains(&format!("ipv4 {WAN_ADDR}/24, gateway {WAN_HOST}, dhcp off")),
+        "{view}"
+    );
+    assert!(
+        view.contains(&format!("ipv4 {LAN_ADDR}/24, gateway none, dhcp off")),
+        "{view}"
+    );
+    // A bad address is refused with an error, and the running address stays.
+    let refused = cmd(&mut con, "interface lan address 224.0.0.9/24");
+    assert!(refused.contains("error"), "{refused}");
+
+    // ARP and ICMP echo on both interfaces.
+    assert_eq!(ping(&wan_ns, WAN_ADDR, 5, "0.2"), 5, "wan ping");
+    assert_eq!(ping(&lan_ns, LAN_ADDR, 5, "0.2"), 5, "lan ping");
+    // Counters follow the traffic exactly on the quiet lan: 5 echo requests (plus
+    // the ARP exchange, once) in, as many replies out.
+    // (The host may re-check its neighbour entry: one 42-byte ARP each way at most.)
+    let before = counters(&cmd(&mut con, "interfaces"), "lan");
+    assert_eq!(ping(&lan_ns, LAN_ADDR, 10, "0.1"), 10, "lan ping");
+    let after = counters(&cmd(&mut con, "interfaces"), "lan");
+    for dir in ["rx", "tx"] {
+        let packets = delta(&before, &after, &format!("{dir}.packets"));
+        assert!((10..=11).contains(&packets), "{dir}: {before:?} {after:?}");
+        let bytes = delta(&before, &after, &format!("{dir}.bytes"));
+        assert_eq!(
+            bytes,
+            10 * 98 + (packets - 10) * 42,
+            "{dir}: {before:?} {after:?}"
+        );
+    }
+
+    // Bad frames: each dropped and counted under its reason.
+    let view = cmd(&mut con, "interfaces");
+    let (wan0, lan0) = (counters(&view, "wan"), counters(&view, "lan"));
+    let plan: Vec<(&str, u32)> = WAN_BAD.iter().map(|(k, n, _)| (*k, *n)).collect();
+    send_frames(&wan_ns, &wan_tap.name, WAN_MAC, WAN_ADDR, &plan);
+    let lan_bad = [
+        ("runt-eth", 3, "drops.runt"),
+        ("bad-csum", 4, "drops.ip-checksum"),
+        ("ethertype", 2, "drops.ethertype"),
+    ];
+    let lan_plan: Vec<(&str, u32)> = lan_bad.iter().map(|(k, n, _)| (*k, *n)).collect();
+    send_frames(&lan_ns, &lan_tap.name, LAN_MAC, LAN_ADDR, &lan_plan);
+    // The console answers right away.
+    assert!(cmd(&mut con, "version").contains("vnetcrypt "));
+    let view = cmd(&mut con, "interfaces");
+    let (wan1, lan1) = (counters(&view, "wan"), counters(&view, "lan"));
+    for (key, n) in expected(&WAN_BAD) {
+        assert_eq!(delta(&wan0, &wan1, key), n, "wan {key}:\n{view}");
+    }
+    for (key, n) in expected(&lan_bad) {
+        assert_eq!(delta(&lan0, &lan1, key), n, "lan {key}:\n{view}");
+    }
+    let wan_sent: u64 = WAN_BAD.iter().map(|(_, n, _)| u64::from(*n)).sum();
+    let lan_sent: u64 = lan_bad.iter().map(|(_, n, _)| u64::from(*n)).sum();
+    // Nothing else reaches the quiet lan; the wan may also see the host's own ARP.
+    assert_eq!(delta(&lan0, &lan1, "rx.packets"), lan_sent, "{view}");
+    let wan_rx = delta(&wan0, &wan1, "rx.packets");
+    assert!(
+        (wan_sent..wan_sent + 4).contains(&wan_rx),
+        "wan rx {wan_rx} of {wan_sent} sent:\n{view}"
+    );
+    assert_eq!(delta(&wan0, &wan1, "rx.errors"), 0, "{view}");
+    // Bad frames get no answer (only the host's own ARP, if any, does).
+    let answers = delta(&wan0, &wan1, "tx.packets");
+    assert!(
+        answers <= wan_rx - wan_sent,
+        "answers to bad frames:\n{view}"
+    );
+
+    // An ARP flood for the wan address, with a ping running through it.
+    let flood_pinger = wan_ns.spawn(&[
+        "ping", "-n", "-q", "-c", "40", "-i", "0.05", "-W", "2", WAN_ADDR,
+    ]);
+    let flood = 5000;
+    send_frames(
+        &wan_ns,
+        &wan_tap.name,
+        WAN_MAC,
+        WAN_ADDR,
+        &[("arp-flood", flood)],
+    );
+    let pinged = flood_pinger.wait_output();
+    let view = cmd(&mut con, "interfaces");
+    let wan2 = counters(&view, "wan");
+    let limited = delta(&wan1, &wan2, "drops.arp-flood");
+    assert!(
+        limited > 0 && limited <= u64::from(flood),
+        "{limited} of {flood} ARP requests rate-limited:\n{view}"
+    );
+    assert!(
+        pinged >= 30,
+        "only {pinged}/40 pings answered during the ARP flood"
+    );
+    // After the flood: pings and the console work as before.
+    assert_eq!(
+        ping(&wan_ns, WAN_ADDR, 5, "0.2"),
+        5,
+        "wan ping after the flood"
+    );
+    assert_eq!(
+        ping(&lan_ns, LAN_ADDR, 3, "0.2"),
+        3,
+        "lan ping after the flood"
+    );
+
+    // DHCPv4 on wan from dnsmasq in the wan namespace.
+    let leases = logs.path().join("dnsmasq.leases");
+    let pid = logs.path().join("dnsmasq.pid");
+    let dnsmasq = wan_ns.spawn(&[
+        "dnsmasq",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        "--user=root",
+        "--bind-interfaces",
+        &format!("--interface={}", wan_tap.name),
+        "--dhcp-range=10.77.1.100,10.77.1.150,255.255.255.0,10m",
+        &format!("--dhcp-option=option:router,{WAN_HOST}"),
+        &format!("--dhcp-leasefile={}", leases.display()),
+        &format!("--pid-file={}", pid.display()),
+    ]);
+    set(&mut con, "interface wan dhcp on");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let view = loop {
+        let view = cmd(&mut con, "interfaces");
+        if view.contains("dhcp bound") {
+            break view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no DHCP lease within 60 s:\n{view}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let wan_line = view
+        .lines()
+        .skip_while(|l| !l.starts_with("wan:"))
+        .nth(1)
+        .expect("wan address line");
+    let leased = wan_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|a| a.strip_suffix("/24,"))
+        .unwrap_or_else(|| panic!("no /24 lease in {wan_line:?}"))
+        .to_string();
+    let last: u8 = leased
+        .rsplit('.')
+        .next()
+        .and_then(|o| o.parse().ok())
+        .expect("address");
+    assert!(
+        leased.starts_with("10.77.1.") && (100..=150).contains(&last),
+        "lease {leased} outside the dnsmasq range"
+    );
+    assert!(
+        wan_line.contains(&format!("gateway {WAN_HOST}"))
+            && wan_line.contains(&format!("server {WAN_HOST}")),
+        "{wan_line}"
+    );
+    let lease_file = std::fs::read_to_string(&leases).unwrap_or_default();
+    assert!(
+        lease_file.contains(WAN_MAC),
+        "dnsmasq has no lease for {WAN_MAC}: {lease_file}"
+    );
+    assert_eq!(
+        ping(&wan_ns, &leased, 3, "0.2"),
+        3,
+        "ping the leased address"
+    );
+    // The old static address is gone while DHCP is on.
+    assert_eq!(
+        ping(&wan_ns, WAN_ADDR, 1, "0.2"),
+        0,
+        "the static address still answers"
+    );
+
+    assert_eq!(con.poweroff(), 0, "the appliance did not power off cleanly");
+    // Nothing of ours outlives the guards (checked after they ran, below).
+    drop((dnsmasq, wan_tap, lan_tap, wan_ns, lan_ns));
+    let links = String::from_utf8_lossy(&run(&["ip", "-o", "link"]).stdout).into_owned();
+    assert!(
+        !links.contains(&format!("vn{tag}w{id}")),
+        "TAP left behind:\n{links}"
+    );
+    let spaces = String::from_utf8_lossy(&run(&["ip", "netns", "list"]).stdout).into_owned();
+    assert!(
+        !spaces.contains(&format!("vnc-{tag}w-{id}")),
+        "namespace left behind:\n{spaces}"
+    );
+}
+
+#[test]
+#[ignore = "needs root, namespaces and TAP devices: run by `make test-nic`"]
+fn nics_on_microvm_virtio_mmio() {
+    nic_scenario("microvm", 'm');
+}
+
+#[test]
+#[ignore = "needs root, namespaces and TAP devices: run by `make test-nic`"]
+fn nics_on_q35_virtio_pci() {
+    nic_scenario("q35", 'q');
+}

@@ -1,0 +1,98 @@
+//! The appliance under the launcher, its console on pipes (killed when dropped; the
+//! launcher takes QEMU down with it).
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Vm {
+    child: Child,
+    stdin: ChildStdin,
+    output: Arc<Mutex<Vec<u8>>>,
+    seen: usize,
+}
+
+impl Vm {
+    pub fn boot(launcher: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new("python3")
+            .arg(launcher)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run qemu/vnetcrypt-vm");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        Self {
+            child,
+            stdin,
+            output,
+            seen: 0,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write to the console");
+        self.stdin.flush().expect("flush the console");
+    }
+
+    /// Waits for `needle` after what earlier waits consumed; returns the text up to
+    /// and including it.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            {
+                let out = self.output.lock().expect("lock");
+                let tail = &out[self.seen..];
+                if let Some(pos) = tail
+                    .windows(needle.len())
+                    .position(|w| w == needle.as_bytes())
+                {
+                    let end = pos + needle.len();
+                    let text = String::from_utf8_lossy(&tail[..end]).into_owned();
+                    self.seen += end;
+                    return text;
+                }
+                assert!(
+                    start.elapsed() < timeout,
+                    "no {needle:?} within {timeout:?}; console so far:\n{}",
+                    String::from_utf8_lossy(&out)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Types `poweroff`; returns the launcher's exit code.
+    pub fn poweroff(mut self) -> i32 {
+        self.send(b"poweroff\r");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the launcher") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the appliance did not power off");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
