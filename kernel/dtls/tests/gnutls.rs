@@ -7,9 +7,13 @@ use std::process::Command;
 use vnetcrypt_dtls::{CipherSuite, ClientAuth, Config, Event, PeerPolicy};
 
 /// (suite, MTU, CertificateRequest)
-const CASES: [(CipherSuite, usize, bool); 4] = [
+const CASES: [(CipherSuite, usize, bool); 8] = [
     (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, false),
     (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, false),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, true),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, true),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, false),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, false),
     (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, true),
     (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, true),
 ];

@@ -7,9 +7,13 @@ use std::process::Command;
 use vnetcrypt_dtls::{CipherSuite, ClientAuth, Config, Event, PeerPolicy};
 
 /// (suite, MTU, CertificateRequest)
-const CASES: [(CipherSuite, usize, bool); 4] = [
+const CASES: [(CipherSuite, usize, bool); 8] = [
     (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, false),
     (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, false),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, true),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, true),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, false),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, false),
     (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, true),
     (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, true),
 ];
@@ -289,4 +293,45 @@ fn certificate_request_we_cannot_satisfy() {
         "{}",
         server.output()
     );
+}
+
+/// Lost datagrams during the handshake against s_server: our flight-5 datagram and one
+/// of the server's flight-4 datagrams are dropped; both sides' retransmissions recover.
+#[test]
+fn handshake_recovers_from_loss_against_s_server() {
+    for (drop_sent, drop_received) in [(vec![2], vec![]), (vec![], vec![2])] {
+        let keys = Keys::new(90);
+        let port = free_udp_port();
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_server", "-dtls1_2", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(keys.path("peer.pem"))
+            .arg("-key")
+            .arg(keys.path("peer.key"))
+            .args(["-mtu", "256"]);
+        let server = Peer::spawn(&mut cmd);
+        assert!(server.wait_for("ACCEPT", WAIT), "{}", server.output());
+        let mut config = Config::new(
+            keys.ours.clone(),
+            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+        );
+        config.mtu = 256;
+        let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
+        // Datagrams: sent 0 = ClientHello, 1 = ClientHello with cookie, 2.. = flight 5;
+        // received 0 = HelloVerifyRequest, 1.. = flight 4 (fragmented at this MTU).
+        client.drop_sent = drop_sent.clone();
+        client.drop_received = drop_received.clone();
+        let ok = client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
+        assert!(
+            ok && client.conn.is_established(),
+            "{drop_sent:?}/{drop_received:?}: {:?}\n{}",
+            client.events,
+            server.output()
+        );
+        assert!(client.conn.stats().retransmits > 0);
+        client.conn.send_app_data(b"after loss\n").unwrap();
+        client.run_until(std::time::Duration::from_millis(200), |_| false);
+        assert!(server.wait_for("after loss", WAIT), "{}", server.output());
+    }
 }

@@ -171,6 +171,11 @@ pub struct UdpClient {
     sock: UdpSocket,
     start: StdInstant,
     pub events: Vec<Event>,
+    /// Indices (0-based, in order) of datagrams to drop instead of sending / receiving.
+    pub drop_sent: Vec<usize>,
+    pub drop_received: Vec<usize>,
+    sent: usize,
+    received: usize,
 }
 
 impl UdpClient {
@@ -186,6 +191,10 @@ impl UdpClient {
             sock,
             start,
             events: Vec::new(),
+            drop_sent: Vec::new(),
+            drop_received: Vec::new(),
+            sent: 0,
+            received: 0,
         }
     }
 
@@ -199,7 +208,10 @@ impl UdpClient {
         let mut buf = [0u8; 2048];
         loop {
             while let Some(n) = self.conn.poll_transmit(&mut buf) {
-                let _ = self.sock.send(&buf[..n]);
+                if !self.drop_sent.contains(&self.sent) {
+                    let _ = self.sock.send(&buf[..n]);
+                }
+                self.sent += 1;
             }
             while let Some(e) = self.conn.poll_event() {
                 self.events.push(e);
@@ -220,7 +232,10 @@ impl UdpClient {
             }
             self.sock.set_read_timeout(Some(wait)).unwrap();
             if let Ok(n) = self.sock.recv(&mut buf) {
-                self.conn.handle_datagram(now_of(self.start), &buf[..n]);
+                if !self.drop_received.contains(&self.received) {
+                    self.conn.handle_datagram(now_of(self.start), &buf[..n]);
+                }
+                self.received += 1;
             }
             self.conn.handle_timeout(now_of(self.start));
         }
