@@ -540,3 +540,68 @@ fn random_wan_packets_never_panic() {
     }
     assert_eq!(w.nodes[1].gw.counters().wan.rx_packets, 900);
 }
+
+#[test]
+fn slow_handshakes_time_out_and_recovery_happens_in_the_background() {
+    let mut w = World::new(2, 1, Enforcement::AllowUnencrypted, 18);
+    // The session layer itself would retry for ever; the engine gives up after 2 s.
+    w.reconfigure(0, |c, p| {
+        c.handshake_timeout = std::time::Duration::from_secs(2);
+        c.handshake_retry = std::time::Duration::from_secs(3);
+        p.max_retries = u32::MAX;
+    });
+    // B does not recognise A yet: A's hellos go unanswered.
+    let pb = w.peer_id(1, 0);
+    let mut good = w.nodes[1].gw.remove_peer(pb).unwrap();
+    let mut wrong = good.clone();
+    wrong.fingerprint = "fp-unknown".into();
+    let new_pb = w.nodes[1].gw.add_peer(wrong).unwrap();
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let (ia, ib) = (w.hosts[a1].ip, w.hosts[b1].ip);
+    w.send(a1, pkt::udp(ia, ib, 1, 2, b"SECRET-waits", false));
+    w.run(1900);
+    assert!(
+        w.fabric_clear().is_empty(),
+        "still waiting for the handshake"
+    );
+    w.run(200);
+    let pa = w.peer_id(0, 1);
+    assert_eq!(
+        w.nodes[0].gw.session_state(w.now, pa),
+        Some(SessionState::Failed)
+    );
+    assert_eq!(
+        w.fabric_clear().len(),
+        1,
+        "the waiting packet fell back at the timeout"
+    );
+    // B learns A's identity. While A retries in the background, traffic keeps flowing
+    // (in the clear, NX_FALLBACK) without waiting; then it is encrypted again.
+    w.nodes[1].gw.remove_peer(new_pb).unwrap();
+    good.enforcement = Some(Enforcement::AllowUnencrypted);
+    w.nodes[1].gw.add_peer(good).unwrap();
+    let mut sent = 0;
+    for i in 0..400 {
+        w.send(
+            a1,
+            pkt::udp(ia, ib, 1, 2, format!("SECRET-{i}").as_bytes(), false),
+        );
+        sent += 1;
+        w.run(10);
+    }
+    let clear = w.fabric_clear().len();
+    assert!(
+        clear > 1 && clear < 1 + sent,
+        "some fallback while retrying, then encrypted: {clear}"
+    );
+    assert_eq!(
+        w.nodes[0].gw.session_state(w.now, pa),
+        Some(SessionState::Established)
+    );
+    assert_eq!(
+        w.udp_received(b1).len(),
+        1 + sent,
+        "nothing was lost or held back"
+    );
+    assert_eq!(w.nodes[0].gw.counters().dropped_total(), 0);
+}

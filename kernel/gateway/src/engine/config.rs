@@ -32,8 +32,10 @@ pub struct GatewayConfig {
     pub rekey_interval: Duration,
     /// How long a replaced session still opens records (rekey by new session, restart).
     pub rekey_overlap: Duration,
-    /// After a failed handshake, how long packets take the fallback path before the
-    /// next attempt.
+    /// A handshake not established after this long has failed.
+    pub handshake_timeout: Duration,
+    /// After a failed handshake, when to try again (in the background: packets take the
+    /// enforcement fallback until a handshake succeeds).
     pub handshake_retry: Duration,
     /// Packets waiting for a session, per peer.
     pub session_queue: usize,
@@ -70,6 +72,7 @@ impl GatewayConfig {
             proxy_arp: true,
             rekey_interval: Duration::from_secs(3600),
             rekey_overlap: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
             handshake_retry: Duration::from_secs(10),
             session_queue: 32,
             arp_queue: 32,

@@ -353,7 +353,8 @@ impl<L: SessionLayer> Gateway<L> {
         slot.pending_drained = false;
         slot.initiated = true;
         slot.established_seen = false;
-        slot.failed_until = None;
+        slot.retry_at = None;
+        slot.handshake_started = now;
         slot.counters.handshakes_started += 1;
     }
 
@@ -515,7 +516,10 @@ impl<L: SessionLayer> Gateway<L> {
         for slot in self.peers.iter().flatten() {
             min(slot.current.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.pending.as_ref().and_then(|s| s.poll_timeout()));
-            min(slot.failed_until);
+            min(slot.retry_at);
+            if slot.current.as_ref().is_some_and(|s| !s.is_established()) {
+                min(Some(slot.handshake_started + self.cfg.handshake_timeout));
+            }
             min(slot.previous.as_ref().map(|(_, until)| *until));
             if slot.established() {
                 min(Some(slot.keyed_at + self.cfg.rekey_interval));
@@ -543,9 +547,6 @@ impl<L: SessionLayer> Gateway<L> {
                         s.handle_timeout(now);
                     }
                 }
-                if slot.failed_until.is_some_and(|t| t <= now) {
-                    slot.failed_until = None;
-                }
                 if slot
                     .previous
                     .as_ref()
@@ -554,11 +555,32 @@ impl<L: SessionLayer> Gateway<L> {
                     slot.previous = None;
                 }
             }
+            // A handshake that takes too long counts as failed (the session layer's own
+            // give-up may be minutes away: DTLS doubles its timer 7 times).
+            let timeout = self.cfg.handshake_timeout;
+            let timed_out = self.slot(id).is_some_and(|slot| {
+                slot.current.as_ref().is_some_and(|s| !s.is_established())
+                    && now.saturating_since(slot.handshake_started) >= timeout
+            });
+            if timed_out {
+                if let Some(slot) = self.slot_mut(id) {
+                    slot.current = None;
+                    slot.initiated = false;
+                    slot.counters.handshakes_failed += 1;
+                }
+                self.handshake_failed(now, id);
+            }
             let layer = &mut self.layer;
+            let mut retry = false;
             if let Some(slot) = self.peers.get_mut(i).and_then(Option::as_mut) {
                 if slot.established() && now.saturating_since(slot.keyed_at) >= interval {
                     rekey(layer, slot, now);
                 }
+                retry = slot.current.is_none() && slot.retry_at.is_some_and(|t| t <= now);
+            }
+            if retry {
+                // In the background: packets keep the fallback until it succeeds.
+                self.start_handshake(now, id);
             }
             self.update_peer(now, id);
         }
@@ -568,8 +590,6 @@ impl<L: SessionLayer> Gateway<L> {
     /// Promotes established handshakes, retires failed ones, and applies the
     /// enforcement fallback to packets that waited for a failed handshake.
     fn update_peer(&mut self, now: Instant, id: PeerId) {
-        let global = self.cfg.enforcement;
-        let retry = self.cfg.handshake_retry;
         let overlap = self.cfg.rekey_overlap;
         let Some(slot) = self
             .peers
@@ -603,7 +623,8 @@ impl<L: SessionLayer> Gateway<L> {
             slot.established_seen = true;
             slot.initiated = false;
             slot.keyed_at = now;
-            slot.failed_until = None;
+            slot.failed = false;
+            slot.retry_at = None;
             slot.counters.handshakes_completed += 1;
         }
         if !slot.current.as_ref().is_some_and(|s| s.is_failed()) {
@@ -615,7 +636,23 @@ impl<L: SessionLayer> Gateway<L> {
         if slot.pending.is_some() {
             return;
         }
-        slot.failed_until = Some(now + retry);
+        self.handshake_failed(now, id);
+    }
+
+    /// Enters the fallback after a failed handshake (retry later), and applies it to
+    /// the packets that waited.
+    fn handshake_failed(&mut self, now: Instant, id: PeerId) {
+        let global = self.cfg.enforcement;
+        let retry = self.cfg.handshake_retry;
+        let Some(slot) = self
+            .peers
+            .get_mut(usize::from(id.0))
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        slot.failed = true;
+        slot.retry_at = Some(now + retry);
         let disposition = policy::after_failed_handshake(slot.enforcement(global));
         // Flush the waiting packets per enforcement.
         while let Some((_, pkt)) = slot.waiting.front() {

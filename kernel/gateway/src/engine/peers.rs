@@ -29,8 +29,12 @@ pub(crate) struct PeerSlot<S> {
     pub established_seen: bool,
     /// When the current keys were made (handshake or last rekey).
     pub keyed_at: Instant,
-    /// Until when the fallback applies after a failed handshake.
-    pub failed_until: Option<Instant>,
+    /// The last handshake failed: the enforcement fallback applies until one succeeds.
+    pub failed: bool,
+    /// When to try again after a failure (in the background: the fallback goes on).
+    pub retry_at: Option<Instant>,
+    /// When our current handshake started (for the engine's handshake timeout).
+    pub handshake_started: Instant,
     /// Inner packets waiting for the session (metadata: when queued).
     pub waiting: PacketQueue<Instant>,
     pub counters: PeerCounters,
@@ -48,7 +52,9 @@ impl<S: Session> PeerSlot<S> {
             pending_drained: false,
             established_seen: false,
             keyed_at: Instant::ZERO,
-            failed_until: None,
+            failed: false,
+            retry_at: None,
+            handshake_started: Instant::ZERO,
             waiting: PacketQueue::new(queue, slot),
             counters: PeerCounters::default(),
         }
@@ -62,10 +68,10 @@ impl<S: Session> PeerSlot<S> {
         self.current.as_ref().is_some_and(|s| s.is_established())
     }
 
-    pub fn state(&self, now: Instant) -> SessionState {
+    pub fn state(&self, _now: Instant) -> SessionState {
         if self.established() {
             SessionState::Established
-        } else if self.failed_until.is_some_and(|t| now < t) {
+        } else if self.failed {
             SessionState::Failed
         } else if self.current.is_some() || self.pending.is_some() {
             SessionState::Handshaking

@@ -142,6 +142,7 @@ impl<L: SessionLayer> Gateway<L> {
             slot.pending = None;
             slot.initiated = false;
             slot.established_seen = false;
+            slot.handshake_started = now;
         }
         Ok(Received::Handshake)
     }
