@@ -64,6 +64,9 @@ pub struct Connection {
     timer: Option<Instant>,
     rto: Duration,
     retransmits: u32,
+    /// The peer's next message_seq when we sent our current flight: older messages mean
+    /// the peer retransmits its previous flight (it lost ours).
+    peer_flight_start: u16,
     client_random: Option<[u8; 32]>,
     rekey_reported: bool,
     out: VecDeque<Vec<u8>>,
@@ -104,6 +107,7 @@ impl Connection {
             timer: None,
             rto,
             retransmits: 0,
+            peer_flight_start: 0,
             client_random: None,
             rekey_reported: false,
             out: VecDeque::new(),

@@ -170,7 +170,8 @@ impl Connection {
                 }
             }
             match self.reassembler.insert(&fh, data, h.epoch) {
-                Accepted::Old => *peer_retransmitted = true,
+                // Part of the peer's current flight seen again is no reason to resend ours.
+                Accepted::Old => *peer_retransmitted |= fh.message_seq < self.peer_flight_start,
                 Accepted::Dropped => self.stats.unexpected += 1,
                 Accepted::Buffered => {}
             }
@@ -203,7 +204,7 @@ impl Connection {
             self.send_alert(1, AlertDescription::NoRenegotiation);
             return;
         }
-        if fh.message_seq < self.reassembler.next_seq() {
+        if fh.message_seq < self.peer_flight_start {
             *peer_retransmitted = true;
         } else {
             self.stats.unexpected += 1;
@@ -300,6 +301,7 @@ impl Connection {
                 }
                 Action::Flight { items, retransmit } => {
                     self.flight = items;
+                    self.peer_flight_start = self.reassembler.next_seq();
                     self.retransmits = 0;
                     self.rto = self.config.initial_rto;
                     self.timer = retransmit.then(|| now + self.rto);
