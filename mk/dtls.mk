@@ -3,7 +3,7 @@
 # gnutls-serv/gnutls-cli over loopback UDP) run in `cargo test`, so in test-host.
 # Fuzzing needs the nightly toolchain and cargo-fuzz (scripts/deps.sh installs it).
 
-DTLS_FUZZ_TARGETS       := dtls_record dtls_handshake_msgs dtls_server dtls_client
+DTLS_FUZZ_TARGETS       := dtls_record dtls_handshake_msgs dtls_server dtls_client dtls_pair
 # Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
 DTLS_FUZZ_SECONDS       ?= 120
 DTLS_FUZZ_SMOKE_SECONDS ?= 5
