@@ -75,18 +75,16 @@ fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &st
 
 /// `ping` from a namespace; returns how many replies came back.
 fn ping(ns: &Netns, addr: &str, count: u32, interval: &str) -> u32 {
-    let out = ns.output(&[
-        "ping",
-        "-n",
-        "-q",
-        "-c",
-        &count.to_string(),
-        "-i",
-        interval,
-        "-W",
-        "2",
-        addr,
-    ]);
+    ping_with(ns, addr, count, &["-i", interval])
+}
+
+/// `ping` with more options (`-s SIZE`, `-i INTERVAL`).
+fn ping_with(ns: &Netns, addr: &str, count: u32, extra: &[&str]) -> u32 {
+    let count = count.to_string();
+    let mut args = vec!["ping", "-n", "-q", "-c", &count, "-W", "2"];
+    args.extend_from_slice(extra);
+    args.push(addr);
+    let out = ns.output(&args);
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| {
@@ -139,38 +137,95 @@ fn expected<'a>(table: &[(&str, u32, &'a str)]) -> BTreeMap<&'a str, u64> {
     m
 }
 
-fn nic_scenario(machine: &str, tag: char) {
-    require_root();
-    let id = std::process::id() % 100_000;
-    let wan_ns = Netns::new(&format!("vnc-{tag}w-{id}"));
-    let lan_ns = Netns::new(&format!("vnc-{tag}l-{id}"));
-    let mut wan_tap = Tap::new(&format!("vn{tag}w{id}"));
-    let mut lan_tap = Tap::new(&format!("vn{tag}l{id}"));
-    let logs = LogDir::new(&format!("nic-{machine}"));
-    let wan_nic = format!("tap={},mac={WAN_MAC}", wan_tap.name);
-    let lan_nic = format!("tap={},mac={LAN_MAC}", lan_tap.name);
-    // VNETCRYPT_NIC_KERNEL: another kernel ELF (a developer's own build).
-    let elf = std::env::var_os("VNETCRYPT_NIC_KERNEL").map_or_else(kernel, Into::into);
-    // VNETCRYPT_NIC_APPEND: kernel command line, e.g. `net.trace` to log every frame.
-    let append = std::env::var("VNETCRYPT_NIC_APPEND").unwrap_or_default();
-    let launcher = repo_root().join("qemu/vnetcrypt-vm");
-    let (elf, logs_dir) = (elf.to_string_lossy(), logs.path().to_string_lossy());
-    #[rustfmt::skip]
-    let mut con = Vm::boot(&launcher, &[
-        "--machine", machine, "--memory", "64M", "--kernel", &elf, "--log-dir", &logs_dir,
-        "--timeout", "600", "--nic", &wan_nic, "--nic", &lan_nic, "--append", &append,
-    ]);
-    con.wait_for(PROMPT, Duration::from_secs(60));
-    // QEMU has opened both TAP devices: hand them to the namespaces. Their MTU is
-    // raised so that oversized frames can be sent at all.
-    wan_tap.move_to(&wan_ns, &format!("{WAN_HOST}/24"), 9000);
-    lan_tap.move_to(&lan_ns, &format!("{LAN_HOST}/24"), 9000);
+/// One appliance with its wan and lan TAP devices in two namespaces. Fields drop in
+/// order: the appliance first, then the devices, then the namespaces.
+struct Rig {
+    con: Vm,
+    wan_tap: Tap,
+    lan_tap: Tap,
+    wan_ns: Netns,
+    lan_ns: Netns,
+    logs: LogDir,
+}
+
+impl Rig {
+    /// Boots `machine` with both NICs on TAP devices (`test` names the run) and
+    /// `append` on the kernel command line, and moves the devices to the namespaces.
+    fn boot(machine: &str, test: &str, append: &str) -> Self {
+        require_root();
+        let id = std::process::id() % 100_000;
+        let tag = &test[..1];
+        let wan_ns = Netns::new(&format!("vnc-{tag}w-{id}"));
+        let lan_ns = Netns::new(&format!("vnc-{tag}l-{id}"));
+        let mut wan_tap = Tap::new(&format!("vn{tag}w{id}"));
+        let mut lan_tap = Tap::new(&format!("vn{tag}l{id}"));
+        let logs = LogDir::new(&format!("nic-{test}"));
+        let wan_nic = format!("tap={},mac={WAN_MAC}", wan_tap.name);
+        let lan_nic = format!("tap={},mac={LAN_MAC}", lan_tap.name);
+        // VNETCRYPT_NIC_KERNEL: another kernel ELF (a developer's own build).
+        let elf = std::env::var_os("VNETCRYPT_NIC_KERNEL").map_or_else(kernel, Into::into);
+        // VNETCRYPT_NIC_APPEND: more kernel command line, e.g. `net.trace`.
+        let append = format!(
+            "{append} {}",
+            std::env::var("VNETCRYPT_NIC_APPEND").unwrap_or_default()
+        );
+        let launcher = repo_root().join("qemu/vnetcrypt-vm");
+        let (elf, logs_dir) = (elf.to_string_lossy(), logs.path().to_string_lossy());
+        #[rustfmt::skip]
+        let mut con = Vm::boot(&launcher, &[
+            "--machine", machine, "--memory", "64M", "--kernel", &elf, "--log-dir", &logs_dir,
+            "--timeout", "600", "--nic", &wan_nic, "--nic", &lan_nic, "--append", append.trim(),
+        ]);
+        con.wait_for(PROMPT, Duration::from_secs(60));
+        // QEMU has opened both TAP devices: hand them to the namespaces. Their MTU is
+        // raised so that oversized frames can be sent at all.
+        wan_tap.move_to(&wan_ns, &format!("{WAN_HOST}/24"), 9000);
+        lan_tap.move_to(&lan_ns, &format!("{LAN_HOST}/24"), 9000);
+        Self {
+            con,
+            wan_tap,
+            lan_tap,
+            wan_ns,
+            lan_ns,
+            logs,
+        }
+    }
+
+    /// Powers off cleanly, removes everything and checks that nothing is left.
+    fn finish(mut self) {
+        assert_eq!(
+            self.con.poweroff(),
+            0,
+            "the appliance did not power off cleanly"
+        );
+        let (wan_tap, wan_ns) = (self.wan_tap.name.clone(), self.wan_ns.name.clone());
+        drop(self);
+        let links = String::from_utf8_lossy(&run(&["ip", "-o", "link"]).stdout).into_owned();
+        assert!(!links.contains(&wan_tap), "TAP left behind:\n{links}");
+        let spaces = String::from_utf8_lossy(&run(&["ip", "netns", "list"]).stdout).into_owned();
+        assert!(
+            !spaces.contains(&wan_ns),
+            "namespace left behind:\n{spaces}"
+        );
+    }
+}
+
+fn nic_scenario(machine: &str) {
+    let mut rig = Rig::boot(machine, machine, "");
+    let Rig {
+        con,
+        wan_tap,
+        lan_tap,
+        wan_ns,
+        lan_ns,
+        logs,
+    } = &mut rig;
 
     // Roles and static addressing.
-    set(&mut con, &format!("interface wan address {WAN_ADDR}/24"));
-    set(&mut con, &format!("interface lan address {LAN_ADDR}/24"));
-    set(&mut con, &format!("interface wan gateway {WAN_HOST}"));
-    let view = cmd(&mut con, "interfaces");
+    set(con, &format!("interface wan address {WAN_ADDR}/24"));
+    set(con, &format!("interface lan address {LAN_ADDR}/24"));
+    set(con, &format!("interface wan gateway {WAN_HOST}"));
+    let view = cmd(con, "interfaces");
     assert!(view.contains(&format!("wan: mac {WAN_MAC}")), "{view}");
     assert!(view.contains(&format!("lan: mac {LAN_MAC}")), "{view}");
     assert!(
@@ -182,18 +237,18 @@ fn nic_scenario(machine: &str, tag: char) {
         "{view}"
     );
     // A bad address is refused with an error, and the running address stays.
-    let refused = cmd(&mut con, "interface lan address 224.0.0.9/24");
+    let refused = cmd(con, "interface lan address 224.0.0.9/24");
     assert!(refused.contains("error"), "{refused}");
 
     // ARP and ICMP echo on both interfaces.
-    assert_eq!(ping(&wan_ns, WAN_ADDR, 5, "0.2"), 5, "wan ping");
-    assert_eq!(ping(&lan_ns, LAN_ADDR, 5, "0.2"), 5, "lan ping");
+    assert_eq!(ping(wan_ns, WAN_ADDR, 5, "0.2"), 5, "wan ping");
+    assert_eq!(ping(lan_ns, LAN_ADDR, 5, "0.2"), 5, "lan ping");
     // Counters follow the traffic exactly on the quiet lan: 5 echo requests (plus
     // the ARP exchange, once) in, as many replies out.
     // (The host may re-check its neighbour entry: one 42-byte ARP each way at most.)
-    let before = counters(&cmd(&mut con, "interfaces"), "lan");
-    assert_eq!(ping(&lan_ns, LAN_ADDR, 10, "0.1"), 10, "lan ping");
-    let after = counters(&cmd(&mut con, "interfaces"), "lan");
+    let before = counters(&cmd(con, "interfaces"), "lan");
+    assert_eq!(ping(lan_ns, LAN_ADDR, 10, "0.1"), 10, "lan ping");
+    let after = counters(&cmd(con, "interfaces"), "lan");
     for dir in ["rx", "tx"] {
         let packets = delta(&before, &after, &format!("{dir}.packets"));
         assert!((10..=11).contains(&packets), "{dir}: {before:?} {after:?}");
@@ -206,20 +261,20 @@ fn nic_scenario(machine: &str, tag: char) {
     }
 
     // Bad frames: each dropped and counted under its reason.
-    let view = cmd(&mut con, "interfaces");
+    let view = cmd(con, "interfaces");
     let (wan0, lan0) = (counters(&view, "wan"), counters(&view, "lan"));
     let plan: Vec<(&str, u32)> = WAN_BAD.iter().map(|(k, n, _)| (*k, *n)).collect();
-    send_frames(&wan_ns, &wan_tap.name, WAN_MAC, WAN_ADDR, &plan);
+    send_frames(wan_ns, &wan_tap.name, WAN_MAC, WAN_ADDR, &plan);
     let lan_bad = [
         ("runt-eth", 3, "drops.runt"),
         ("bad-csum", 4, "drops.ip-checksum"),
         ("ethertype", 2, "drops.ethertype"),
     ];
     let lan_plan: Vec<(&str, u32)> = lan_bad.iter().map(|(k, n, _)| (*k, *n)).collect();
-    send_frames(&lan_ns, &lan_tap.name, LAN_MAC, LAN_ADDR, &lan_plan);
+    send_frames(lan_ns, &lan_tap.name, LAN_MAC, LAN_ADDR, &lan_plan);
     // The console answers right away.
-    assert!(cmd(&mut con, "version").contains("vnetcrypt "));
-    let view = cmd(&mut con, "interfaces");
+    assert!(cmd(con, "version").contains("vnetcrypt "));
+    let view = cmd(con, "interfaces");
     let (wan1, lan1) = (counters(&view, "wan"), counters(&view, "lan"));
     for (key, n) in expected(&WAN_BAD) {
         assert_eq!(delta(&wan0, &wan1, key), n, "wan {key}:\n{view}");
@@ -244,20 +299,47 @@ fn nic_scenario(machine: &str, tag: char) {
         "answers to bad frames:\n{view}"
     );
 
+    // MTU: jumbo echo requests pass at MTU 9000 and are dropped as oversized at 1500.
+    set(con, "interface lan mtu 9000");
+    let mtu = cmd(con, "interfaces");
+    assert!(
+        mtu.contains("lan: mac") && mtu.contains("mtu 9000"),
+        "{mtu}"
+    );
+    let big = ["-s", "8000"];
+    assert_eq!(
+        ping_with(lan_ns, LAN_ADDR, 3, &big),
+        3,
+        "jumbo ping at MTU 9000"
+    );
+    set(con, "interface lan mtu 1500");
+    let lan2 = counters(&cmd(con, "interfaces"), "lan");
+    assert_eq!(
+        ping_with(lan_ns, LAN_ADDR, 2, &big),
+        0,
+        "jumbo ping at MTU 1500"
+    );
+    let lan3 = counters(&cmd(con, "interfaces"), "lan");
+    assert_eq!(
+        delta(&lan2, &lan3, "drops.oversized"),
+        2,
+        "jumbo pings not counted"
+    );
+
     // An ARP flood for the wan address, with a ping running through it.
     let flood_pinger = wan_ns.spawn(&[
         "ping", "-n", "-q", "-c", "40", "-i", "0.05", "-W", "2", WAN_ADDR,
     ]);
     let flood = 5000;
     send_frames(
-        &wan_ns,
+        wan_ns,
         &wan_tap.name,
         WAN_MAC,
         WAN_ADDR,
         &[("arp-flood", flood)],
     );
     let pinged = flood_pinger.wait_output();
-    let view = cmd(&mut con, "interfaces");
+    let view = cmd(con, "interfaces");
     let wan2 = counters(&view, "wan");
     let limited = delta(&wan1, &wan2, "drops.arp-flood");
     assert!(
@@ -270,12 +352,12 @@ fn nic_scenario(machine: &str, tag: char) {
     );
     // After the flood: pings and the console work as before.
     assert_eq!(
-        ping(&wan_ns, WAN_ADDR, 5, "0.2"),
+        ping(wan_ns, WAN_ADDR, 5, "0.2"),
         5,
         "wan ping after the flood"
     );
     assert_eq!(
-        ping(&lan_ns, LAN_ADDR, 3, "0.2"),
+        ping(lan_ns, LAN_ADDR, 3, "0.2"),
         3,
         "lan ping after the flood"
     );
@@ -296,10 +378,10 @@ fn nic_scenario(machine: &str, tag: char) {
         &format!("--dhcp-leasefile={}", leases.display()),
         &format!("--pid-file={}", pid.display()),
     ]);
-    set(&mut con, "interface wan dhcp on");
+    set(con, "interface wan dhcp on");
     let deadline = Instant::now() + Duration::from_secs(60);
     let view = loop {
-        let view = cmd(&mut con, "interfaces");
+        let view = cmd(con, "interfaces");
         if view.contains("dhcp bound") {
             break view;
         }
@@ -340,40 +422,118 @@ fn nic_scenario(machine: &str, tag: char) {
         "dnsmasq has no lease for {WAN_MAC}: {lease_file}"
     );
     assert_eq!(
-        ping(&wan_ns, &leased, 3, "0.2"),
+        ping(wan_ns, &leased, 3, "0.2"),
         3,
         "ping the leased address"
     );
     // The old static address is gone while DHCP is on.
     assert_eq!(
-        ping(&wan_ns, WAN_ADDR, 1, "0.2"),
+        ping(wan_ns, WAN_ADDR, 1, "0.2"),
         0,
         "the static address still answers"
     );
 
-    assert_eq!(con.poweroff(), 0, "the appliance did not power off cleanly");
-    // Nothing of ours outlives the guards (checked after they ran, below).
-    drop((dnsmasq, wan_tap, lan_tap, wan_ns, lan_ns));
-    let links = String::from_utf8_lossy(&run(&["ip", "-o", "link"]).stdout).into_owned();
-    assert!(
-        !links.contains(&format!("vn{tag}w{id}")),
-        "TAP left behind:\n{links}"
-    );
-    let spaces = String::from_utf8_lossy(&run(&["ip", "netns", "list"]).stdout).into_owned();
-    assert!(
-        !spaces.contains(&format!("vnc-{tag}w-{id}")),
-        "namespace left behind:\n{spaces}"
-    );
+    drop(dnsmasq);
+    rig.finish();
 }
 
 #[test]
 #[ignore = "needs root, namespaces and TAP devices: run by `make test-nic`"]
 fn nics_on_microvm_virtio_mmio() {
-    nic_scenario("microvm", 'm');
+    nic_scenario("microvm");
 }
 
 #[test]
 #[ignore = "needs root, namespaces and TAP devices: run by `make test-nic`"]
 fn nics_on_q35_virtio_pci() {
-    nic_scenario("q35", 'q');
+    nic_scenario("q35");
+}
+
+/// The frame tracer (`net.trace`) and the zero-copy transit path (`net.bridge`, which
+/// hands each transit frame's buffer to the other NIC's transmit queue as received).
+#[test]
+#[ignore = "needs root, namespaces and TAP devices: run by `make test-nic`"]
+fn tracer_and_transit_path_on_microvm() {
+    let mut rig = Rig::boot("microvm", "trace", "net.trace net.bridge");
+    let Rig {
+        con,
+        wan_tap,
+        lan_tap,
+        wan_ns,
+        lan_ns,
+        logs,
+    } = &mut rig;
+    set(con, &format!("interface wan address {WAN_ADDR}/24"));
+    set(con, &format!("interface lan address {LAN_ADDR}/24"));
+    assert_eq!(ping(lan_ns, LAN_ADDR, 3, "0.2"), 3, "lan ping");
+
+    // Transit: lan host -> appliance's lan MAC -> wan, bytes unchanged.
+    let script = repo_root().join("tests/tests/nic/frames.py");
+    let script = script.to_str().expect("UTF-8 path");
+    let mut listener = wan_ns.spawn(&["python3", script, "--recv", &wan_tap.name, "4"]);
+    let mut out = listener.0.stdout.take().expect("listener stdout");
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(&mut out, &mut first).expect("listener starts");
+    assert_eq!(&first, b"listening\n");
+    let before = cmd(con, "interfaces");
+    let sent = 20;
+    let to = format!("--transit-to={WAN_HOST}");
+    lan_ns.exec(&[
+        "python3",
+        script,
+        &lan_tap.name,
+        LAN_MAC,
+        LAN_ADDR,
+        &format!("transit={sent}"),
+        &to,
+    ]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut out, &mut text).expect("listener output");
+    assert!(
+        text.contains(&format!("received {sent}")),
+        "the wan host saw: {text}"
+    );
+    let after = cmd(con, "interfaces");
+    let (lan0, lan1) = (counters(&before, "lan"), counters(&after, "lan"));
+    let (wan0, wan1) = (counters(&before, "wan"), counters(&after, "wan"));
+    assert_eq!(delta(&lan0, &lan1, "rx.packets"), sent, "{after}");
+    assert!(delta(&wan0, &wan1, "tx.packets") >= sent, "{after}");
+    assert_eq!(delta(&wan0, &wan1, "tx.errors"), 0, "{after}");
+
+    // The trace: after power-off the launcher decodes the defmt log.
+    assert_eq!(con.poweroff(), 0);
+    let log = logs.path().join("defmt.log");
+    let pcap = logs.path().join("lan.pcap");
+    let convert = run(&[
+        "python3",
+        repo_root()
+            .join("tests/tests/nic/trace2pcap.py")
+            .to_str()
+            .expect("path"),
+        log.to_str().expect("path"),
+        "lan",
+        pcap.to_str().expect("path"),
+    ]);
+    let frames: u32 = String::from_utf8_lossy(&convert.stdout)
+        .trim()
+        .parse()
+        .expect("count");
+    assert!(frames >= 6 + 20, "only {frames} lan frames traced");
+    let shown = run(&[
+        "tshark",
+        "-n",
+        "-r",
+        pcap.to_str().expect("path"),
+        "-Y",
+        "icmp",
+        "-T",
+        "fields",
+        "-e",
+        "icmp.type",
+    ]);
+    let types = String::from_utf8_lossy(&shown.stdout);
+    let requests = types.lines().filter(|t| t.trim() == "8").count();
+    let replies = types.lines().filter(|t| t.trim() == "0").count();
+    assert_eq!((requests, replies), (3, 3), "tshark saw:\n{types}");
+    rig.finish();
 }

@@ -100,9 +100,11 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         mem_total,
         kernel_bytes: kernel_end - kernel_start,
     };
-    // `net.trace` on the command line logs every frame (pcap-style) to COM2.
+    // `net.trace` on the command line logs every frame (pcap-style) to COM2;
+    // `net.bridge` (tests) passes transit frames between the NICs unchanged.
     let trace = boot.cmdline.get("net.trace").is_some();
-    let (mut interfaces, _other_virtio) = net::Interfaces::new(virtio_devices, trace);
+    let bridge = boot.cmdline.get("net.bridge").is_some();
+    let (mut interfaces, _other_virtio) = net::Interfaces::new(virtio_devices, trace, bridge);
     console::run(&app, &mut interfaces, entry_tsc)
 }
 

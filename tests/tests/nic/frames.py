@@ -18,7 +18,13 @@ Kinds (what the appliance must count them as):
   frag-offset fragment at offset 65520 with 100 bytes of data      -> frag-offset
   arp-other   ARP requests for addresses that are not DST_IP      -> arp-other
   arp-flood   ARP requests for DST_IP, as fast as possible         -> arp-flood (beyond the rate limit)
+  transit     UDP to the address given by --transit-to=IP through the appliance's MAC,
+              carrying the marker "vnetcrypt-transit"              -> transit (to the data plane)
 Prints one line per kind: "sent KIND N".
+
+usage: frames.py --recv IFACE SECONDS
+Counts the frames carrying the transit marker seen on IFACE for SECONDS; prints
+"received N" once it is listening ("listening") and at the end.
 """
 import socket
 import struct
@@ -58,12 +64,38 @@ def arp_request(src_mac, src_ip, target_ip):
                        b"\0" * 6, socket.inet_aton(target_ip))
 
 
+MARKER = b"vnetcrypt-transit"
+
+
+def receive(iface, seconds):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    print("listening", flush=True)
+    seen = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            frame = s.recv(65535)
+        except socket.timeout:
+            continue
+        if MARKER in frame:
+            seen += 1
+    print(f"received {seen}", flush=True)
+
+
 def main():
+    if sys.argv[1] == "--recv":
+        receive(sys.argv[2], float(sys.argv[3]))
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     gap_us = 500
+    transit_to = None
     for a in sys.argv[1:]:
         if a.startswith("--gap-us="):
             gap_us = int(a.split("=", 1)[1])
+        if a.startswith("--transit-to="):
+            transit_to = a.split("=", 1)[1]
     iface, dst_mac, dst_ip = args[0], mac_bytes(args[1]), args[2]
     plan = [(k, int(n)) for k, n in (a.split("=") for a in args[3:])]
     src_mac = mac_bytes(open(f"/sys/class/net/{iface}/address").read().strip())
@@ -105,6 +137,8 @@ def main():
             elif kind == "arp-other":
                 other = ".".join(dst_ip.split(".")[:3] + [str(100 + i % 100)])
                 f = bcast + src_mac + struct.pack("!H", 0x0806) + arp_request(src_mac, src_ip, other)
+            elif kind == "transit":
+                f = eth(0x0800, ipv4(src_ip, transit_to, udp(MARKER + b"-%d" % i)))
             elif kind == "arp-flood":
                 f = bcast + src_mac + struct.pack("!H", 0x0806) + arp_request(src_mac, src_ip, dst_ip)
             else:

@@ -76,9 +76,11 @@ impl Vm {
         }
     }
 
-    /// Types `poweroff`; returns the launcher's exit code.
-    pub fn poweroff(mut self) -> i32 {
-        self.send(b"poweroff\r");
+    /// Types `poweroff`; returns the launcher's exit code (again, if it has exited).
+    pub fn poweroff(&mut self) -> i32 {
+        // Ignored if the appliance is already gone.
+        let _ = self.stdin.write_all(b"poweroff\r");
+        let _ = self.stdin.flush();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for the launcher") {

@@ -78,6 +78,9 @@ pub enum DhcpState {
     },
 }
 
+/// An interface address (with prefix length) and a default gateway.
+type Addressing = (Option<(Ipv4Addr, u8)>, Option<Ipv4Addr>);
+
 pub struct Nic {
     pub role: Iface,
     /// Where the device sits (`pci 00:02.0`, `mmio 0xfeb00e00`).
@@ -95,6 +98,9 @@ pub struct Nic {
     arp: ArpLimiter,
     /// The address changed: announce it at the next poll.
     announce: bool,
+    /// What `set_addressing` last installed (smoltcp flushes its neighbour cache on
+    /// every address update, so an unchanged setting is not installed again).
+    installed: Option<Addressing>,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -152,6 +158,7 @@ impl Nic {
                 last_us: 0,
             },
             announce: false,
+            installed: None,
         })
     }
 
@@ -183,13 +190,7 @@ impl Nic {
     }
 
     /// Applies addressing, gateway, DHCP and MTU from the running configuration.
-    pub fn apply(
-        &mut self,
-        config: &InterfaceConfig,
-        pool: &RefCell<Vec<PacketBuf>>,
-        seed: u64,
-        now: Instant,
-    ) -> Result<(), ApplyError> {
+    pub fn apply(&mut self, config: &InterfaceConfig) -> Result<(), ApplyError> {
         if let Some((a, _)) = config.address {
             if !unicast(a) {
                 return Err(ApplyError::NotUnicast(a));
@@ -197,23 +198,6 @@ impl Nic {
         }
         if usize::from(config.mtu) + 18 > crate::virtio::net::MAX_FRAME {
             return Err(ApplyError::Mtu(config.mtu));
-        }
-        if config.mtu != self.config.mtu {
-            // smoltcp reads the device's MTU once, when the interface is made.
-            self.iface = new_interface(
-                self.mac,
-                seed,
-                now,
-                &mut Phy {
-                    queues: &mut self.queues,
-                    backlog: &mut self.backlog,
-                    pool,
-                    counters: &self.counters,
-                    mtu: config.mtu,
-                    role: self.role.name(),
-                    trace: false,
-                },
-            );
         }
         self.config = config.clone();
         let want_dhcp = config.dhcp && self.role == Iface::Wan;
@@ -236,6 +220,11 @@ impl Nic {
     /// Installs `address()`/`gateway()` into the smoltcp interface.
     fn set_addressing(&mut self) {
         let address = self.address().filter(|&(a, len)| unicast(a) && len <= 32);
+        let gateway = self.gateway().filter(|&g| unicast(g));
+        if self.installed == Some((address, gateway)) {
+            return;
+        }
+        self.installed = Some((address, gateway));
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
             if let Some((a, len)) = address {
@@ -243,7 +232,6 @@ impl Nic {
                 let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(a, len)));
             }
         });
-        let gateway = self.gateway().filter(|&g| unicast(g));
         self.announce = address.is_some();
         let routes = self.iface.routes_mut();
         routes.remove_default_ipv4_route();

@@ -30,6 +30,7 @@ pub struct RxToken<'a> {
 
 pub struct TxToken<'a> {
     queues: &'a mut NetQueues,
+    mtu: u16,
     pool: &'a RefCell<Vec<PacketBuf>>,
     counters: &'a RefCell<Counters>,
     role: &'static str,
@@ -65,6 +66,7 @@ impl phy::Device for Phy<'_> {
             },
             TxToken {
                 queues: self.queues,
+                mtu: self.mtu,
                 pool: self.pool,
                 counters: self.counters,
                 role: self.role,
@@ -76,6 +78,7 @@ impl phy::Device for Phy<'_> {
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
         self.can_transmit().then_some(TxToken {
             queues: self.queues,
+            mtu: self.mtu,
             pool: self.pool,
             counters: self.counters,
             role: self.role,
@@ -86,7 +89,10 @@ impl phy::Device for Phy<'_> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = usize::from(self.mtu) + 14;
+        // smoltcp reads this once, when the interface is made; the configured MTU,
+        // which can change at run time, is enforced by the screen (receive) and the
+        // transmit token instead.
+        caps.max_transmission_unit = MAX_FRAME - 4;
         caps.max_burst_size = Some(1);
         caps
     }
@@ -109,6 +115,13 @@ impl phy::TxToken for TxToken<'_> {
         let len = len.min(MAX_FRAME);
         buf.set_len(len);
         let r = f(buf.frame_mut());
+        if len > usize::from(self.mtu) + 14 {
+            // Only echo replies could be this long, and their requests were
+            // screened against the same MTU: a bug, counted rather than sent.
+            self.counters.borrow_mut().tx_errors += 1;
+            self.pool.borrow_mut().push(buf);
+            return r;
+        }
         if self.trace {
             trace::frame(self.role, trace::Direction::Out, buf.frame());
         }

@@ -1,6 +1,6 @@
 //! Optional frame tracer: each frame the NIC receives or sends is written to the defmt
 //! log (COM2) as a pcap-style record (interface, direction, timestamp, bytes), which
-//! `tests/nic-trace2pcap` turns into a pcap file for tshark/Wireshark. Enabled with
+//! `tests/tests/nic/trace2pcap.py` turns into a pcap file for tshark/Wireshark. Enabled with
 //! `net.trace` on the kernel command line; off by default (it costs a defmt write per
 //! frame).
 
