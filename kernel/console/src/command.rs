@@ -207,16 +207,27 @@ fn parse_debug<'a>(
     const KINDS: &str = "panic, pagefault, ud, divide, gp, breakpoint or stack";
     match words.next() {
         Some("fault") => {}
+        Some("torn-save") => {
+            let n = words.next().ok_or(ParseError::MissingArgument {
+                command: "debug torn-save",
+                expected: "a sector count",
+            })?;
+            let sectors = n.parse().map_err(|_| ParseError::InvalidValue {
+                token: n,
+                expected: "a sector count",
+            })?;
+            return Ok(Command::TornSave(sectors));
+        }
         Some(other) => {
             return Err(ParseError::InvalidValue {
                 token: other,
-                expected: "'fault'",
+                expected: "'fault' or 'torn-save'",
             });
         }
         None => {
             return Err(ParseError::MissingArgument {
                 command: "debug",
-                expected: "'fault'",
+                expected: "'fault' or 'torn-save'",
             });
         }
     }
@@ -367,6 +378,15 @@ mod tests {
             parse("debug fault stack"),
             Ok(Command::Fault(FaultKind::StackOverflow))
         );
+        assert_eq!(parse("debug torn-save 3"), Ok(Command::TornSave(3)));
+        assert!(matches!(
+            parse("debug torn-save x"),
+            Err(ParseError::InvalidValue { token: "x", .. })
+        ));
+        assert!(matches!(
+            parse("debug torn-save"),
+            Err(ParseError::MissingArgument { .. })
+        ));
         assert!(matches!(
             parse("debug fault nope"),
             Err(ParseError::InvalidValue { token: "nope", .. })
