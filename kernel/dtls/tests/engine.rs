@@ -423,3 +423,32 @@ fn connect_with(c: vnetcrypt_dtls::Config, s: vnetcrypt_dtls::Config, seed: u64)
     assert!(pair.run_until(limit, |p| p.both_connected()));
     pair
 }
+
+#[test]
+fn hello_verify_request_reuses_the_client_hello_record_sequence() {
+    // Both front doors: the stateless Endpoint and a server Connection.
+    let (c, s) = configs(17);
+    let mut rng =
+        <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(5);
+    let now = vnetcrypt_dtls::Instant::from_millis(1);
+    let mut client = vnetcrypt_dtls::Connection::client(std::sync::Arc::new(c), now, &mut rng);
+    let mut ch = [0u8; 1500];
+    let n = client.poll_transmit(&mut ch).unwrap();
+    let mut ch = ch[..n].to_vec();
+    ch[5..11].copy_from_slice(&[0, 0, 0, 0, 0, 42]);
+    let config = std::sync::Arc::new(s);
+    let mut endpoint = vnetcrypt_dtls::Endpoint::new(config.clone(), &mut rng);
+    let mut reply = [0u8; 256];
+    let vnetcrypt_dtls::Accept::Reply(m) =
+        endpoint.handle_datagram(now, b"a", &ch, &mut reply, &mut rng)
+    else {
+        panic!("no HelloVerifyRequest");
+    };
+    assert_eq!(reply[..m][5..11], [0, 0, 0, 0, 0, 42]);
+    let mut server = vnetcrypt_dtls::Connection::server(config, b"a", &mut rng);
+    server.handle_datagram(now, &ch);
+    let m = server.poll_transmit(&mut reply).unwrap();
+    assert_eq!(reply[0], 22);
+    assert_eq!(reply[..m][5..11], [0, 0, 0, 0, 0, 42]);
+    assert_eq!(reply[13], 3, "HelloVerifyRequest");
+}

@@ -67,6 +67,8 @@ pub struct Connection {
     /// The peer's next message_seq when we sent our current flight: older messages mean
     /// the peer retransmits its previous flight (it lost ours).
     peer_flight_start: u16,
+    /// Sequence number of the epoch-0 record being processed.
+    last_record_seq: u64,
     client_random: Option<[u8; 32]>,
     rekey_reported: bool,
     out: VecDeque<Vec<u8>>,
@@ -108,6 +110,7 @@ impl Connection {
             rto,
             retransmits: 0,
             peer_flight_start: 0,
+            last_record_seq: 0,
             client_random: None,
             rekey_reported: false,
             out: VecDeque::new(),
@@ -314,10 +317,15 @@ impl Connection {
         }
     }
 
+    /// Sends a HelloVerifyRequest with the record sequence number of the ClientHello it
+    /// answers (RFC 6347 §4.2.1), leaving our own epoch-0 numbering alone.
     fn send_stateless(&mut self, m: &Message) {
+        let ours = self.writer.epoch0_seq;
+        self.writer.epoch0_seq = self.last_record_seq;
         let datagrams =
             self.writer
                 .flight(&[FlightItem::Handshake(m.clone())], self.config.mtu, None);
+        self.writer.epoch0_seq = ours;
         for d in datagrams {
             self.queue(d);
         }

@@ -50,6 +50,7 @@ impl Connection {
     ) {
         match h.epoch {
             0 => {
+                self.last_record_seq = h.seq;
                 let body = &record[HEADER_LEN..];
                 if self.read.is_some() {
                     match h.content_type {
