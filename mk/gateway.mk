@@ -1,15 +1,41 @@
 # Gateway data plane (kernel/gateway, package vnetcrypt-gateway). Its unit tests and
 # simulations run in `cargo test --workspace` (make test-host); the DTLS adapter's
-# tests need the `dtls` feature, and the bench is ours.
-TEST_TARGETS  += test-gateway-dtls
-BENCH_TARGETS += bench-gateway
+# tests need the `dtls` feature; fuzzing needs nightly and cargo-fuzz (scripts/deps.sh).
 
-.PHONY: test-gateway-dtls bench-gateway
+GATEWAY_FUZZ_TARGETS       := gateway_wire gateway_engine
+# Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
+GATEWAY_FUZZ_SECONDS       ?= 120
+GATEWAY_FUZZ_SMOKE_SECONDS ?= 5
+
+TEST_TARGETS  += test-gateway-dtls test-gateway-fuzz
+BENCH_TARGETS += bench-gateway
+FUZZ_TARGETS  += fuzz-gateway
+
+.PHONY: test-gateway-dtls test-gateway-fuzz fuzz-gateway bench-gateway
+
 # Two gateways over the real DTLS engine (handshake, restart, rekey); a few seconds.
-test-gateway-dtls:
+test-gateway-dtls: deps
 	cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter
+
+# $(1): seconds per target. The corpus lives in kernel/gateway/fuzz/corpus (not committed).
+define gateway_fuzz
+	cd kernel/gateway/fuzz && cargo +nightly fuzz build -O && \
+	for t in $(GATEWAY_FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  echo "fuzz $$t for $(1) s" && \
+	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(1) -print_final_stats=1 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+endef
+
+test-gateway-fuzz: deps
+	$(call gateway_fuzz,$(GATEWAY_FUZZ_SMOKE_SECONDS))
+
+fuzz-gateway: deps
+	$(call gateway_fuzz,$(GATEWAY_FUZZ_SECONDS))
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
 # double (RustCrypto AES-GCM) and over the real DTLS engine (ring); about a minute.
-bench-gateway:
+bench-gateway: deps
 	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway

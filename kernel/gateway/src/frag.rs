@@ -26,7 +26,7 @@ pub fn fragment(
     scratch: &mut [u8],
     mut emit: impl FnMut(&[u8]) -> bool,
 ) -> Result<usize, FragError> {
-    let ip = Ipv4Packet::new_checked(packet).map_err(|_| FragError::Malformed)?;
+    let ip = crate::ipv4::checked(packet).ok_or(FragError::Malformed)?;
     if ip.dont_frag() {
         return Err(FragError::DontFragment);
     }
@@ -44,7 +44,8 @@ pub fn fragment(
     let data = &packet[hl..total];
     let mut n = 0;
     let mut off = 0;
-    while off < data.len() {
+    // At least one piece, even for a packet without payload.
+    while off < data.len() || n == 0 {
         let end = (off + chunk).min(data.len());
         let last = end == data.len();
         let len = hl + end - off;
@@ -133,6 +134,21 @@ mod tests {
             fragment(&[0x45, 0], 60, &mut s, |_| true),
             Err(FragError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_packet_without_payload_is_one_piece() {
+        let orig = packet(0, false);
+        let mut s = [0u8; 64];
+        let mut pieces = Vec::new();
+        assert_eq!(
+            fragment(&orig, 40, &mut s, |f| {
+                pieces.push(f.to_vec());
+                true
+            }),
+            Ok(1)
+        );
+        assert_eq!(pieces, [orig]);
     }
 
     #[test]

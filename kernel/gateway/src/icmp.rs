@@ -29,7 +29,7 @@ pub fn frag_needed_in_place(
     let frame = buf.get(frame_off..frame_off.checked_add(ETH + ip_len)?)?;
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let sender_mac = eth.src_addr();
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let ip = crate::ipv4::checked(eth.payload())?;
     let sender_ip = ip.src_addr();
     let quote = (usize::from(ip.header_len()) + 8).min(ip_len);
     let new_ip_len = IP + ICMP_HDR + quote;

@@ -21,6 +21,7 @@ pub mod flowlog;
 pub mod frag;
 pub mod hash;
 pub mod icmp;
+pub mod ipv4;
 pub mod lpm;
 pub mod mss;
 pub mod peer;

@@ -3,12 +3,12 @@
 //!
 //! Input is untrusted: malformed options end the scan; nothing panics.
 
-use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket};
+use smoltcp::wire::{IpProtocol, TcpPacket};
 
 /// Lowers the MSS option of a TCP SYN inside the IPv4 packet `ip` to at most `max_mss`.
 /// Returns true if the packet was changed.
 pub fn clamp(ip: &mut [u8], max_mss: u16) -> bool {
-    let Ok(pkt) = Ipv4Packet::new_checked(&mut *ip) else {
+    let Some(pkt) = crate::ipv4::checked(&mut *ip) else {
         return false;
     };
     if pkt.next_header() != IpProtocol::Tcp || pkt.frag_offset() != 0 {
@@ -76,7 +76,9 @@ pub fn checksum_update(hc: u16, old: u16, new: u16) -> u16 {
 mod tests {
     use super::*;
     use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{IpAddress, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber};
+    use smoltcp::wire::{
+        IpAddress, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber,
+    };
 
     fn syn(mss: Option<u16>, with_ws: bool) -> alloc::vec::Vec<u8> {
         let src = Ipv4Address::new(10, 1, 0, 5);

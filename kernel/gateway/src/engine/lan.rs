@@ -1,6 +1,6 @@
 //! lan → wan: ARP, enforcement, MSS clamping, DF/fragmentation, sealing.
 
-use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, Ipv4Packet};
+use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol};
 
 use super::{Gateway, TxItem, Verdict, ETH};
 use crate::arp;
@@ -98,7 +98,7 @@ impl<L: SessionLayer> Gateway<L> {
         len: usize,
     ) -> Verdict<'b> {
         let ip_off = off + ETH;
-        let Ok(p) = Ipv4Packet::new_checked(&buf[ip_off..off + len]) else {
+        let Some(p) = crate::ipv4::checked(&buf[ip_off..off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
         if !p.verify_checksum() {

@@ -21,7 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use smoltcp::wire::{EthernetAddress, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
+use smoltcp::wire::{EthernetAddress, IpProtocol, TcpPacket, UdpPacket};
 
 pub use config::GatewayConfig;
 use peers::PeerSlot;
@@ -770,7 +770,7 @@ fn write_eth(hdr: &mut [u8], dst: EthernetAddress, src: EthernetAddress) {
 
 /// The flow event of an IPv4 packet (direction and encryption filled by the caller).
 fn flow_event(ip: &[u8]) -> Option<FlowEvent> {
-    let p = Ipv4Packet::new_checked(ip).ok()?;
+    let p = crate::ipv4::checked(ip)?;
     let proto = p.next_header();
     let first = p.frag_offset() == 0;
     let payload = p.payload();

@@ -3,8 +3,6 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use smoltcp::wire::Ipv4Packet;
-
 use super::{write_eth, ArpWait, Gateway, Verdict, ETH};
 use crate::antispoof;
 use crate::counters::DropReason;
@@ -155,7 +153,7 @@ impl<L: SessionLayer> Gateway<L> {
         ip_off: usize,
         len: usize,
     ) -> Verdict<'b> {
-        let Ok(p) = Ipv4Packet::new_checked(&buf[ip_off..ip_off + len]) else {
+        let Some(p) = crate::ipv4::checked(&buf[ip_off..ip_off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, Some(id));
         };
         if !p.verify_checksum() {
@@ -192,7 +190,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(pkt) = ip_off.checked_add(len).and_then(|e| buf.get(ip_off..e)) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
-        let Ok(p) = Ipv4Packet::new_checked(pkt) else {
+        let Some(p) = crate::ipv4::checked(pkt) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
         if !p.verify_checksum() || ip_off < ETH {
