@@ -42,6 +42,8 @@ pub enum PeerError {
     DuplicateEndpoint,
     /// Another peer already owns this exact prefix.
     PrefixTaken(Prefix),
+    /// The prefix overlaps our own lan prefixes.
+    OverlapsLan(Prefix),
     /// Too many peers.
     TooMany,
     /// No such peer.

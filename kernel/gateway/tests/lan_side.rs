@@ -207,3 +207,39 @@ fn session_queue_is_bounded_and_overflow_counted() {
         10
     );
 }
+
+#[test]
+fn peer_configuration_is_checked() {
+    use vnetcrypt_gateway::{PeerConfig, PeerError, Prefix};
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 35);
+    let gw = &mut w.nodes[0].gw;
+    let base = PeerConfig {
+        name: "gw9".into(),
+        endpoint: "192.0.2.9:4433".parse().unwrap(),
+        fingerprint: "fp".into(),
+        prefixes: vec!["10.9.0.0/24".parse().unwrap()],
+        enforcement: None,
+    };
+    let p = |s: &str| -> Prefix { s.parse().unwrap() };
+    let mut c = base.clone();
+    c.name = "gw1".into();
+    assert_eq!(gw.add_peer(c), Err(PeerError::DuplicateName));
+    let mut c = base.clone();
+    c.endpoint = "192.0.2.2:4433".parse().unwrap();
+    assert_eq!(gw.add_peer(c), Err(PeerError::DuplicateEndpoint));
+    let mut c = base.clone();
+    c.prefixes = vec![p("10.2.0.0/24")];
+    assert_eq!(
+        gw.add_peer(c),
+        Err(PeerError::PrefixTaken(p("10.2.0.0/24")))
+    );
+    for overlap in ["10.1.0.128/25", "10.0.0.0/8"] {
+        let mut c = base.clone();
+        c.prefixes = vec![p(overlap)];
+        assert_eq!(gw.add_peer(c), Err(PeerError::OverlapsLan(p(overlap))));
+    }
+    let id = gw.add_peer(base.clone()).unwrap();
+    assert_eq!(gw.peers().count(), 2);
+    assert_eq!(gw.remove_peer(id).unwrap(), base);
+    assert_eq!(gw.remove_peer(id), Err(PeerError::Unknown));
+}

@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     let start_rx = pair.b.counters().wan.rx_packets;
     let mut rest = data;
     while rest.len() >= 4 {
-        let (kind, len, adv) = (rest[0], usize::from(u16::from_be_bytes([rest[1], rest[2]])), rest[3]);
+        let (kind, len, adv) = (
+            rest[0],
+            usize::from(u16::from_be_bytes([rest[1], rest[2]])),
+            rest[3],
+        );
         rest = &rest[4..];
         let n = len.min(rest.len()).min(1600);
         let bytes = &rest[..n];
@@ -47,7 +51,8 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 // A genuine record from A, with the fuzz bytes XORed into it.
                 buf[off..off + genuine.len()].copy_from_slice(&genuine);
-                let (start, dlen) = match pair.a.handle_lan_frame(now, &mut buf, off, genuine.len()) {
+                let (start, dlen) = match pair.a.handle_lan_frame(now, &mut buf, off, genuine.len())
+                {
                     vnetcrypt_gateway::Verdict::ToPeer { datagram, .. } => {
                         (datagram.as_ptr() as usize, datagram.len())
                     }

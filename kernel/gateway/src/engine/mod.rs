@@ -33,6 +33,7 @@ use crate::flowlog::{pack_records, Direction, Encryption, FlowTuple, RecordMeta}
 use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
 use crate::policy::{self, Enforcement, Outbound, SessionState};
+use crate::prefix::Prefix;
 use crate::queue::PacketQueue;
 use crate::session::{Rekey, Session, SessionLayer};
 use crate::time::Instant;
@@ -183,6 +184,11 @@ impl<L: SessionLayer> Gateway<L> {
         for prefix in &cfg.prefixes {
             if self.owners.iter().any(|(p, _)| p == prefix) {
                 return Err(PeerError::PrefixTaken(*prefix));
+            }
+            let overlaps =
+                |a: &Prefix, b: &Prefix| a.contains(b.network()) || b.contains(a.network());
+            if self.cfg.lan_prefixes.iter().any(|l| overlaps(l, prefix)) {
+                return Err(PeerError::OverlapsLan(*prefix));
             }
         }
         let idx = match self.peers.iter().position(Option::is_none) {
