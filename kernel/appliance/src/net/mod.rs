@@ -9,10 +9,8 @@
 
 mod announce;
 mod command;
-mod counters;
 mod nic;
 mod phy;
-mod screen;
 mod trace;
 mod view;
 

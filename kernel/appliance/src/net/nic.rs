@@ -3,9 +3,7 @@
 //! frames for the data plane, and its counters.
 
 use super::announce::arp_request;
-use super::counters::{Counters, DropReason};
 use super::phy::Phy;
-use super::screen::{screen, Identity, Verdict};
 use super::trace;
 use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};
 use alloc::collections::VecDeque;
@@ -18,36 +16,12 @@ use smoltcp::socket::dhcpv4;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
 use vnetcrypt_console::config::{Iface, InterfaceConfig};
+use vnetcrypt_underlay::{screen, ArpLimiter, Counters, DropReason, Identity, Verdict};
 
 /// Screened frames waiting for the stack (it takes one per free transmit slot).
 pub const BACKLOG: usize = 32;
 /// Transit frames waiting for the data plane.
 pub const TRANSIT: usize = 32;
-/// ARP requests for our address: burst and sustained rate (per second) answered.
-const ARP_BURST: u32 = 32;
-const ARP_PER_SECOND: u64 = 200;
-
-/// A token bucket for ARP requests (a flood must not starve pings and the console).
-struct ArpLimiter {
-    tokens: u32,
-    last_us: u64,
-}
-
-impl ArpLimiter {
-    fn allow(&mut self, now_us: u64) -> bool {
-        let earned = now_us.saturating_sub(self.last_us) * ARP_PER_SECOND / 1_000_000;
-        if earned > 0 {
-            self.tokens = (u64::from(self.tokens) + earned).min(u64::from(ARP_BURST)) as u32;
-            self.last_us = now_us;
-        }
-        if self.tokens == 0 {
-            return false;
-        }
-        self.tokens -= 1;
-        true
-    }
-}
-
 /// Why a configuration could not be applied to a running interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyError {
@@ -153,10 +127,7 @@ impl Nic {
             transit: VecDeque::with_capacity(TRANSIT),
             counters,
             config,
-            arp: ArpLimiter {
-                tokens: ARP_BURST,
-                last_us: 0,
-            },
+            arp: ArpLimiter::default(),
             announce: false,
             installed: None,
         })

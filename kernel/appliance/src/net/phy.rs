@@ -3,7 +3,6 @@
 //! backlog; a transmit token exists only when the transmit queue has a free
 //! descriptor and the pool a free buffer. Nothing is allocated per packet.
 
-use super::counters::Counters;
 use super::trace;
 use crate::virtio::net::{NetQueues, PacketBuf, MAX_FRAME};
 use alloc::collections::VecDeque;
@@ -11,6 +10,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use vnetcrypt_underlay::Counters;
 
 /// One poll's view of a NIC.
 pub struct Phy<'a> {

@@ -11,11 +11,11 @@
 //! lan: absent
 //! ```
 
-use super::counters::DropReason;
 use super::nic::DhcpState;
 use super::Interfaces;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Iface;
+use vnetcrypt_underlay::DropReason;
 
 impl Interfaces {
     pub fn write_view(&self, w: &mut dyn Write) -> fmt::Result {

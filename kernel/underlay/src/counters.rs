@@ -99,3 +99,31 @@ impl Counters {
         self.drops[why as usize]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_its_own_counter_and_name() {
+        let mut c = Counters::default();
+        for (i, why) in DropReason::ALL.iter().enumerate() {
+            for _ in 0..=i {
+                c.dropped(*why);
+            }
+        }
+        for (i, why) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(c.drops(*why), i as u64 + 1, "{}", why.name());
+        }
+        let mut names: std::vec::Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+        c.received(60);
+        c.sent(42);
+        assert_eq!(
+            (c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes),
+            (1, 60, 1, 42)
+        );
+    }
+}
