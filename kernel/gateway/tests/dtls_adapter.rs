@@ -128,3 +128,52 @@ fn real_dtls_rekeys_by_new_handshake_without_loss() {
         "no packet lost across {rekeys} rekeys"
     );
 }
+
+#[test]
+fn real_dtls_handshakes_through_a_lossy_fabric() {
+    for seed in [5, 6, 7] {
+        let mut n = Net::new(seed, Duration::from_secs(3600));
+        n.loss_permille = 200;
+        for i in 0..200 {
+            n.host_send(0, format!("SECRET-{i}").as_bytes());
+            n.host_send(1, format!("SECRET-{i}").as_bytes());
+            n.run(100);
+        }
+        n.run(2000);
+        assert!(n.lost > 0);
+        let (ab, ba) = (n.payloads(1).len(), n.payloads(0).len());
+        // Packets sent before the handshake finished queue (at most 32); after it, 20%
+        // loss each way. Well over half must arrive.
+        assert!(ab > 120 && ba > 120, "seed {seed}: {ab} and {ba} of 200");
+        assert!(n.log.iter().all(|d| !d.windows(6).any(|w| w == b"SECRET")));
+    }
+}
+
+#[test]
+fn real_dtls_initiator_restart_resumes_traffic() {
+    let mut n = Net::new(8, Duration::from_secs(3600));
+    n.host_send(0, b"before");
+    n.run(200);
+    assert_eq!(n.payloads(1).len(), 1);
+    // Side 0 started the session; it reboots and sends again at once.
+    n.restart(0, 88, Duration::from_secs(3600));
+    for i in 0..10 {
+        n.host_send(0, format!("after-{i}").as_bytes());
+        n.host_send(1, format!("back-{i}").as_bytes());
+        n.run(50);
+    }
+    n.run(300);
+    assert_eq!(
+        n.payloads(1)
+            .iter()
+            .filter(|p| p.starts_with(b"after-"))
+            .count(),
+        10
+    );
+    let back = n
+        .payloads(0)
+        .iter()
+        .filter(|p| p.starts_with(b"back-"))
+        .count();
+    assert!(back >= 8, "the other direction resumes too: {back}");
+}

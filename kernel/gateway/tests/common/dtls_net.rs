@@ -35,6 +35,10 @@ pub struct Net {
     identities: [Identity; 2],
     wire: VecDeque<(usize, Vec<u8>)>,
     pub log: Vec<Vec<u8>>,
+    /// Seeded loss on the fabric, per mille.
+    pub loss_permille: u64,
+    loss_state: u64,
+    pub lost: u64,
 }
 
 pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -> Gw {
@@ -83,6 +87,9 @@ impl Net {
             identities,
             wire: VecDeque::new(),
             log: Vec::new(),
+            loss_permille: 0,
+            loss_state: seed,
+            lost: 0,
         }
     }
 
@@ -127,6 +134,16 @@ impl Net {
 
     fn send_wan(&mut self, from: usize, d: Vec<u8>) {
         self.log.push(d.clone());
+        if self.loss_permille > 0 {
+            self.loss_state = self
+                .loss_state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if (self.loss_state >> 33) % 1000 < self.loss_permille {
+                self.lost += 1;
+                return;
+            }
+        }
         self.wire.push_back((1 - from, d));
     }
 
