@@ -1,25 +1,37 @@
 //! Longest-prefix-match table: a small generic map from IPv4 prefixes to values.
 //!
 //! Built at configuration time (allocates then); lookups never allocate. Entries are kept
-//! sorted by decreasing prefix length, so the first match is the longest one. Peer counts
-//! are small (tens), where a linear scan over a compact array beats a trie.
+//! sorted by decreasing prefix length, so the first match is the longest one. Small
+//! tables (the common case: tens of prefixes) are scanned linearly, which beats any
+//! index on a compact array; larger ones are looked up per distinct prefix length in an
+//! ordered index (one `O(log n)` probe per length present, longest first).
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use crate::prefix::Prefix;
+
+/// Up to this many entries, lookups scan.
+const LINEAR_MAX: usize = 16;
 
 /// A longest-prefix-match table.
 #[derive(Clone, Debug)]
 pub struct PrefixTable<V> {
     // Sorted by prefix length, longest first.
     entries: Vec<(Prefix, V)>,
+    // (length, network) -> index in `entries`; rebuilt on change.
+    index: BTreeMap<(u8, u32), usize>,
+    // Distinct lengths present, longest first.
+    lengths: Vec<u8>,
 }
 
 impl<V> Default for PrefixTable<V> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
+            index: BTreeMap::new(),
+            lengths: Vec::new(),
         }
     }
 }
@@ -41,18 +53,34 @@ impl<V> PrefixTable<V> {
             .position(|(p, _)| p.prefix_len() < prefix.prefix_len())
             .unwrap_or(self.entries.len());
         self.entries.insert(at, (prefix, value));
+        self.reindex();
         None
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.lengths.clear();
+        for (i, (p, _)) in self.entries.iter().enumerate() {
+            self.index
+                .insert((p.prefix_len(), u32::from(p.network())), i);
+            if self.lengths.last() != Some(&p.prefix_len()) {
+                self.lengths.push(p.prefix_len());
+            }
+        }
     }
 
     /// Removes exactly `prefix`.
     pub fn remove(&mut self, prefix: Prefix) -> Option<V> {
         let at = self.entries.iter().position(|(p, _)| *p == prefix)?;
-        Some(self.entries.remove(at).1)
+        let v = self.entries.remove(at).1;
+        self.reindex();
+        Some(v)
     }
 
     /// Removes every entry whose value matches.
     pub fn retain(&mut self, mut keep: impl FnMut(&Prefix, &V) -> bool) {
         self.entries.retain(|(p, v)| keep(p, v));
+        self.reindex();
     }
 
     /// The value of the longest prefix containing `addr`.
@@ -63,10 +91,18 @@ impl<V> PrefixTable<V> {
     /// The longest matching prefix and its value.
     pub fn lookup_entry(&self, addr: Ipv4Addr) -> Option<(&Prefix, &V)> {
         let a = u32::from(addr);
-        self.entries
-            .iter()
-            .find(|(p, _)| p.contains_u32(a))
-            .map(|(p, v)| (p, v))
+        if self.entries.len() <= LINEAR_MAX {
+            return self
+                .entries
+                .iter()
+                .find(|(p, _)| p.contains_u32(a))
+                .map(|(p, v)| (p, v));
+        }
+        self.lengths.iter().find_map(|len| {
+            let network = a & crate::prefix::mask(*len);
+            let i = *self.index.get(&(*len, network))?;
+            self.entries.get(i).map(|(p, v)| (p, v))
+        })
     }
 
     /// Whether any prefix contains `addr`.
@@ -130,6 +166,51 @@ mod tests {
         assert_eq!(t.remove(p("10.0.0.0/8")), Some(2));
         assert!(t.is_empty());
         assert_eq!(t.lookup(a("10.0.0.1")), None);
+    }
+
+    #[test]
+    fn indexed_lookups_agree_with_a_linear_scan() {
+        // A deterministic pseudo-random table, big enough for the index.
+        let mut x: u32 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut t = PrefixTable::new();
+        let mut all = Vec::new();
+        for i in 0..300u32 {
+            let len = [8u8, 12, 16, 20, 24, 28, 32][(next() % 7) as usize];
+            // Cluster addresses under 10/8 so prefixes nest.
+            let addr = Ipv4Addr::from(0x0a00_0000 | (next() & 0x00ff_ffff));
+            let p = Prefix::new(addr, len).unwrap();
+            t.insert(p, i);
+            all.push(p);
+        }
+        assert!(t.len() > LINEAR_MAX);
+        for _ in 0..5000 {
+            let a = Ipv4Addr::from(0x0a00_0000 | (next() & 0x00ff_ffff));
+            let linear = t
+                .entries
+                .iter()
+                .find(|(p, _)| p.contains(a))
+                .map(|(p, v)| (p, v));
+            assert_eq!(t.lookup_entry(a), linear, "{a}");
+        }
+        // Removing keeps the index right.
+        for p in all.iter().take(150) {
+            t.remove(*p);
+        }
+        for _ in 0..2000 {
+            let a = Ipv4Addr::from(0x0a00_0000 | (next() & 0x00ff_ffff));
+            let linear = t
+                .entries
+                .iter()
+                .find(|(p, _)| p.contains(a))
+                .map(|(p, v)| (p, v));
+            assert_eq!(t.lookup_entry(a), linear, "{a}");
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Prefix {
     }
 }
 
-fn mask(len: u8) -> u32 {
+pub(crate) fn mask(len: u8) -> u32 {
     if len == 0 {
         0
     } else {

@@ -243,3 +243,59 @@ fn peer_configuration_is_checked() {
     assert_eq!(gw.remove_peer(id).unwrap(), base);
     assert_eq!(gw.remove_peer(id), Err(PeerError::Unknown));
 }
+
+#[test]
+fn many_peers_route_by_longest_prefix() {
+    use std::net::SocketAddrV4;
+    use vnetcrypt_gateway::{PeerConfig, SessionState};
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 36);
+    // 300 more peers (never reachable), one of them owning the upper half of B's /24.
+    for i in 0..300u32 {
+        let prefix = if i == 299 {
+            "10.2.0.128/25".parse().unwrap()
+        } else {
+            vnetcrypt_gateway::Prefix::new(Ipv4Addr::from(0x0a64_0000 + (i << 8)), 24).unwrap()
+        };
+        w.nodes[0]
+            .gw
+            .add_peer(PeerConfig {
+                name: format!("far{i}"),
+                endpoint: SocketAddrV4::new(
+                    Ipv4Addr::new(192, 0, 3, (i % 250) as u8),
+                    5000 + i as u16,
+                ),
+                fingerprint: format!("fp-far{i}"),
+                prefixes: vec![prefix],
+                enforcement: None,
+            })
+            .unwrap();
+    }
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let (ia, ib) = (w.hosts[a1].ip, w.hosts[b1].ip);
+    w.send(a1, common::pkt::udp(ia, ib, 1, 2, b"to-b", false));
+    w.send(
+        a1,
+        common::pkt::udp(ia, Ipv4Addr::new(10, 2, 0, 200), 1, 2, b"to-far299", false),
+    );
+    w.run(50);
+    assert_eq!(w.udp_received(b1), vec![b"to-b".to_vec()]);
+    let b = w.peer_id(0, 1);
+    assert_eq!(
+        w.nodes[0].gw.session_state(w.now, b),
+        Some(SessionState::Established)
+    );
+    let far = w.nodes[0]
+        .gw
+        .peers()
+        .find(|(_, p)| p.name == "far299")
+        .unwrap()
+        .0;
+    assert_eq!(
+        w.nodes[0].gw.session_state(w.now, far),
+        Some(SessionState::Handshaking)
+    );
+    assert_eq!(
+        w.nodes[0].gw.peer_counters(far).unwrap().handshakes_started,
+        1
+    );
+}

@@ -17,6 +17,7 @@ mod peers;
 mod wan;
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -106,6 +107,7 @@ pub struct Gateway<L: SessionLayer> {
     layer: L,
     peers: Vec<Option<PeerSlot<L::Session>>>,
     owners: PrefixTable<PeerId>,
+    endpoints: BTreeMap<SocketAddrV4, PeerId>,
     lan: PrefixTable<()>,
     neighbours: Neighbours,
     arp_wait: PacketQueue<ArpWait>,
@@ -150,6 +152,7 @@ impl<L: SessionLayer> Gateway<L> {
             counters: Counters::default(),
             peers: Vec::new(),
             owners: PrefixTable::new(),
+            endpoints: BTreeMap::new(),
             lan,
             layer,
             cfg,
@@ -203,6 +206,7 @@ impl<L: SessionLayer> Gateway<L> {
         for prefix in &cfg.prefixes {
             self.owners.insert(*prefix, id);
         }
+        self.endpoints.insert(cfg.endpoint, id);
         self.peers[idx] = Some(PeerSlot::new(cfg, self.cfg.session_queue, SLOT));
         Ok(id)
     }
@@ -215,6 +219,7 @@ impl<L: SessionLayer> Gateway<L> {
             .and_then(Option::take)
             .ok_or(PeerError::Unknown)?;
         self.owners.retain(|_, owner| *owner != id);
+        self.endpoints.remove(&slot.cfg.endpoint);
         Ok(slot.cfg)
     }
 
@@ -313,10 +318,7 @@ impl<L: SessionLayer> Gateway<L> {
     }
 
     fn peer_by_endpoint(&self, ep: SocketAddrV4) -> Option<PeerId> {
-        self.peers
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.cfg.endpoint == ep))
-            .map(|i| PeerId(i as u16))
+        self.endpoints.get(&ep).copied()
     }
 
     fn drop_for(&mut self, reason: DropReason, peer: Option<PeerId>) -> Verdict<'static> {
