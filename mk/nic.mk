@@ -1,8 +1,29 @@
-# The NICs (kernel/appliance/src/net, src/virtio) against real Linux hosts: network
-# namespaces joined to the appliance's wan and lan through TAP devices (root needed).
-# Both machine types (microvm: virtio-mmio, q35: virtio-pci) run in parallel.
+# The NICs (kernel/appliance/src/{virtio,net}, kernel/underlay) against real Linux
+# hosts: network namespaces joined to the appliance's wan and lan through TAP devices
+# (root needed). Both machine types (microvm: virtio-mmio, q35: virtio-pci) run in
+# parallel, about 30 s. kernel/underlay's host tests run in test-host.
 
-.PHONY: test-nic
+.PHONY: test-nic test-underlay-fuzz fuzz-underlay
 test-nic: deps $(KERNEL_ELF)
-	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=2
+	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3
 TEST_TARGETS += test-nic
+
+# The frame screen under cargo-fuzz (nightly): a smoke run in `make test`, longer in
+# `make fuzz`. The corpus stays in kernel/underlay/fuzz/corpus (not committed).
+UNDERLAY_FUZZ_SECONDS       ?= 120
+UNDERLAY_FUZZ_SMOKE_SECONDS ?= 5
+define underlay_fuzz
+	cd kernel/underlay/fuzz && mkdir -p corpus/underlay_screen && \
+	cargo +nightly fuzz run -O underlay_screen corpus/underlay_screen -- \
+	  -max_total_time=$(1) -print_final_stats=1 2>&1 \
+	  | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)'; \
+	test $${PIPESTATUS[0]} -eq 0
+endef
+
+test-underlay-fuzz: deps
+	$(call underlay_fuzz,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
+TEST_TARGETS += test-underlay-fuzz
+
+fuzz-underlay: deps
+	$(call underlay_fuzz,$(UNDERLAY_FUZZ_SECONDS))
+FUZZ_TARGETS += fuzz-underlay
