@@ -128,8 +128,14 @@ pub struct Console {
 
 impl Console {
     pub fn boot(machine: &str, kernel: &Path, logs: &LogDir) -> Self {
+        Self::boot_with(machine, kernel, &[], logs)
+    }
+
+    /// As `boot`, with more launcher arguments (disks, NICs).
+    pub fn boot_with(machine: &str, kernel: &Path, extra: &[&str], logs: &LogDir) -> Self {
         let mut child = launcher(machine, kernel, logs)
             .args(["--timeout", "120"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -202,6 +208,14 @@ impl Console {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Console {
+    /// Pulls the plug: SIGKILL to the launcher, whose QEMU dies with it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -95,3 +95,51 @@ fn images_have_the_promised_shape() {
     assert!(info.contains("\"format\": \"qcow2\""), "{info}");
     assert!(info.contains(&format!("\"virtual-size\": {raw}")), "{info}");
 }
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after `make image`"]
+fn the_image_reads_and_writes_its_configuration_partition() {
+    let logs = LogDir::new("image-config");
+    let disk = copy("raw", &logs);
+    // First boot: an empty configuration partition, so the identity is generated and
+    // saved there; then a configuration is saved.
+    let first = exec(
+        "q35",
+        &kernel(),
+        "enforcement drop; config save",
+        &["--boot-disk", &disk, "--firmware", "bios"],
+        &logs,
+    );
+    assert_eq!(first.code, exit::OK);
+    assert!(
+        first
+            .stdout
+            .contains("configuration disk is empty (partition)"),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stdout.contains("saved (slot"), "{}", first.stdout);
+    // UEFI boot of the same disk reads it back from the partition.
+    let second = exec(
+        "q35",
+        &kernel(),
+        "config show",
+        &["--boot-disk", &disk, "--firmware", "uefi"],
+        &logs,
+    );
+    assert_eq!(second.code, exit::OK);
+    assert!(
+        second.stdout.contains("from the partition"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("enforcement drop"),
+        "{}",
+        second.stdout
+    );
+    // The partition is where the GPT says: sectors 20480.. of the disk, and the rest of
+    // the disk (GRUB, the ESP) still boots.
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[20480 * 512..20480 * 512 + 8], b"VNCCONF1");
+}

@@ -4,6 +4,7 @@
 
 use crate::arch::cpu::Features;
 use crate::arch::exit::{exit, reboot, ExitCode};
+use crate::management::{Changed, Management};
 use crate::{clock, heap, rng};
 use core::fmt::Write;
 use vnetcrypt_console::{
@@ -45,7 +46,12 @@ impl Write for Terminal {
 }
 
 /// Prints the banner and serves the console forever.
-pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64) -> ! {
+pub fn run(
+    app: &Appliance<'_>,
+    net: &mut crate::net::Interfaces,
+    disk: Option<alloc::boxed::Box<dyn crate::management::disk::BlockDevice>>,
+    entry_tsc: u64,
+) -> ! {
     // SAFETY: COM1 is the console's; only this loop drives it (the fault report
     // takes it over only to stop the machine).
     let mut uart = unsafe { Uart16550::new(COM1) };
@@ -59,6 +65,11 @@ pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64
         );
     }
     let _ = writeln!(term, "vnetcrypt {VERSION} on {}", app.machine);
+    // The running configuration and identity, from the configuration disk.
+    let mut mgmt = Management::boot(disk, &mut term);
+    if let Err((role, e)) = net.apply(&mgmt.config) {
+        let _ = writeln!(term, "config: interface {}: {e}", role.name());
+    }
     let boot_tsc = crate::arch::cpu::rdtsc();
     let boot_ns = clock::tsc_delta_ns(entry_tsc, boot_tsc);
     let _ = writeln!(
@@ -74,8 +85,6 @@ pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64
     let _ = term.write_str(PROMPT);
 
     let mut editor = LineEditor::new();
-    // The running configuration; statements change it (the NICs apply theirs).
-    let mut config = vnetcrypt_console::config::Config::default();
     loop {
         let Some(byte) = term.uart.try_read() else {
             net.poll();
@@ -89,11 +98,7 @@ pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64
                 let _ = writeln!(term, "error: {e}");
             }
             Some(Submit::Line(line)) => match parse(line) {
-                Ok(cmd) => {
-                    if !crate::net::execute(&cmd, &mut config, net, &mut term) {
-                        execute(cmd, app, boot_ns, &mut term)
-                    }
-                }
+                Ok(cmd) => dispatch(cmd, app, net, &mut mgmt, boot_ns, &mut term),
                 Err(e) => {
                     let _ = writeln!(term, "error: {e}");
                 }
@@ -103,7 +108,41 @@ pub fn run(app: &Appliance<'_>, net: &mut crate::net::Interfaces, entry_tsc: u64
     }
 }
 
-fn execute(cmd: Command<'_>, app: &Appliance<'_>, boot_ns: u64, w: &mut dyn Write) {
+/// Hands a command to the subsystem it belongs to: interfaces, then management
+/// (configuration, identity, persistence), then the console's own commands.
+fn dispatch(
+    cmd: Command<'_>,
+    app: &Appliance<'_>,
+    net: &mut crate::net::Interfaces,
+    mgmt: &mut Management,
+    boot_ns: u64,
+    w: &mut dyn Write,
+) {
+    if crate::net::execute(&cmd, &mut mgmt.config, net, w) {
+        if matches!(cmd, Command::Set(_)) {
+            mgmt.unsaved = true;
+        }
+        return;
+    }
+    match mgmt.handle(&cmd, w) {
+        Some(Changed::Config) => {
+            if let Err((role, e)) = net.apply(&mgmt.config) {
+                let _ = writeln!(w, "error: interface {}: {e}", role.name());
+            }
+        }
+        Some(Changed::Identity | Changed::Nothing) => {}
+        None => execute(cmd, app, mgmt, boot_ns, w),
+    }
+}
+
+#[allow(unused_variables)] // `mgmt` is used by test-build commands only
+fn execute(
+    cmd: Command<'_>,
+    app: &Appliance<'_>,
+    mgmt: &mut Management,
+    boot_ns: u64,
+    w: &mut dyn Write,
+) {
     match cmd {
         Command::Empty => {}
         Command::Help(topic) => {
@@ -123,6 +162,13 @@ fn execute(cmd: Command<'_>, app: &Appliance<'_>, boot_ns: u64, w: &mut dyn Writ
         Command::Poweroff => {
             let _ = writeln!(w, "powering off");
             defmt::info!("poweroff requested");
+            exit(ExitCode::Poweroff);
+        }
+        #[cfg(feature = "test-faults")]
+        Command::TornSave(sectors) => {
+            // What a power cut mid-save leaves: some sectors written, then nothing.
+            mgmt.torn_save(sectors, w);
+            let _ = writeln!(w, "powering off (simulated power cut)");
             exit(ExitCode::Poweroff);
         }
         #[cfg(feature = "test-faults")]

@@ -12,6 +12,7 @@ mod console;
 mod devices;
 mod heap;
 mod logger;
+mod management;
 mod net;
 mod rng;
 mod virtio;
@@ -104,8 +105,9 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
     // `net.bridge` (tests) passes transit frames between the NICs unchanged.
     let trace = boot.cmdline.get("net.trace").is_some();
     let bridge = boot.cmdline.get("net.bridge").is_some();
-    let (mut interfaces, _other_virtio) = net::Interfaces::new(virtio_devices, trace, bridge);
-    console::run(&app, &mut interfaces, entry_tsc)
+    let (mut interfaces, mut other_virtio) = net::Interfaces::new(virtio_devices, trace, bridge);
+    let disk = management::take_disk(&mut other_virtio);
+    console::run(&app, &mut interfaces, disk, entry_tsc)
 }
 
 #[panic_handler]

@@ -52,6 +52,7 @@ boot_gdt_ptr:
 
     .section .bss.boot, "aw", @nobits
     .balign 4096
+    .global boot_pml4
 boot_pml4:  .skip 4096
 boot_pdpt:  .skip 4096
     .global boot_pd

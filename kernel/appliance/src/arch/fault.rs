@@ -42,6 +42,7 @@ pub fn trigger(kind: FaultKind) -> ! {
 
 /// Recurses without bound, 1 KiB of stack per call, until the guard page stops it.
 #[inline(never)]
+#[allow(unconditional_recursion)] // on purpose: it must run into the stack guard
 fn recurse(depth: u64) -> u64 {
     let frame = core::hint::black_box([depth as u8; 1024]);
     core::hint::black_box(recurse(depth + 1)) + u64::from(frame[0])

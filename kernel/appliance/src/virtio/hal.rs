@@ -27,8 +27,8 @@ pub fn phys_of(ptr: *const u8, len: usize) -> Option<PhysAddr> {
 
 // SAFETY: `dma_alloc` returns page-aligned, zeroed, heap-owned memory that nothing else
 // references until `dma_dealloc`; physical == virtual for all heap memory (the heap is
-// inside the identity mapping); `mmio_phys_to_virt` only returns addresses inside the
-// identity mapping; `share` hands out the buffer's own (identity) address and the
+// inside the identity mapping); `mmio_phys_to_virt` only returns addresses that are
+// identity-mapped (the boot mapping, or device windows mapped at discovery); `share` hands out the buffer's own (identity) address and the
 // caller keeps the buffer alive and untouched until `unshare`.
 unsafe impl Hal for KernelHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
@@ -64,9 +64,8 @@ unsafe impl Hal for KernelHal {
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
         // Transport discovery checks every BAR against the identity mapping before it
         // builds a transport, so this cannot fail for a device we accepted.
-        let end = paddr.saturating_add(size as u64);
         assert!(
-            paddr != 0 && end <= IDENTITY_MAPPED,
+            paddr != 0 && crate::arch::paging::is_mapped(paddr, size as u64),
             "virtio MMIO region outside the identity mapping"
         );
         NonNull::new(paddr as *mut u8).expect("non-zero address")

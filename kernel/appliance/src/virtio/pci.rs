@@ -4,7 +4,6 @@
 //! `virtio-drivers` read the virtio capabilities.
 
 use super::hal::KernelHal;
-use crate::arch::IDENTITY_MAPPED;
 use alloc::vec::Vec;
 use virtio_drivers::transport::pci::bus::{
     Command, ConfigurationAccess, DeviceFunction, HeaderType, PciRoot,
@@ -52,8 +51,8 @@ impl ConfigurationAccess for PortCam {
     }
 }
 
-/// Whether every memory BAR of `f` lies inside the identity mapping (so that the
-/// HAL's `mmio_phys_to_virt` can hand out a valid pointer for any region in it).
+/// Whether every memory BAR of `f` is (or could be made) identity-mapped, so that the
+/// HAL's `mmio_phys_to_virt` can hand out a valid pointer for any region in it.
 fn bars_mapped(root: &mut PciRoot<PortCam>, f: DeviceFunction) -> bool {
     let Ok(bars) = root.bars(f) else {
         return false;
@@ -61,9 +60,9 @@ fn bars_mapped(root: &mut PciRoot<PortCam>, f: DeviceFunction) -> bool {
     bars.iter()
         .flatten()
         .all(|bar| match bar.memory_address_size() {
+            // UEFI firmware puts 64-bit BARs above 4 GiB: map those windows too.
             Some((addr, size)) => {
-                size == 0
-                    || (addr != 0 && addr.checked_add(size).is_some_and(|e| e <= IDENTITY_MAPPED))
+                size == 0 || (addr != 0 && crate::arch::paging::map_device(addr, size))
             }
             None => true, // I/O BARs are not used by modern virtio
         })
@@ -94,7 +93,7 @@ pub fn transports() -> Vec<(DeviceType, DeviceFunction, PciTransport)> {
             };
             if !bars_mapped(&mut root, f) {
                 defmt::warn!(
-                    "virtio-pci {=u8}:{=u8}.{=u8}: a BAR lies outside the identity mapping; skipped",
+                    "virtio-pci {=u8}:{=u8}.{=u8}: a BAR cannot be mapped; skipped",
                     f.bus,
                     f.device,
                     f.function

@@ -1,0 +1,51 @@
+//! The configuration disk on virtio-blk (`virtio-drivers`), over either transport.
+
+use super::disk::{BlockDevice, IoError, SECTOR};
+use virtio_drivers::device::blk::VirtIOBlk;
+use virtio_drivers::transport::Transport;
+use virtio_drivers::Hal;
+
+pub struct VirtioDisk<H: Hal, T: Transport> {
+    blk: VirtIOBlk<H, T>,
+}
+
+impl<H: Hal, T: Transport> VirtioDisk<H, T> {
+    pub fn new(transport: T) -> Option<Self> {
+        VirtIOBlk::new(transport).ok().map(|blk| Self { blk })
+    }
+}
+
+impl<H: Hal, T: Transport> BlockDevice for VirtioDisk<H, T> {
+    fn sectors(&self) -> u64 {
+        self.blk.capacity()
+    }
+
+    fn read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        check(lba, buf.len(), self.sectors())?;
+        self.blk.read_blocks(lba as usize, buf).map_err(|_| IoError)
+    }
+
+    fn write(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        check(lba, buf.len(), self.sectors())?;
+        if self.blk.readonly() {
+            return Err(IoError);
+        }
+        self.blk
+            .write_blocks(lba as usize, buf)
+            .map_err(|_| IoError)
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.blk.flush().map_err(|_| IoError)
+    }
+}
+
+/// Whole sectors, inside the disk.
+fn check(lba: u64, len: usize, sectors: u64) -> Result<(), IoError> {
+    let n = (len / SECTOR) as u64;
+    if len == 0 || !len.is_multiple_of(SECTOR) || lba.checked_add(n).is_none_or(|end| end > sectors)
+    {
+        return Err(IoError);
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Management: the running configuration, the identity and the configuration disk,
+//! and the console commands that read and change them.
+//!
+//! A statement is applied to the running configuration all-or-nothing (the config
+//! crate checks it first); `config save` persists it; at boot the newest valid slot
+//! of the disk is loaded, and the first boot on an empty disk generates the identity
+//! and saves it at once, so the fingerprint never changes behind the operator's back.
+
+mod blk;
+pub mod disk;
+mod identity;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt::Write;
+use disk::{BlockDevice, ConfigDisk};
+pub use identity::IdentityKey;
+use vnetcrypt_config::store::{self, Saved};
+use vnetcrypt_config::{Config, Statement};
+use vnetcrypt_console::{Command, View};
+
+/// What a handled command changed, so the subsystems that depend on it can follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Nothing,
+    /// The running configuration (any part of it).
+    Config,
+    /// The identity key.
+    Identity,
+}
+
+pub struct Management {
+    pub config: Config,
+    pub identity: Option<IdentityKey>,
+    disk: Option<ConfigDisk<Box<dyn BlockDevice>>>,
+    /// The configuration differs from what was last saved or loaded.
+    pub unsaved: bool,
+}
+
+impl Management {
+    /// Loads the configuration and identity from `disk` (if any), reporting what it
+    /// finds on the console. Never fails: a damaged or missing disk leaves defaults.
+    pub fn boot(dev: Option<Box<dyn BlockDevice>>, w: &mut dyn Write) -> Self {
+        let mut m = Management {
+            config: Config::default(),
+            identity: None,
+            disk: None,
+            unsaved: false,
+        };
+        match dev.map(ConfigDisk::open) {
+            None => {
+                let _ = writeln!(
+                    w,
+                    "config: no configuration disk; changes will not survive a reboot"
+                );
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    w,
+                    "config: configuration disk unusable: {e}; running on defaults"
+                );
+            }
+            Some(Ok(mut d)) => {
+                match d.load() {
+                    Ok(sel) => {
+                        for (slot, e) in sel.damaged() {
+                            let _ = writeln!(w, "config: warning: slot {slot} {e}; ignored");
+                        }
+                        if let Some((slot, seq, saved)) = sel.newest {
+                            m.restore(&saved, w);
+                            let _ = writeln!(
+                                w,
+                                "config: loaded slot {slot} (sequence {seq}) from the {}",
+                                d.layout
+                            );
+                        } else {
+                            let _ =
+                                writeln!(w, "config: configuration disk is empty ({})", d.layout);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(w, "config: cannot read the configuration disk: {e}");
+                    }
+                }
+                m.disk = Some(d);
+            }
+        }
+        if m.identity.is_none() {
+            m.first_identity(w);
+        }
+        m
+    }
+
+    fn restore(&mut self, saved: &Saved, w: &mut dyn Write) {
+        let (config, errors) = store::load_text(&saved.text);
+        for e in &errors {
+            let _ = writeln!(
+                w,
+                "config: warning: saved line {} skipped: {}",
+                e.line, e.message
+            );
+        }
+        self.config = config;
+        self.identity = match saved.identity.as_ref().map(IdentityKey::from_secret) {
+            Some(Some(key)) => Some(key),
+            Some(None) => {
+                let _ = writeln!(w, "config: warning: the saved identity key is invalid");
+                None
+            }
+            None => None,
+        };
+    }
+
+    fn first_identity(&mut self, w: &mut dyn Write) {
+        match IdentityKey::generate() {
+            Ok(key) => {
+                let _ = writeln!(w, "identity: generated; fingerprint {}", key.fingerprint());
+                self.identity = Some(key);
+                if self.disk.is_some() {
+                    match self.save() {
+                        Ok((slot, seq)) => {
+                            let _ = writeln!(w, "identity: saved (slot {slot}, sequence {seq})");
+                        }
+                        Err(e) => {
+                            let _ = writeln!(w, "identity: NOT saved: {e}");
+                        }
+                    }
+                }
+            }
+            Err(_) => {
+                let _ = writeln!(
+                    w,
+                    "identity: none: no hardware random source (RDSEED/RDRAND), key generation refused"
+                );
+            }
+        }
+    }
+
+    fn saved(&self) -> Saved {
+        let mut text = String::new();
+        let _ = self.config.write_statements(&mut text);
+        Saved {
+            identity: self.identity.as_ref().map(|k| *k.secret()),
+            text,
+        }
+    }
+
+    fn save(&mut self) -> Result<(usize, u64), disk::DiskError> {
+        let saved = self.saved();
+        let disk = self.disk.as_mut().ok_or(disk::DiskError::Io)?;
+        let r = disk.save(&saved)?;
+        self.unsaved = false;
+        Ok(r)
+    }
+
+    /// Carries out the management commands; returns `None` for commands that are
+    /// not management's (the caller handles those).
+    pub fn handle(&mut self, cmd: &Command<'_>, w: &mut dyn Write) -> Option<Changed> {
+        let changed = match cmd {
+            Command::Show(View::Identity) => {
+                match &self.identity {
+                    Some(k) => {
+                        let _ = k.write_show(w);
+                    }
+                    None => {
+                        let _ = writeln!(w, "no identity (no hardware random source)");
+                    }
+                }
+                Changed::Nothing
+            }
+            Command::Show(View::Config) => {
+                let _ = self.config.write_statements(w);
+                if self.unsaved {
+                    let _ = writeln!(w, "# unsaved changes: 'config save' persists them");
+                }
+                Changed::Nothing
+            }
+            Command::Set(st) => self.set(st.clone(), w),
+            Command::ConfigReset => {
+                self.config = Config::default();
+                self.unsaved = true;
+                let _ = writeln!(
+                    w,
+                    "configuration reset to defaults (identity kept; 'config save' to persist)"
+                );
+                Changed::Config
+            }
+            Command::ConfigSave => {
+                if self.disk.is_none() {
+                    let _ = writeln!(w, "error: no configuration disk attached");
+                    return Some(Changed::Nothing);
+                }
+                match self.save() {
+                    Ok((slot, seq)) => {
+                        let _ = writeln!(w, "saved (slot {slot}, sequence {seq})");
+                    }
+                    Err(e) => {
+                        let _ = writeln!(
+                            w,
+                            "error: save failed: {e}; the previous configuration is intact"
+                        );
+                    }
+                }
+                Changed::Nothing
+            }
+            Command::IdentityRotate => match IdentityKey::generate() {
+                Ok(key) => {
+                    let _ = writeln!(w, "new identity; fingerprint {}", key.fingerprint());
+                    let _ = writeln!(
+                        w,
+                        "peers must pin the new fingerprint; 'config save' to persist it"
+                    );
+                    self.identity = Some(key);
+                    self.unsaved = true;
+                    Changed::Identity
+                }
+                Err(_) => {
+                    let _ = writeln!(
+                        w,
+                        "error: no hardware random source: key generation refused"
+                    );
+                    Changed::Nothing
+                }
+            },
+            _ => return None,
+        };
+        Some(changed)
+    }
+
+    fn set(&mut self, st: Statement<'_>, w: &mut dyn Write) -> Changed {
+        match self.config.apply(st) {
+            Ok(()) => {
+                self.unsaved = true;
+                Changed::Config
+            }
+            Err(e) => {
+                let _ = writeln!(w, "error: {e}");
+                Changed::Nothing
+            }
+        }
+    }
+
+    /// Test builds: a save cut short after `sectors` sectors, as a power cut would.
+    #[cfg(feature = "test-faults")]
+    pub fn torn_save(&mut self, sectors: u64, w: &mut dyn Write) {
+        let saved = self.saved();
+        match self.disk.as_mut() {
+            Some(d) => match d.save_partial(&saved, sectors) {
+                Ok((slot, seq)) => {
+                    let _ = writeln!(
+                        w,
+                        "torn save: slot {slot} sequence {seq}, {sectors} sector(s) written"
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(w, "error: {e}");
+                }
+            },
+            None => {
+                let _ = writeln!(w, "error: no configuration disk attached");
+            }
+        }
+    }
+}
+
+/// Takes the first virtio-blk device as the configuration disk.
+pub fn take_disk(
+    devices: &mut alloc::vec::Vec<crate::virtio::VirtioDevice>,
+) -> Option<Box<dyn BlockDevice>> {
+    use crate::virtio::{hal::KernelHal, DeviceType};
+    let i = devices.iter().position(|d| d.kind == DeviceType::Block)?;
+    let dev = devices.remove(i);
+    let location = dev.location;
+    match blk::VirtioDisk::<KernelHal, _>::new(dev.transport) {
+        Some(d) => {
+            defmt::info!(
+                "configuration disk: virtio-blk at {=str}",
+                location.as_str()
+            );
+            Some(Box::new(d))
+        }
+        None => {
+            defmt::warn!("virtio-blk at {=str} did not initialise", location.as_str());
+            None
+        }
+    }
+}
