@@ -177,3 +177,26 @@ fn real_dtls_initiator_restart_resumes_traffic() {
         .count();
     assert!(back >= 8, "the other direction resumes too: {back}");
 }
+
+#[test]
+fn real_dtls_simultaneous_initiation_ends_with_one_session() {
+    let mut n = Net::new(9, Duration::from_secs(3600));
+    n.host_send(0, b"from-0");
+    n.host_send(1, b"from-1");
+    n.run(500);
+    assert_eq!(n.payloads(1), vec![b"from-0".to_vec()]);
+    assert_eq!(n.payloads(0), vec![b"from-1".to_vec()]);
+    let pid = n.sides[0].gw.peers().next().unwrap().0;
+    let (c0, c1) = (
+        *n.sides[0].gw.peer_counters(pid).unwrap(),
+        *n.sides[1].gw.peer_counters(pid).unwrap(),
+    );
+    assert_eq!((c0.handshakes_completed, c1.handshakes_completed), (1, 1));
+    // Side 0 has the lower endpoint: it kept its own handshake; side 1 answered it.
+    assert_eq!((c0.handshakes_started, c1.handshakes_started), (1, 2));
+    for i in 0..5 {
+        n.host_send(0, format!("more-{i}").as_bytes());
+    }
+    n.run(20);
+    assert_eq!(n.payloads(1).len(), 6);
+}
