@@ -5,8 +5,16 @@
 
 .PHONY: test-nic test-underlay-fuzz fuzz-underlay
 test-nic: deps $(KERNEL_ELF)
-	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3
+	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3 --skip bench_
 TEST_TARGETS += test-nic
+
+# Ping round trips, a ping flood and a transit (zero-copy forwarding) flood, on
+# microvm and q35; prints `bench:` lines. Under TCG the figures measure the emulator
+# as much as the driver: compare runs on one machine, not absolute values.
+.PHONY: bench-nic
+bench-nic: deps $(KERNEL_ELF)
+	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --exact bench_nic_paths --nocapture 2>&1 | grep -E '^(bench:|test result)'
+BENCH_TARGETS += bench-nic
 
 # The frame screen under cargo-fuzz (nightly): a smoke run in `make test`, longer in
 # `make fuzz`. The corpus stays in kernel/underlay/fuzz/corpus (not committed).

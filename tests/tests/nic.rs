@@ -537,3 +537,95 @@ fn tracer_and_transit_path_on_microvm() {
     assert_eq!((requests, replies), (3, 3), "tshark saw:\n{types}");
     rig.finish();
 }
+
+/// Figures for `make bench-nic` (not a pass/fail test): ICMP echo round trips and a
+/// ping flood through the underlay, and the zero-copy transit path flooded with UDP
+/// frames, on both machine types. Prints one `bench:` line per figure.
+#[test]
+#[ignore = "benchmark: run by `make bench-nic`"]
+fn bench_nic_paths() {
+    for machine in ["microvm", "q35"] {
+        let mut rig = Rig::boot(machine, &format!("bench-{machine}"), "net.bridge");
+        let Rig {
+            con,
+            wan_tap,
+            lan_tap,
+            wan_ns,
+            lan_ns,
+            ..
+        } = &mut rig;
+        set(con, &format!("interface wan address {WAN_ADDR}/24"));
+        set(con, &format!("interface lan address {LAN_ADDR}/24"));
+        assert_eq!(ping(lan_ns, LAN_ADDR, 3, "0.2"), 3);
+
+        // Round trips, one at a time, and a flood (as fast as replies come back).
+        let out = lan_ns.output(&["ping", "-n", "-q", "-c", "200", "-i", "0.01", LAN_ADDR]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let rtt = text
+            .lines()
+            .find(|l| l.starts_with("rtt"))
+            .unwrap_or("no rtt");
+        println!("bench: {machine} ping 200 x 10 ms: {rtt}");
+        let start = Instant::now();
+        let out = lan_ns.output(&["ping", "-n", "-q", "-f", "-c", "5000", LAN_ADDR]);
+        let secs = start.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let summary = text
+            .lines()
+            .find(|l| l.contains("transmitted"))
+            .unwrap_or("");
+        println!(
+            "bench: {machine} ping flood 5000: {summary}; {:.0} round trips/s",
+            5000.0 / secs
+        );
+
+        // Transit: UDP frames lan -> wan through the appliance, buffer handed over as
+        // is. The TAP devices' own counters say what the host offered and what the
+        // appliance put on the wan wire.
+        let stat = |ns: &Netns, dev: &str, what: &str| -> u64 {
+            let path = format!("/sys/class/net/{dev}/statistics/{what}");
+            let out = ns.exec(&["cat", &path]);
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("counter")
+        };
+        let script = repo_root().join("tests/tests/nic/frames.py");
+        let script = script.to_str().expect("UTF-8 path");
+        let wire0 = stat(wan_ns, &wan_tap.name, "rx_packets");
+        let offered0 = stat(lan_ns, &lan_tap.name, "tx_packets");
+        let host_drops0 = stat(lan_ns, &lan_tap.name, "tx_dropped");
+        let lan0 = counters(&cmd(con, "interfaces"), "lan");
+        let sent = 20_000;
+        let to = format!("--transit-to={WAN_HOST}");
+        let start = Instant::now();
+        lan_ns.exec(&[
+            "python3",
+            script,
+            &lan_tap.name,
+            LAN_MAC,
+            LAN_ADDR,
+            &format!("transit={sent}"),
+            &to,
+            "--gap-us=0",
+        ]);
+        let send_secs = start.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_secs(1));
+        let offered = stat(lan_ns, &lan_tap.name, "tx_packets") - offered0;
+        let forwarded = stat(wan_ns, &wan_tap.name, "rx_packets") - wire0;
+        let host_drops = stat(lan_ns, &lan_tap.name, "tx_dropped") - host_drops0;
+        let view = cmd(con, "interfaces");
+        let (lan, wan) = (counters(&view, "lan"), counters(&view, "wan"));
+        println!(
+            "bench: {machine} transit flood: {sent} UDP frames (79 B) sent in {send_secs:.2} s; \
+             the TAP queue dropped {host_drops} (QEMU not reading), passed {offered} to QEMU; \
+             guest received {}, forwarded {forwarded} ({:.0}/s over the send time); dropped \
+             in the guest: transit backlog {}, wan tx errors {}",
+            delta(&lan0, &lan, "rx.packets"),
+            forwarded as f64 / send_secs,
+            delta(&lan0, &lan, "drops.backlog"),
+            wan["tx.errors"],
+        );
+        rig.finish();
+    }
+}

@@ -130,7 +130,11 @@ impl Interfaces {
     /// frame's buffer goes, as received, to the other NIC's transmit queue.
     fn bridge_transit(&mut self) {
         for (from, to) in [(Iface::Lan, Iface::Wan), (Iface::Wan, Iface::Lan)] {
-            while let Some(buf) = self.take_transit(from) {
+            // Frames wait in the transit queue while the other NIC's ring is full.
+            while self.can_send(to) {
+                let Some(buf) = self.take_transit(from) else {
+                    break;
+                };
                 self.send(to, buf);
             }
         }
@@ -141,6 +145,11 @@ impl Interfaces {
     #[allow(dead_code)] // for the gateway data plane
     pub fn set_transit(&mut self, on: bool) {
         self.transit = on;
+    }
+
+    /// Data-plane hook: whether `role` can take a frame to send now.
+    pub fn can_send(&self, role: Iface) -> bool {
+        self.nic(role).is_some_and(Nic::can_send)
     }
 
     /// Data-plane hook: the next transit frame received on `role`.

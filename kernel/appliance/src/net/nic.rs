@@ -20,8 +20,9 @@ use vnetcrypt_underlay::{screen, ArpLimiter, Counters, DropReason, Identity, Ver
 
 /// Screened frames waiting for the stack (it takes one per free transmit slot).
 pub const BACKLOG: usize = 32;
-/// Transit frames waiting for the data plane.
-pub const TRANSIT: usize = 32;
+/// Transit frames waiting for the data plane: one receive ring's worth, so that a
+/// poll's batch fits when the data plane drains the queue every poll.
+pub const TRANSIT: usize = QUEUE_SIZE;
 /// Why a configuration could not be applied to a running interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyError {
@@ -307,8 +308,8 @@ impl Nic {
                 v => v,
             };
             let queue = match verdict {
-                Verdict::Stack => Some(&mut self.backlog),
-                Verdict::Transit => Some(&mut self.transit),
+                Verdict::Stack => Some((&mut self.backlog, BACKLOG)),
+                Verdict::Transit => Some((&mut self.transit, TRANSIT)),
                 Verdict::ArpRequest => None,
                 Verdict::Drop(why) => {
                     counters.dropped(why);
@@ -316,7 +317,7 @@ impl Nic {
                 }
             };
             match queue {
-                Some(q) if q.len() < BACKLOG.max(TRANSIT) => q.push_back(buf),
+                Some((q, cap)) if q.len() < cap => q.push_back(buf),
                 Some(_) => {
                     counters.dropped(DropReason::Backlog);
                     pool.borrow_mut().push(buf);
@@ -356,6 +357,11 @@ impl Nic {
     /// A transit frame for the data plane.
     pub fn take_transit(&mut self) -> Option<PacketBuf> {
         self.transit.pop_front()
+    }
+
+    /// Whether a frame can be queued for transmission now.
+    pub fn can_send(&self) -> bool {
+        self.queues.tx_has_room()
     }
 
     /// Queues a frame built or forwarded by the data plane.
