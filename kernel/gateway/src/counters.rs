@@ -136,6 +136,8 @@ pub struct Counters {
     pub arp_replies: u64,
     /// ARP requests sent to resolve workloads.
     pub arp_requests: u64,
+    /// Records kept by a finishing handshake because they overtook its last flight.
+    pub buffered_early: u64,
 }
 
 impl Counters {

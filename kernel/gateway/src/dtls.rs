@@ -8,11 +8,12 @@
 //!   keeps the current one until the new one is established (peer restart, rekey).
 //! - The DTLS engine rekeys by a new handshake ([`Rekey::ByNewSession`]) when its write
 //!   key reaches the soft limit (`Event::RekeyNeeded`) or on the engine's timer.
-//! - Known limit: application records that arrive before the handshake that keys them
-//!   has completed on our side are buffered by the connection and reported as events,
-//!   which this adapter does not forward; such early records are lost.
+//! - Application records that overtake the last flight of the handshake that keys them
+//!   are kept by the connection (up to its early-record limit) and handed back through
+//!   `poll_received` once the keys exist.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -89,7 +90,12 @@ pub struct DtlsSession {
     is_client: bool,
     rekey_needed: bool,
     closed: bool,
+    /// Plaintext of early records, opened once the keys existed.
+    received: VecDeque<Vec<u8>>,
 }
+
+/// Early records kept at most (the connection keeps 16 before its keys exist).
+const MAX_RECEIVED: usize = 32;
 
 impl core::fmt::Debug for DtlsSession {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -105,6 +111,9 @@ impl DtlsSession {
             match e {
                 Event::RekeyNeeded => self.rekey_needed = true,
                 Event::Closed(_) => self.closed = true,
+                Event::AppData(d) if self.received.len() < MAX_RECEIVED => {
+                    self.received.push_back(d)
+                }
                 _ => {}
             }
         }
@@ -183,6 +192,22 @@ impl Session for DtlsSession {
     fn rekey_due(&self) -> bool {
         self.rekey_needed
     }
+
+    fn buffer_early(&mut self, now: Instant, d: &[u8]) -> bool {
+        if self.conn.is_established() || self.is_failed() {
+            return false;
+        }
+        self.conn.handle_datagram(dtls_time(now), d);
+        self.drain_events();
+        true
+    }
+
+    fn poll_received(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let d = self.received.pop_front()?;
+        let out = buf.get_mut(..d.len())?;
+        out.copy_from_slice(&d);
+        Some(d.len())
+    }
 }
 
 impl SessionLayer for DtlsLayer {
@@ -195,6 +220,7 @@ impl SessionLayer for DtlsLayer {
             is_client: true,
             rekey_needed: false,
             closed: false,
+            received: VecDeque::new(),
         }
     }
 
@@ -210,6 +236,7 @@ impl SessionLayer for DtlsLayer {
             is_client: false,
             rekey_needed: false,
             closed: false,
+            received: VecDeque::new(),
         };
         s.drain_events();
         Some(s)

@@ -102,6 +102,19 @@ pub trait Session {
     fn start_rekey(&mut self, now: Instant) -> Rekey;
     /// The keys approach their AEAD usage limit: rekey now.
     fn rekey_due(&self) -> bool;
+
+    /// Keeps an application record that arrived before this (handshaking) session's
+    /// keys, having overtaken the handshake's last flight; its plaintext comes out of
+    /// [`Session::poll_received`] once the keys exist. False if not kept.
+    fn buffer_early(&mut self, _now: Instant, _datagram: &[u8]) -> bool {
+        false
+    }
+
+    /// The plaintext of a record kept by [`Session::buffer_early`] and opened since,
+    /// written into `buf`; its length.
+    fn poll_received(&mut self, _buf: &mut [u8]) -> Option<usize> {
+        None
+    }
 }
 
 /// Creates sessions: the identity and credentials live here.

@@ -200,3 +200,38 @@ fn real_dtls_simultaneous_initiation_ends_with_one_session() {
     n.run(20);
     assert_eq!(n.payloads(1).len(), 6);
 }
+
+#[test]
+fn real_dtls_rekeys_under_reordering() {
+    for seed in [10, 11, 12] {
+        rekeys_under_reordering(seed);
+    }
+}
+
+fn rekeys_under_reordering(seed: u64) {
+    let mut n = Net::new(seed, Duration::from_millis(500));
+    n.jitter_ms = 4;
+    n.host_send(0, b"warmup");
+    n.host_send(1, b"warmup");
+    n.run(300);
+    for side in 0..2 {
+        n.sides[side].received.clear();
+    }
+    const N: usize = 3000;
+    for i in 0..N {
+        n.host_send(0, format!("ab{i:05}").as_bytes());
+        n.host_send(1, format!("ba{i:05}").as_bytes());
+        n.step();
+    }
+    n.run(300);
+    let (ab, ba) = (n.payloads(1), n.payloads(0));
+    let pid = n.sides[0].gw.peers().next().unwrap().0;
+    let rekeys = n.sides[0].gw.peer_counters(pid).unwrap().rekeys
+        + n.sides[1].gw.peer_counters(pid).unwrap().rekeys;
+    assert!(rekeys >= 4, "rekeys: {rekeys}");
+    assert_eq!(
+        (ab.len(), ba.len()),
+        (N, N),
+        "no packet lost across {rekeys} rekeys"
+    );
+}

@@ -32,6 +32,10 @@ pub struct GatewayConfig {
     pub rekey_interval: Duration,
     /// How long a replaced session still opens records (rekey by new session, restart).
     pub rekey_overlap: Duration,
+    /// A session the peer established to replace ours is used once the peer sends on
+    /// it, or after as long as its handshake took (about the time its last flight
+    /// needs to arrive), at most this long.
+    pub switch_grace: Duration,
     /// A handshake not established after this long has failed.
     pub handshake_timeout: Duration,
     /// After a failed handshake, when to try again (in the background: packets take the
@@ -72,6 +76,7 @@ impl GatewayConfig {
             proxy_arp: true,
             rekey_interval: Duration::from_secs(3600),
             rekey_overlap: Duration::from_secs(10),
+            switch_grace: Duration::from_millis(500),
             handshake_timeout: Duration::from_secs(10),
             handshake_retry: Duration::from_secs(10),
             session_queue: 32,

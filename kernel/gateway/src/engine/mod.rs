@@ -359,6 +359,8 @@ impl<L: SessionLayer> Gateway<L> {
         slot.pending = None;
         slot.pending_initiated = false;
         slot.pending_drained = false;
+        slot.pending_opened = false;
+        slot.pending_switch_at = None;
         slot.initiated = true;
         slot.established_seen = false;
         slot.retry_at = None;
@@ -419,10 +421,48 @@ impl<L: SessionLayer> Gateway<L> {
                     });
                 }
             }
+            // Records that overtook a handshake, opened now that it has keys.
+            let h = Self::HEADROOM + ETH;
+            let mut late = None;
+            for s in [slot.current.as_mut(), slot.pending.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = s.poll_received(&mut buf[h..]) {
+                    late = Some(n);
+                    break;
+                }
+            }
+            if let Some(n) = late {
+                let id = PeerId(i as u16);
+                if let Some(s) = self.slot_mut(id) {
+                    s.counters.opened_packets += 1;
+                    s.counters.opened_bytes += n as u64;
+                }
+                let base = buf.as_ptr() as usize;
+                let frame = match self.forward_inner(now, id, buf, h, n) {
+                    Verdict::ToLan { frame } => Some((frame.as_ptr() as usize - base, frame.len())),
+                    _ => None,
+                };
+                if let Some((start, len)) = frame {
+                    buf.copy_within(start..start + len, 0);
+                    return Some(Transmit {
+                        destination: Destination::Lan,
+                        len,
+                    });
+                }
+                // Parked for ARP or dropped (counted): look for more.
+                return self.poll_transmit(now, buf);
+            }
             // A handshake the peer started is established and its last flight is out:
             // only now may records sealed with it follow that flight.
             if slot.pending.as_ref().is_some_and(|s| s.is_established()) && !slot.pending_drained {
                 slot.pending_drained = true;
+                // The handshake's own duration (two round trips for DTLS with a
+                // cookie) bounds how long its last flight takes to arrive.
+                let took = now.saturating_since(slot.pending_started);
+                let grace = took.clamp(core::time::Duration::from_millis(1), self.cfg.switch_grace);
+                slot.pending_switch_at = Some(now + grace);
                 self.update_peer(now, PeerId(i as u16));
             }
         }
@@ -525,6 +565,7 @@ impl<L: SessionLayer> Gateway<L> {
             min(slot.current.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.pending.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.retry_at);
+            min(slot.pending_switch_at);
             if slot.current.as_ref().is_some_and(|s| !s.is_established()) {
                 min(Some(slot.handshake_started + self.cfg.handshake_timeout));
             }
@@ -606,10 +647,17 @@ impl<L: SessionLayer> Gateway<L> {
         else {
             return;
         };
+        // Our own new handshake is used as soon as it is established. One the peer
+        // started replaces a working session only once the peer uses it (or after a
+        // grace period, for a peer with nothing to send): records sealed with it could
+        // otherwise overtake its last flight and reach a peer not yet able to open them.
+        let switch = slot.pending_opened || slot.pending_switch_at.is_some_and(|t| t <= now);
         let pending_ready = slot.pending.as_ref().is_some_and(|s| s.is_established())
-            && (slot.pending_initiated || slot.pending_drained || !slot.established());
+            && (slot.pending_initiated || !slot.established() || (slot.pending_drained && switch));
         if pending_ready {
             slot.pending_drained = false;
+            slot.pending_opened = false;
+            slot.pending_switch_at = None;
             let replaced = slot.current.take();
             slot.current = slot.pending.take();
             slot.established_seen = false;

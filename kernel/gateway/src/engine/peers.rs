@@ -25,6 +25,12 @@ pub(crate) struct PeerSlot<S> {
     pub pending_initiated: bool,
     /// `pending` (started by the peer) is established and its last flight was sent.
     pub pending_drained: bool,
+    /// The peer has sent a record on `pending`: it uses the new keys.
+    pub pending_opened: bool,
+    /// When we switch to `pending` even if the peer has not used it yet.
+    pub pending_switch_at: Option<Instant>,
+    /// When the peer's handshake in `pending` began.
+    pub pending_started: Instant,
     /// `current` has been seen established.
     pub established_seen: bool,
     /// When the current keys were made (handshake or last rekey).
@@ -50,6 +56,9 @@ impl<S: Session> PeerSlot<S> {
             initiated: false,
             pending_initiated: false,
             pending_drained: false,
+            pending_opened: false,
+            pending_switch_at: None,
+            pending_started: Instant::ZERO,
             established_seen: false,
             keyed_at: Instant::ZERO,
             failed: false,

@@ -90,29 +90,61 @@ impl<L: SessionLayer> Gateway<L> {
         // may otherwise take (and ignore) the messages of the handshake replacing it.
         let pending_first = slot.pending.as_ref().is_some_and(|s| !s.is_established());
         let order = if pending_first {
-            [slot.pending.as_mut(), slot.current.as_mut(), previous]
+            [
+                (slot.pending.as_mut(), true),
+                (slot.current.as_mut(), false),
+                (previous, false),
+            ]
         } else {
-            [slot.current.as_mut(), slot.pending.as_mut(), previous]
+            [
+                (slot.current.as_mut(), false),
+                (slot.pending.as_mut(), true),
+                (previous, false),
+            ]
         };
-        for s in order.into_iter().flatten() {
+        let mut too_early = false;
+        let mut opened_on_pending = false;
+        let mut result = None;
+        for (s, is_pending) in order {
+            let Some(s) = s else { continue };
             match s.handle_datagram(now, dg) {
                 Ok(r) => {
                     if let Received::Data(range) = &r {
+                        opened_on_pending = is_pending;
                         slot.counters.opened_packets += 1;
                         slot.counters.opened_bytes += range.len() as u64;
                     }
-                    return Ok(r);
+                    result = Some(r);
+                    break;
                 }
                 // Refusals let the next session try: a replay check (made before the
                 // tag is verified) can refuse another session's record, whose sequence
                 // numbers are unrelated. A replay is reported only if no session opens it.
                 Err(e) => {
+                    too_early |= e == SessionError::NotEstablished;
                     if last == Err(SessionError::NotThisSession) || e == SessionError::Replay {
                         last = Err(e);
                     }
                     if keep {
                         dg.copy_from_slice(&self.scratch[..dg.len()]);
                     }
+                }
+            }
+        }
+        if let Some(r) = result {
+            slot.pending_opened |= opened_on_pending;
+            return Ok(r);
+        }
+        // No established session took it, but a handshake is finishing: the record may
+        // have overtaken that handshake's last flight. Let the handshake keep it.
+        if too_early {
+            for s in [slot.pending.as_mut(), slot.current.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if !s.is_established() && s.buffer_early(now, dg) {
+                    self.counters.buffered_early += 1;
+                    return Ok(Received::Handshake);
                 }
             }
         }
@@ -135,6 +167,9 @@ impl<L: SessionLayer> Gateway<L> {
             slot.pending = Some(session);
             slot.pending_initiated = false;
             slot.pending_drained = false;
+            slot.pending_opened = false;
+            slot.pending_switch_at = None;
+            slot.pending_started = now;
         } else {
             slot.current = Some(session);
             slot.pending = None;
@@ -145,7 +180,7 @@ impl<L: SessionLayer> Gateway<L> {
         Ok(Received::Handshake)
     }
 
-    fn forward_inner<'b>(
+    pub(super) fn forward_inner<'b>(
         &mut self,
         now: Instant,
         id: PeerId,

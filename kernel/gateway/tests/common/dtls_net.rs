@@ -33,7 +33,10 @@ pub struct Net {
     pub now: Instant,
     pub sides: [Side; 2],
     identities: [Identity; 2],
-    wire: VecDeque<(usize, Vec<u8>)>,
+    /// (due, to, datagram)
+    wire: VecDeque<(Instant, usize, Vec<u8>)>,
+    /// Extra random delay per datagram (reordering), in ms.
+    pub jitter_ms: u64,
     pub log: Vec<Vec<u8>>,
     /// Seeded loss on the fabric, per mille.
     pub loss_permille: u64,
@@ -86,6 +89,7 @@ impl Net {
             sides,
             identities,
             wire: VecDeque::new(),
+            jitter_ms: 0,
             log: Vec::new(),
             loss_permille: 0,
             loss_state: seed,
@@ -144,7 +148,16 @@ impl Net {
                 return;
             }
         }
-        self.wire.push_back((1 - from, d));
+        let mut delay = 0;
+        if self.jitter_ms > 0 {
+            self.loss_state = self
+                .loss_state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            delay = (self.loss_state >> 33) % (self.jitter_ms + 1);
+        }
+        let due = self.now + Duration::from_millis(delay);
+        self.wire.push_back((due, 1 - from, d));
     }
 
     /// A frame the gateway put on its lan: ARP requests are answered by the host.
@@ -186,8 +199,9 @@ impl Net {
     pub fn step(&mut self) {
         self.now = self.now + Duration::from_millis(1);
         let now = self.now;
-        let wire: Vec<_> = self.wire.drain(..).collect();
-        for (to, mut d) in wire {
+        let (due, later): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|(t, _, _)| *t <= now);
+        self.wire.extend(later);
+        for (_, to, mut d) in due {
             let from = self.sides[1 - to].wan;
             let n = d.len();
             let v = self.sides[to]
