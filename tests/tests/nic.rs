@@ -432,6 +432,23 @@ fn nic_scenario(machine: &str) {
         0,
         "the static address still answers"
     );
+    // ... and back when DHCP is off.
+    set(con, "interface wan dhcp off");
+    let view = cmd(con, "interfaces");
+    assert!(
+        view.contains(&format!("ipv4 {WAN_ADDR}/24, gateway {WAN_HOST}, dhcp off")),
+        "{view}"
+    );
+    assert_eq!(
+        ping(wan_ns, WAN_ADDR, 3, "0.2"),
+        3,
+        "static address after DHCP off"
+    );
+    assert_eq!(
+        ping(wan_ns, &leased, 1, "0.2"),
+        0,
+        "the lease still answers"
+    );
 
     drop(dnsmasq);
     rig.finish();

@@ -111,6 +111,9 @@ impl Interfaces {
             let wanted = config.interface(nic.role);
             nic.apply(wanted).map_err(|e| (nic.role, e))?;
         }
+        // Announce a new address (and ask for the gateway) before the console answers,
+        // so that the gateway's ARP reply usually beats the first packet for us.
+        self.poll();
         Ok(())
     }
 
