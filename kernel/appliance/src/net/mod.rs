@@ -166,12 +166,12 @@ impl Interfaces {
     pub fn send(&mut self, role: Iface, buf: PacketBuf) -> bool {
         let result = match self.nic_mut(role) {
             Some(nic) => nic.send(buf),
-            None => Err(buf),
+            None => Err(Some(buf)),
         };
         match result {
             Ok(()) => true,
             Err(buf) => {
-                self.pool.borrow_mut().push(buf);
+                self.pool.borrow_mut().extend(buf);
                 false
             }
         }

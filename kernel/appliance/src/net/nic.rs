@@ -238,7 +238,7 @@ impl Nic {
                 break;
             };
             if let Err((buf, _)) = self.queues.post_rx(buf) {
-                pool.borrow_mut().push(buf);
+                pool.borrow_mut().extend(buf);
                 break;
             }
         }
@@ -271,7 +271,7 @@ impl Nic {
             };
             arp_request(&mut buf, self.mac, addr, target);
             if let Err(buf) = self.send(buf) {
-                pool.borrow_mut().push(buf);
+                pool.borrow_mut().extend(buf);
             }
         }
     }
@@ -290,7 +290,7 @@ impl Nic {
                 Some(Ok(buf)) => buf,
                 Some(Err((buf, _))) => {
                     self.counters.borrow_mut().rx_errors += 1;
-                    pool.borrow_mut().push(buf);
+                    pool.borrow_mut().extend(buf);
                     break;
                 }
             };
@@ -364,8 +364,14 @@ impl Nic {
         self.queues.tx_has_room()
     }
 
-    /// Queues a frame built or forwarded by the data plane.
-    pub fn send(&mut self, buf: PacketBuf) -> Result<(), PacketBuf> {
+    /// Whether the device returned something inconsistent (the NIC is out of use).
+    pub fn is_broken(&self) -> bool {
+        self.queues.is_broken()
+    }
+
+    /// Queues a frame built or forwarded by the data plane. A refused buffer comes
+    /// back (`None` if the device may still hold it: then it is never reused).
+    pub fn send(&mut self, buf: PacketBuf) -> Result<(), Option<PacketBuf>> {
         let len = buf.frame().len();
         match self.queues.send(buf) {
             Ok(()) => {

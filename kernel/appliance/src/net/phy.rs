@@ -129,7 +129,7 @@ impl phy::TxToken for TxToken<'_> {
             Ok(()) => self.counters.borrow_mut().sent(len),
             Err((buf, _)) => {
                 self.counters.borrow_mut().tx_errors += 1;
-                self.pool.borrow_mut().push(buf);
+                self.pool.borrow_mut().extend(buf);
             }
         }
         r

@@ -30,9 +30,14 @@ impl Interfaces {
             };
             writeln!(
                 w,
-                "{}: mac {}, driver up, mtu {}, at {}",
+                "{}: mac {}, driver {}, mtu {}, at {}",
                 role.name(),
                 Mac(nic.mac.0),
+                if nic.is_broken() {
+                    "BROKEN (the device returned an inconsistent descriptor; NIC stopped)"
+                } else {
+                    "up"
+                },
                 nic.config.mtu,
                 nic.location
             )?;

@@ -161,7 +161,13 @@ pub struct NetQueues {
     tx_posted: Vec<Option<Posted>>,
     rx_count: usize,
     tx_count: usize,
+    /// The device returned something inconsistent; the queues are no longer used.
+    broken: bool,
 }
+
+/// A refused buffer comes back, except one the device may still write to (after an
+/// inconsistency): that one is leaked rather than freed.
+pub type Refused = (Option<PacketBuf>, QueueError);
 
 impl NetQueues {
     /// Initialises the device (features, queues, DRIVER_OK).
@@ -176,6 +182,7 @@ impl NetQueues {
             tx_posted: (0..QUEUE_SIZE).map(|_| None).collect(),
             rx_count: 0,
             tx_count: 0,
+            broken: false,
         })
     }
 
@@ -183,20 +190,25 @@ impl NetQueues {
         self.raw.mac_address()
     }
 
+    /// Whether the device returned something inconsistent (the NIC is then out of use).
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
     /// Whether the receive queue has a free descriptor.
     pub fn rx_has_room(&self) -> bool {
-        self.rx_count < QUEUE_SIZE
+        !self.broken && self.rx_count < QUEUE_SIZE
     }
 
     /// Whether a frame can be queued for transmission now.
     pub fn tx_has_room(&self) -> bool {
-        self.tx_count < QUEUE_SIZE && self.raw.can_send()
+        !self.broken && self.tx_count < QUEUE_SIZE && self.raw.can_send()
     }
 
     /// Gives the device an empty buffer to receive into.
-    pub fn post_rx(&mut self, mut buf: PacketBuf) -> Result<(), (PacketBuf, QueueError)> {
+    pub fn post_rx(&mut self, mut buf: PacketBuf) -> Result<(), Refused> {
         if !self.rx_has_room() {
-            return Err((buf, QueueError::Full));
+            return Err((Some(buf), QueueError::Full));
         }
         buf.reset();
         let from = RX_FRAME_AT - self.hdr_len;
@@ -215,23 +227,30 @@ impl NetQueues {
                 }
                 // A token we already hold or out of range: the queue is corrupt; keep
                 // the buffer leaked rather than free memory the device may write.
-                _ => Err((PacketBuf::new(), QueueError::Device)),
+                _ => {
+                    self.broken = true;
+                    Err((None, QueueError::Device))
+                }
             },
             // SAFETY: the device never saw the buffer (the add failed).
-            Err(_) => Err((unsafe { posted.reclaim() }, QueueError::Full)),
+            Err(_) => Err((Some(unsafe { posted.reclaim() }), QueueError::Full)),
         }
     }
 
     /// A received frame, if the device has returned one.
-    pub fn recv(&mut self) -> Option<Result<PacketBuf, (PacketBuf, QueueError)>> {
+    pub fn recv(&mut self) -> Option<Result<PacketBuf, Refused>> {
+        if self.broken {
+            return None;
+        }
         let token = self.raw.poll_receive()?;
         let Some(mut posted) = self
             .rx_posted
             .get_mut(usize::from(token))
             .and_then(Option::take)
         else {
-            // Not ours: nothing sensible to pop; report it (the caller counts errors).
-            return Some(Err((PacketBuf::new(), QueueError::Device)));
+            // Not a descriptor we posted: the queue is corrupt.
+            self.broken = true;
+            return Some(Err((None, QueueError::Device)));
         };
         self.rx_count -= 1;
         let from = RX_FRAME_AT - self.hdr_len;
@@ -248,18 +267,23 @@ impl NetQueues {
                 buf.len = len;
                 Some(Ok(buf))
             }
-            _ => Some(Err((buf, QueueError::Device))),
+            Ok(_) => Some(Err((Some(buf), QueueError::Device))),
+            Err(_) => {
+                // The used entry was not consumed: the queue cannot move on.
+                self.broken = true;
+                Some(Err((Some(buf), QueueError::Device)))
+            }
         }
     }
 
     /// Queues `buf`'s frame for transmission (the buffer comes back from
     /// [`Self::reclaim_tx`] once sent).
-    pub fn send(&mut self, mut buf: PacketBuf) -> Result<(), (PacketBuf, QueueError)> {
+    pub fn send(&mut self, mut buf: PacketBuf) -> Result<(), Refused> {
         if !self.tx_has_room() {
-            return Err((buf, QueueError::Full));
+            return Err((Some(buf), QueueError::Full));
         }
         if buf.len == 0 || buf.start < self.hdr_len {
-            return Err((buf, QueueError::BadBuffer));
+            return Err((Some(buf), QueueError::BadBuffer));
         }
         let from = buf.start - self.hdr_len;
         let to = buf.start + buf.len;
@@ -268,7 +292,7 @@ impl NetQueues {
             .fill_buffer_header(&mut buf.data[from..buf.start])
             .is_err()
         {
-            return Err((buf, QueueError::BadBuffer));
+            return Err((Some(buf), QueueError::BadBuffer));
         }
         let posted = Posted::post(buf);
         let region = tx_region(&posted, from, to);
@@ -282,21 +306,28 @@ impl NetQueues {
                     self.tx_count += 1;
                     Ok(())
                 }
-                _ => Err((PacketBuf::new(), QueueError::Device)),
+                _ => {
+                    self.broken = true;
+                    Err((None, QueueError::Device))
+                }
             },
             // SAFETY: the add failed, the device never saw the buffer.
-            Err(_) => Err((unsafe { posted.reclaim() }, QueueError::Full)),
+            Err(_) => Err((Some(unsafe { posted.reclaim() }), QueueError::Full)),
         }
     }
 
     /// A buffer whose frame the device has sent, if any.
     pub fn reclaim_tx(&mut self) -> Option<Result<PacketBuf, QueueError>> {
+        if self.broken {
+            return None;
+        }
         let token = self.raw.poll_transmit()?;
         let Some(posted) = self
             .tx_posted
             .get_mut(usize::from(token))
             .and_then(Option::take)
         else {
+            self.broken = true;
             return Some(Err(QueueError::Device));
         };
         self.tx_count -= 1;
@@ -307,7 +338,14 @@ impl NetQueues {
         let done = unsafe { self.raw.transmit_complete(token, region) };
         // SAFETY: returned used: the device is done reading it.
         let buf = unsafe { posted.reclaim() };
-        Some(done.map(|_| buf).map_err(|_| QueueError::Device))
+        match done {
+            Ok(_) => Some(Ok(buf)),
+            Err(_) => {
+                // The used entry was not consumed: the queue cannot move on.
+                self.broken = true;
+                Some(Err(QueueError::Device))
+            }
+        }
     }
 }
 
