@@ -1,11 +1,16 @@
 //! The bounded flow table behind the flow logs.
 //!
-//! Fixed capacity (`heapless`): inserting into a full table evicts the least recently
-//! seen flow, whose final tuple is kept for the next export (and counted). Updating a
-//! flow never allocates. Counters in tuples are since the flow's previous tuple.
+//! Fixed capacity, chosen at construction: the table is a vector of `heapless` maps of
+//! [`SHARD`] flows each, allocated once (so no large value ever sits on the stack). A
+//! flow and its reply map to the same shard; inserting into a full shard evicts that
+//! shard's least recently seen flow, whose final tuple is kept for the next export (and
+//! counted). Updating a flow never allocates. Counters in tuples are since the flow's
+//! previous tuple.
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
+
+use alloc::vec::Vec;
 
 use heapless::{Deque, IndexMap};
 
@@ -97,24 +102,40 @@ pub struct FlowStats {
 /// Capacity of the backlog of tuples of evicted flows.
 const EVICTED_BACKLOG: usize = 64;
 
-/// A bounded flow table. `N` must be a power of two (heapless index map).
+/// Flows per shard.
+pub const SHARD: usize = 16;
+
+type Shard = IndexMap<FlowKey, Flow, BuildWordHasher, SHARD>;
+
+/// A bounded flow table.
 #[derive(Debug)]
-pub struct FlowTable<const N: usize> {
-    flows: IndexMap<FlowKey, Flow, BuildWordHasher, N>,
+pub struct FlowTable {
+    shards: Vec<Shard>,
     evicted: Deque<FlowTuple, EVICTED_BACKLOG>,
     idle_timeout: Duration,
     stats: FlowStats,
 }
 
-impl<const N: usize> FlowTable<N> {
-    /// An empty table; flows idle for `idle_timeout` end.
-    pub fn new(idle_timeout: Duration) -> Self {
+impl FlowTable {
+    /// An empty table for at least `capacity` flows (rounded up to whole shards);
+    /// flows idle for `idle_timeout` end.
+    pub fn new(capacity: usize, idle_timeout: Duration) -> Self {
+        let n = capacity.div_ceil(SHARD).max(1);
+        let mut shards = Vec::with_capacity(n);
+        for _ in 0..n {
+            shards.push(IndexMap::new());
+        }
         Self {
-            flows: IndexMap::new(),
+            shards,
             evicted: Deque::new(),
             idle_timeout,
             stats: FlowStats::default(),
         }
+    }
+
+    /// How many flows fit.
+    pub fn capacity(&self) -> usize {
+        self.shards.len() * SHARD
     }
 
     /// Statistics.
@@ -124,24 +145,38 @@ impl<const N: usize> FlowTable<N> {
 
     /// Flows currently tracked.
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.shards.iter().map(|s| s.len()).sum()
     }
 
     /// True when no flow is tracked.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.shards.iter().all(|s| s.is_empty())
+    }
+
+    /// The shard of a flow: symmetric, so that replies land with their flow.
+    fn shard_of(&self, k: &FlowKey) -> usize {
+        let x = (k.src.to_bits() ^ k.dst.to_bits())
+            ^ (u32::from(k.src_port ^ k.dst_port) << 8)
+            ^ u32::from(k.protocol);
+        let h = u64::from(x).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+        (h as usize) % self.shards.len()
     }
 
     /// Accounts one packet.
     pub fn record(&mut self, now: Instant, ev: &FlowEvent) {
-        let (flow, forward) = if let Some(f) = self.flows.get_mut(&ev.key) {
+        let i = self.shard_of(&ev.key);
+        if self.shards[i].get(&ev.key).is_none()
+            && self.shards[i].get(&ev.key.reversed()).is_none()
+            && self.shards[i].len() == SHARD
+        {
+            self.evict_oldest(i, now);
+        }
+        let shard = &mut self.shards[i];
+        let (flow, forward) = if let Some(f) = shard.get_mut(&ev.key) {
             (f, true)
-        } else if let Some(f) = self.flows.get_mut(&ev.key.reversed()) {
+        } else if let Some(f) = shard.get_mut(&ev.key.reversed()) {
             (f, false)
         } else {
-            if self.flows.len() == N {
-                self.evict_oldest(now);
-            }
             let fresh = Flow {
                 direction: ev.direction,
                 encryption: ev.encryption,
@@ -158,7 +193,7 @@ impl<const N: usize> FlowTable<N> {
                 reset: false,
             };
             self.stats.created += 1;
-            match self.flows.insert(ev.key, fresh) {
+            match shard.insert(ev.key, fresh) {
                 Ok(_) => {}
                 // Unreachable after an eviction; counted rather than trusted.
                 Err(_) => {
@@ -166,7 +201,7 @@ impl<const N: usize> FlowTable<N> {
                     return;
                 }
             }
-            match self.flows.get_mut(&ev.key) {
+            match shard.get_mut(&ev.key) {
                 Some(f) => (f, true),
                 None => return,
             }
@@ -186,14 +221,13 @@ impl<const N: usize> FlowTable<N> {
         flow.reset |= ev.rst;
     }
 
-    fn evict_oldest(&mut self, now: Instant) {
-        let oldest = self
-            .flows
+    fn evict_oldest(&mut self, shard: usize, now: Instant) {
+        let oldest = self.shards[shard]
             .iter()
             .min_by_key(|(_, f)| f.last_seen)
             .map(|(k, _)| *k);
         if let Some(key) = oldest {
-            if let Some(mut flow) = self.flows.swap_remove(&key) {
+            if let Some(mut flow) = self.shards[shard].swap_remove(&key) {
                 self.stats.evicted += 1;
                 let state = if flow.denied {
                     FlowState::Deny
@@ -216,48 +250,53 @@ impl<const N: usize> FlowTable<N> {
             out(t);
         }
         let idle = self.idle_timeout;
-        self.flows.retain(|key, flow| {
-            if !flow.begun && !flow.denied {
-                flow.begun = true;
-                // Begin tuples carry no counters (a copy is zeroed); the traffic shows in C/E.
-                let mut zero = *flow;
-                let mut b = tuple(key, &mut zero, FlowState::Begin, flow.first_seen, epoch_ms);
-                b.packets_sent = 0;
-                b.bytes_sent = 0;
-                b.packets_received = 0;
-                b.bytes_received = 0;
-                out(b);
-            }
-            let ended = flow.reset
-                || (flow.fin_sent && flow.fin_received)
-                || now.saturating_since(flow.last_seen) >= idle;
-            let has_traffic = flow.packets_sent + flow.packets_received > 0;
-            let state = if flow.denied {
-                FlowState::Deny
-            } else if ended {
-                FlowState::End
-            } else {
-                FlowState::Continue
-            };
-            if has_traffic || state == FlowState::End {
-                out(tuple(key, flow, state, now, epoch_ms));
-            }
-            !ended
-        });
+        for shard in &mut self.shards {
+            shard.retain(|key, flow| {
+                if !flow.begun && !flow.denied {
+                    flow.begun = true;
+                    // Begin tuples carry no counters (a copy is zeroed); the traffic shows in C/E.
+                    let mut zero = *flow;
+                    let mut b = tuple(key, &mut zero, FlowState::Begin, flow.first_seen, epoch_ms);
+                    b.packets_sent = 0;
+                    b.bytes_sent = 0;
+                    b.packets_received = 0;
+                    b.bytes_received = 0;
+                    out(b);
+                }
+                let ended = flow.reset
+                    || (flow.fin_sent && flow.fin_received)
+                    || now.saturating_since(flow.last_seen) >= idle;
+                let has_traffic = flow.packets_sent + flow.packets_received > 0;
+                let state = if flow.denied {
+                    FlowState::Deny
+                } else if ended {
+                    FlowState::End
+                } else {
+                    FlowState::Continue
+                };
+                if has_traffic || state == FlowState::End {
+                    out(tuple(key, flow, state, now, epoch_ms));
+                }
+                !ended
+            });
+        }
     }
 
     /// Current flows, for the console (`flows`), as continue/deny tuples of the counters
     /// accumulated since the last export; does not change the table.
     pub fn snapshot(&self, now: Instant, epoch_ms: u64) -> impl Iterator<Item = FlowTuple> + '_ {
-        self.flows.iter().map(move |(k, f)| {
-            let mut f = *f;
-            let state = if f.denied {
-                FlowState::Deny
-            } else {
-                FlowState::Continue
-            };
-            tuple(k, &mut f, state, now, epoch_ms)
-        })
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(move |(k, f)| {
+                let mut f = *f;
+                let state = if f.denied {
+                    FlowState::Deny
+                } else {
+                    FlowState::Continue
+                };
+                tuple(k, &mut f, state, now, epoch_ms)
+            })
     }
 }
 
@@ -311,7 +350,7 @@ mod tests {
         }
     }
 
-    fn export<const N: usize>(t: &mut FlowTable<N>, ms: u64) -> Vec<FlowTuple> {
+    fn export(t: &mut FlowTable, ms: u64) -> Vec<FlowTuple> {
         let mut v = Vec::new();
         t.export(Instant::from_millis(ms), 1_000_000, |x| v.push(x));
         v
@@ -319,7 +358,7 @@ mod tests {
 
     #[test]
     fn begin_continue_end_with_both_directions() {
-        let mut t: FlowTable<8> = FlowTable::new(Duration::from_secs(60));
+        let mut t = FlowTable::new(64, Duration::from_secs(60));
         let k = key(1000);
         t.record(Instant::from_millis(1), &ev(k, Direction::Outbound));
         t.record(
@@ -354,7 +393,7 @@ mod tests {
 
     #[test]
     fn idle_flows_end_and_denied_flows_say_d() {
-        let mut t: FlowTable<8> = FlowTable::new(Duration::from_secs(5));
+        let mut t = FlowTable::new(64, Duration::from_secs(5));
         let mut d = ev(key(1), Direction::Outbound);
         d.denied = true;
         d.encryption = Encryption::NotAccepted;
@@ -375,22 +414,62 @@ mod tests {
 
     #[test]
     fn full_table_evicts_oldest_and_counts() {
-        let mut t: FlowTable<4> = FlowTable::new(Duration::from_secs(60));
-        for i in 0..4u16 {
+        // One shard: the least recently seen flow of the table makes room.
+        let mut t = FlowTable::new(SHARD, Duration::from_secs(60));
+        assert_eq!(t.capacity(), SHARD);
+        for i in 0..SHARD as u16 {
             t.record(
                 Instant::from_millis(u64::from(i)),
                 &ev(key(i), Direction::Outbound),
             );
         }
-        // Touch flow 0 so that flow 1 is the oldest.
-        t.record(Instant::from_millis(10), &ev(key(0), Direction::Outbound));
-        t.record(Instant::from_millis(11), &ev(key(9), Direction::Outbound));
-        assert_eq!(t.len(), 4);
+        // Touch flow 0 so that flow 1 is the oldest; a reply does not evict.
+        t.record(Instant::from_millis(100), &ev(key(0), Direction::Outbound));
+        t.record(
+            Instant::from_millis(101),
+            &ev(key(5).reversed(), Direction::Inbound),
+        );
+        assert_eq!(t.stats().evicted, 0);
+        t.record(
+            Instant::from_millis(102),
+            &ev(key(999), Direction::Outbound),
+        );
+        assert_eq!(t.len(), SHARD);
         assert_eq!(t.stats().evicted, 1);
-        assert_eq!(t.stats().created, 5);
-        let v = export(&mut t, 12);
+        assert_eq!(t.stats().created, SHARD as u64 + 1);
+        let v = export(&mut t, 200);
         assert_eq!(v[0].src_port, 1);
         assert_eq!(v[0].state, FlowState::End);
         assert_eq!(v[0].packets_sent, 1);
+    }
+
+    #[test]
+    fn replies_share_their_flows_shard_and_capacity_rounds_up() {
+        let mut t = FlowTable::new(1000, Duration::from_secs(60));
+        assert_eq!(t.capacity(), 1008);
+        for i in 0..500u16 {
+            let k = FlowKey {
+                src: Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8),
+                dst: Ipv4Addr::new(10, 2, 0, 9),
+                src_port: 1000 + i,
+                dst_port: 443,
+                protocol: 6,
+            };
+            assert_eq!(t.shard_of(&k), t.shard_of(&k.reversed()));
+            t.record(Instant::from_millis(1), &ev(k, Direction::Outbound));
+            t.record(
+                Instant::from_millis(2),
+                &ev(k.reversed(), Direction::Inbound),
+            );
+        }
+        assert_eq!(t.len(), 500 - t.stats().evicted as usize);
+        let v = export(&mut t, 10);
+        let c: Vec<_> = v
+            .iter()
+            .filter(|x| x.state == FlowState::Continue)
+            .collect();
+        assert!(c
+            .iter()
+            .all(|x| x.packets_sent == 1 && x.packets_received == 1));
     }
 }

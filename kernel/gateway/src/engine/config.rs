@@ -47,6 +47,8 @@ pub struct GatewayConfig {
     pub arp_queue: usize,
     /// Packets in the engine's own output queue (fragments, flushed queues, ARP).
     pub tx_queue: usize,
+    /// Flows tracked at once (rounded up to whole shards of 16).
+    pub flow_capacity: usize,
     /// A flow idle this long ends.
     pub flow_idle: Duration,
     /// Lifetime of a learned neighbour.
@@ -82,6 +84,7 @@ impl GatewayConfig {
             session_queue: 32,
             arp_queue: 32,
             tx_queue: 128,
+            flow_capacity: 4096,
             flow_idle: Duration::from_secs(120),
             neighbour_lifetime: Duration::from_secs(300),
             arp_timeout: Duration::from_secs(1),

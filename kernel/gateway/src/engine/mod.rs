@@ -16,7 +16,6 @@ mod lan;
 mod peers;
 mod wan;
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -39,8 +38,6 @@ use crate::queue::PacketQueue;
 use crate::session::{Rekey, Session, SessionLayer};
 use crate::time::Instant;
 
-/// Flows tracked at once.
-pub const FLOW_CAPACITY: usize = 1024;
 /// Largest packet (IPv4) or frame the engine queues.
 pub const SLOT: usize = 1600;
 /// Most peers.
@@ -114,7 +111,7 @@ pub struct Gateway<L: SessionLayer> {
     arp_asked: heapless::FnvIndexMap<Ipv4Addr, Instant, 32>,
     tx: PacketQueue<TxItem>,
     scratch: Vec<u8>,
-    flows: Box<FlowTable<FLOW_CAPACITY>>,
+    flows: FlowTable,
     counters: Counters,
 }
 
@@ -148,7 +145,7 @@ impl<L: SessionLayer> Gateway<L> {
             arp_asked: heapless::FnvIndexMap::new(),
             tx: PacketQueue::new(cfg.tx_queue, SLOT + ETH),
             scratch: vec![0; SLOT],
-            flows: Box::new(FlowTable::new(cfg.flow_idle)),
+            flows: FlowTable::new(cfg.flow_capacity, cfg.flow_idle),
             counters: Counters::default(),
             peers: Vec::new(),
             owners: PrefixTable::new(),
