@@ -350,6 +350,26 @@ fn nic_scenario(machine: &str) {
         pinged >= 30,
         "only {pinged}/40 pings answered during the ARP flood"
     );
+    // Every frame the wan saw during the flood was either answered (an ARP or echo
+    // reply) or dropped and counted: rx = tx + drops, exactly.
+    let drops: u64 = wan2
+        .keys()
+        .filter(|k| k.starts_with("drops."))
+        .map(|k| delta(&wan1, &wan2, k))
+        .sum();
+    let (rx, tx) = (
+        delta(&wan1, &wan2, "rx.packets"),
+        delta(&wan1, &wan2, "tx.packets"),
+    );
+    assert_eq!(
+        rx,
+        tx + drops,
+        "rx {rx} != tx {tx} + drops {drops}:\n{view}"
+    );
+    assert!(
+        rx > u64::from(pinged),
+        "the flood never reached the wan:\n{view}"
+    );
     // After the flood: pings and the console work as before.
     assert_eq!(
         ping(wan_ns, WAN_ADDR, 5, "0.2"),
