@@ -35,9 +35,11 @@ $(KERNEL_TEST_ELF): FORCE
 # The two ELFs share cargo's output path: build them one after the other.
 $(KERNEL_TEST_ELF): | $(KERNEL_ELF)
 
-# Console on the terminal (Ctrl-A X quits, or type `poweroff`).
+# The end-to-end demo (qemu/topology): two gateways, two hosts, traffic through the
+# tunnel, then gateway A's console (Ctrl-] quits and removes everything). Root needed.
 run: deps $(KERNEL_ELF)
-	$(VM) --machine $(or $(MACHINE),microvm)
+	cargo build -q -p vnetcrypt-provision
+	python3 qemu/topology demo --machine-a $(or $(MACHINE),microvm) --machine-b $(or $(MACHINE),microvm)
 
 # QEMU tests: boot microvm and q35 through the launcher (tests/tests/*.rs).
 test-qemu: deps $(KERNEL_ELF) $(KERNEL_TEST_ELF)

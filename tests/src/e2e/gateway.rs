@@ -1,0 +1,186 @@
+//! One gateway under the launcher, its console on pipes. Everything the console
+//! prints is also appended to `<log-dir>/console-transcript.log`, so a failed test leaves the
+//! transcript next to the decoded defmt log (`<log-dir>/defmt.log`).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vnetcrypt_tests::{repo_root, PROMPT};
+
+/// How one gateway boots.
+pub struct GatewaySpec<'a> {
+    pub name: &'a str,
+    pub machine: &'a str,
+    pub kernel: &'a Path,
+    pub disk: &'a Path,
+    pub wan_nic: String,
+    pub lan_nic: String,
+}
+
+pub struct Gateway {
+    pub name: String,
+    log_dir: PathBuf,
+    child: Child,
+    stdin: ChildStdin,
+    output: Arc<Mutex<Vec<u8>>>,
+    seen: usize,
+}
+
+impl Gateway {
+    pub fn boot(spec: &GatewaySpec<'_>, log_dir: &Path) -> Self {
+        std::fs::create_dir_all(log_dir).expect("create the gateway's log dir");
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("qemu/vnetcrypt-vm"))
+            .args([
+                "--machine",
+                spec.machine,
+                "--memory",
+                "64M",
+                "--timeout",
+                "1200",
+            ])
+            .arg("--kernel")
+            .arg(spec.kernel)
+            .arg("--log-dir")
+            .arg(log_dir)
+            .arg("--disk")
+            .arg(spec.disk)
+            .args(["--nic", &spec.wan_nic, "--nic", &spec.lan_nic])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(File::create(log_dir.join("launcher.stderr")).expect("launcher log"))
+            .spawn()
+            .expect("run qemu/vnetcrypt-vm");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&output);
+        let mut transcript =
+            File::create(log_dir.join("console-transcript.log")).expect("console-transcript.log");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = transcript.write_all(&buf[..n]);
+                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut gw = Self {
+            name: spec.name.into(),
+            log_dir: log_dir.into(),
+            child,
+            stdin,
+            output,
+            seen: 0,
+        };
+        gw.wait_for(PROMPT, Duration::from_secs(90));
+        gw
+    }
+
+    /// Where to look when something about this gateway went wrong.
+    pub fn logs(&self) -> String {
+        format!(
+            "gateway {}: console {}, defmt {} (decoded when the gateway stops)",
+            self.name,
+            self.log_dir.join("console-transcript.log").display(),
+            self.log_dir.join("defmt.log").display()
+        )
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let r = self
+            .stdin
+            .write_all(bytes)
+            .and_then(|()| self.stdin.flush());
+        assert!(
+            r.is_ok(),
+            "gateway {} console closed; {}",
+            self.name,
+            self.logs()
+        );
+    }
+
+    /// Waits for `needle` after what earlier waits consumed; returns the text up to
+    /// and including it.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            {
+                let out = self.output.lock().expect("lock");
+                let tail = &out[self.seen..];
+                if let Some(pos) = tail
+                    .windows(needle.len())
+                    .position(|w| w == needle.as_bytes())
+                {
+                    let end = pos + needle.len();
+                    let text = String::from_utf8_lossy(&tail[..end]).into_owned();
+                    self.seen += end;
+                    return text;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no {needle:?} from gateway {} within {timeout:?}; {}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Types one console line; returns the answer up to the next prompt.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r").as_bytes());
+        self.wait_for(PROMPT, Duration::from_secs(30))
+    }
+
+    /// Like `cmd`, and fails on an `error` answer.
+    pub fn set(&mut self, line: &str) -> String {
+        let out = self.cmd(line);
+        assert!(
+            !out.contains("error"),
+            "gateway {} refused {line:?}:\n{out}\n{}",
+            self.name,
+            self.logs()
+        );
+        out
+    }
+
+    /// Types `reboot` and waits for the prompt of the next boot.
+    pub fn reboot(&mut self) {
+        self.send(b"reboot\r");
+        self.wait_for("boot: kernel entry to prompt", Duration::from_secs(90));
+        self.wait_for(PROMPT, Duration::from_secs(30));
+    }
+
+    /// Stops the gateway: SIGINT to the launcher, which kills QEMU and decodes the
+    /// defmt log; SIGKILL if it does not exit soon.
+    pub fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
