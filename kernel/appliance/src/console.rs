@@ -4,12 +4,13 @@
 
 use crate::arch::cpu::Features;
 use crate::arch::exit::{exit, reboot, ExitCode};
+use crate::datapath::Datapath;
 use crate::management::{Changed, Management};
 use crate::{clock, heap, rng};
 use core::fmt::Write;
 use vnetcrypt_console::{
     parse, write_help, write_status, Command, CpuFeatures, DateTime, Device, LineEditor, RngState,
-    StatusReport, Submit, PROMPT,
+    StatusReport, Submit, View, PROMPT,
 };
 use vnetcrypt_drivers::rtc::CmosRtc;
 use vnetcrypt_drivers::uart16550::{Uart16550, COM1};
@@ -45,6 +46,19 @@ impl Write for Terminal {
     }
 }
 
+/// A `Write` into the defmt log, for messages with no console to go to.
+pub struct Log;
+
+impl Write for Log {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let s = s.trim_end();
+        if !s.is_empty() {
+            defmt::info!("{=str}", s);
+        }
+        Ok(())
+    }
+}
+
 /// Prints the banner and serves the console forever.
 pub fn run(
     app: &Appliance<'_>,
@@ -70,6 +84,8 @@ pub fn run(
     if let Err((role, e)) = net.apply(&mgmt.config) {
         let _ = writeln!(term, "config: interface {}: {e}", role.name());
     }
+    let mut dp = Datapath::new();
+    dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, &mut term);
     let boot_tsc = crate::arch::cpu::rdtsc();
     let boot_ns = clock::tsc_delta_ns(entry_tsc, boot_tsc);
     let _ = writeln!(
@@ -88,6 +104,7 @@ pub fn run(
     loop {
         let Some(byte) = term.uart.try_read() else {
             net.poll();
+            dp.poll(net, &mgmt.config, mgmt.identity.as_ref());
             core::hint::spin_loop();
             continue;
         };
@@ -98,7 +115,7 @@ pub fn run(
                 let _ = writeln!(term, "error: {e}");
             }
             Some(Submit::Line(line)) => match parse(line) {
-                Ok(cmd) => dispatch(cmd, app, net, &mut mgmt, boot_ns, &mut term),
+                Ok(cmd) => dispatch(cmd, app, net, &mut mgmt, &mut dp, boot_ns, &mut term),
                 Err(e) => {
                     let _ = writeln!(term, "error: {e}");
                 }
@@ -115,13 +132,26 @@ fn dispatch(
     app: &Appliance<'_>,
     net: &mut crate::net::Interfaces,
     mgmt: &mut Management,
+    dp: &mut Datapath,
     boot_ns: u64,
     w: &mut dyn Write,
 ) {
     if crate::net::execute(&cmd, &mut mgmt.config, net, w) {
         if matches!(cmd, Command::Set(_)) {
             mgmt.unsaved = true;
+            dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w);
         }
+        return;
+    }
+    let shown = match cmd {
+        Command::Show(View::Peers) => Some(dp.write_peers(&mgmt.config, None, w)),
+        Command::Show(View::Peer(name)) => Some(dp.write_peers(&mgmt.config, Some(name), w)),
+        Command::Show(View::Sessions) => Some(dp.write_sessions(w)),
+        Command::Show(View::Counters) => Some(dp.write_counters(w)),
+        Command::Show(View::Flows) => Some(dp.write_flows(w)),
+        _ => None,
+    };
+    if shown.is_some() {
         return;
     }
     match mgmt.handle(&cmd, w) {
@@ -129,8 +159,10 @@ fn dispatch(
             if let Err((role, e)) = net.apply(&mgmt.config) {
                 let _ = writeln!(w, "error: interface {}: {e}", role.name());
             }
+            dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w);
         }
-        Some(Changed::Identity | Changed::Nothing) => {}
+        Some(Changed::Identity) => dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w),
+        Some(Changed::Nothing) => {}
         None => execute(cmd, app, mgmt, boot_ns, w),
     }
 }

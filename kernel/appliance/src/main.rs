@@ -9,6 +9,7 @@ mod arch;
 mod boot_info;
 mod clock;
 mod console;
+mod datapath;
 mod devices;
 mod heap;
 mod logger;

@@ -9,6 +9,7 @@
 
 mod announce;
 mod command;
+mod dataplane;
 mod nic;
 mod phy;
 mod trace;

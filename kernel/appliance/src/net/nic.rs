@@ -62,8 +62,8 @@ pub struct Nic {
     pub location: String,
     pub mac: EthernetAddress,
     queues: NetQueues,
-    iface: Interface,
-    sockets: SocketSet<'static>,
+    pub(super) iface: Interface,
+    pub(super) sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
     pub dhcp_state: DhcpState,
     backlog: VecDeque<PacketBuf>,
@@ -76,6 +76,8 @@ pub struct Nic {
     /// What `set_addressing` last installed (smoltcp flushes its neighbour cache on
     /// every address update, so an unchanged setting is not installed again).
     installed: Option<Addressing>,
+    /// The data plane's sockets on this NIC (see `net::dataplane`).
+    pub(super) dataplane: super::dataplane::Sockets,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -131,6 +133,7 @@ impl Nic {
             arp: ArpLimiter::default(),
             announce: false,
             installed: None,
+            dataplane: super::dataplane::Sockets::default(),
         })
     }
 
@@ -298,6 +301,9 @@ impl Nic {
             counters.received(buf.frame().len());
             if trace_on {
                 trace::frame(self.role.name(), trace::Direction::In, buf.frame());
+            }
+            if self.dataplane.arp_tap {
+                super::dataplane::tap_arp(buf.frame(), &mut self.transit, pool);
             }
             let verdict = match screen(buf.frame(), &me) {
                 Verdict::ArpRequest if !self.arp.allow(now_us) => {

@@ -1,0 +1,208 @@
+//! Building the engine from the running configuration, and keeping it in step.
+
+use super::{Datapath, Engine};
+use crate::management::IdentityKey;
+use crate::net::Interfaces;
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::time::Duration;
+use vnetcrypt_console::config::{self as cfg, Config, Iface};
+use vnetcrypt_gateway::dtls::DtlsLayer;
+use vnetcrypt_gateway::{Enforcement, GatewayConfig, PeerConfig, Prefix, PrivateSet};
+
+/// What the engine is built from; any change rebuilds it (peers and enforcement are
+/// applied to the running engine instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Base {
+    pub lan: (Ipv4Addr, u8),
+    pub lan_mac: [u8; 6],
+    pub wan_ip: Ipv4Addr,
+    pub port: u16,
+    pub wan_mtu: u16,
+    pub identity: cfg::Fingerprint,
+    pub private: Vec<cfg::Ipv4Prefix>,
+    pub proxy_arp: bool,
+    pub rekey_s: u32,
+}
+
+fn enforcement(e: cfg::Enforcement) -> Enforcement {
+    match e {
+        cfg::Enforcement::AllowUnencrypted => Enforcement::AllowUnencrypted,
+        cfg::Enforcement::DropUnencrypted => Enforcement::DropUnencrypted,
+    }
+}
+
+fn prefix(p: &cfg::Ipv4Prefix) -> Option<Prefix> {
+    Prefix::new(p.addr(), p.prefix_len()).ok()
+}
+
+fn peer(p: &cfg::PeerConfig) -> PeerConfig {
+    PeerConfig {
+        name: p.name.clone(),
+        endpoint: p.endpoint,
+        fingerprint: format!("{}", p.fingerprint),
+        prefixes: p.prefixes.iter().filter_map(prefix).collect(),
+        enforcement: p.enforcement.map(enforcement),
+    }
+}
+
+impl Datapath {
+    /// Brings the engine in line with the configuration; says on `w` what changed
+    /// when it starts, stops or refuses something.
+    pub fn reconfigure(
+        &mut self,
+        config: &Config,
+        identity: Option<&IdentityKey>,
+        net: &mut Interfaces,
+        w: &mut dyn Write,
+    ) {
+        let base = match self.base(config, identity, net) {
+            Ok(b) => b,
+            Err(why) => {
+                if self.engine.take().is_some() {
+                    let _ = writeln!(w, "data plane: stopped ({why})");
+                    net.enable_dataplane(false);
+                }
+                self.built = None;
+                self.peers.clear();
+                self.inactive = why;
+                return;
+            }
+        };
+        if self.built.as_ref() != Some(&base) || self.engine.is_none() {
+            match start(&base, config, identity, net) {
+                Ok(engine) => {
+                    self.engine = Some(engine);
+                    self.peers.clear();
+                    let _ = writeln!(
+                        w,
+                        "data plane: running on {}:{} (lan {}/{})",
+                        base.wan_ip, base.port, base.lan.0, base.lan.1
+                    );
+                }
+                Err(why) => {
+                    self.engine = None;
+                    self.inactive = why;
+                    let _ = writeln!(w, "data plane: not started: {why}");
+                    return;
+                }
+            }
+            self.built = Some(base);
+        }
+        self.sync_peers(config, w);
+    }
+
+    fn base(
+        &self,
+        config: &Config,
+        identity: Option<&IdentityKey>,
+        net: &Interfaces,
+    ) -> Result<Base, &'static str> {
+        let identity = identity.ok_or("no identity (no hardware random source)")?;
+        let lan = net.nic(Iface::Lan).ok_or("no lan NIC")?;
+        let wan = net.nic(Iface::Wan).ok_or("no wan NIC")?;
+        let lan_addr = lan.address().ok_or("lan has no address")?;
+        let wan_addr = wan.address().ok_or("wan has no address")?;
+        Ok(Base {
+            lan: lan_addr,
+            lan_mac: lan.mac.0,
+            wan_ip: wan_addr.0,
+            port: config.listen_port,
+            wan_mtu: config.interface(Iface::Wan).mtu,
+            identity: identity.fingerprint(),
+            private: config.private.clone(),
+            proxy_arp: config.proxy_arp,
+            rekey_s: config.rekey.interval_s,
+        })
+    }
+
+    /// Adds, removes and updates peers and the global enforcement to match `config`.
+    fn sync_peers(&mut self, config: &Config, w: &mut dyn Write) {
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
+        gw.set_enforcement(enforcement(config.enforcement));
+        // Peers gone or changed (other than their enforcement) leave the engine.
+        self.peers.retain(|(name, id)| {
+            let wanted = config.peer(name).map(peer);
+            let keep = match (wanted, gw.peer(*id)) {
+                (Some(want), Some(have)) => {
+                    PeerConfig {
+                        enforcement: have.enforcement,
+                        ..want
+                    } == *have
+                }
+                _ => false,
+            };
+            if !keep {
+                let _ = gw.remove_peer(*id);
+            }
+            keep
+        });
+        for p in &config.peers {
+            match self.peers.iter().find(|(n, _)| *n == p.name) {
+                Some(&(_, id)) => {
+                    let _ = gw.set_peer_enforcement(id, p.enforcement.map(enforcement));
+                }
+                None => match gw.add_peer(peer(p)) {
+                    Ok(id) => self.peers.push((p.name.clone(), id)),
+                    Err(e) => {
+                        let _ = writeln!(w, "data plane: peer '{}' not added: {e:?}", p.name);
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn start(
+    base: &Base,
+    config: &Config,
+    identity: Option<&IdentityKey>,
+    net: &mut Interfaces,
+) -> Result<Engine, &'static str> {
+    let identity = identity.ok_or("no identity")?;
+    let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
+        .map_err(|_| "identity key unusable")?;
+    let dtls_identity = vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")
+        .map_err(|_| "cannot build the identity certificate")?;
+    let mut dtls = vnetcrypt_dtls::Config::new(
+        dtls_identity,
+        vnetcrypt_dtls::PeerPolicy::Pinned(Vec::new()),
+    );
+    // Records must fit the wan MTU after the outer IPv4 and UDP headers.
+    dtls.mtu = usize::from(base.wan_mtu).saturating_sub(28);
+    let mut seed = [0u8; 32];
+    crate::rng::fill(&mut seed).map_err(|_| "no hardware random source")?;
+    let lan_prefix = Prefix::new(
+        Ipv4Addr::from(
+            u32::from(base.lan.0)
+                & (u32::MAX
+                    .checked_shl(32 - u32::from(base.lan.1))
+                    .unwrap_or(0)),
+        ),
+        base.lan.1,
+    )
+    .map_err(|_| "lan prefix invalid")?;
+    let mut gc = GatewayConfig::new(
+        smoltcp::wire::EthernetAddress(base.lan_mac),
+        base.lan.0,
+        alloc::vec![lan_prefix],
+        SocketAddrV4::new(base.wan_ip, base.port),
+    );
+    gc.wan_mtu = usize::from(base.wan_mtu);
+    gc.enforcement = enforcement(config.enforcement);
+    let mut private = PrivateSet::empty();
+    for p in config.private.iter().filter_map(prefix) {
+        private.add(p);
+    }
+    gc.private = private;
+    gc.proxy_arp = base.proxy_arp;
+    gc.rekey_interval = Duration::from_secs(u64::from(base.rekey_s));
+    let wan = net.nic_for_dataplane(Iface::Wan).ok_or("no wan NIC")?;
+    wan.udp_open(base.port);
+    net.enable_dataplane(true);
+    Ok(Engine::new(gc, DtlsLayer::new(dtls, seed)))
+}

@@ -1,0 +1,188 @@
+//! The data plane: the gateway engine (`vnetcrypt-gateway` over `vnetcrypt-dtls`)
+//! between the two NICs, driven by the main loop.
+//!
+//! - lan transit frames (IPv4 for other hosts, and a copy of every ARP frame) go to
+//!   `handle_lan_frame`; records to peers leave through the wan UDP socket, clear
+//!   packets through the wan interface's routing, frames for lan through the lan NIC;
+//! - DTLS datagrams on the wan UDP port go to `handle_wan_datagram`, plaintext IPv4
+//!   for other hosts arriving on wan to `handle_wan_packet`;
+//! - the engine's own output (handshake flights, ARP, queued packets) is drained by
+//!   `poll_transmit`, its timers by `handle_timeout`.
+//!
+//! The engine is built from the running configuration when it has everything it needs
+//! (lan and wan addresses, an identity, an RNG); a change to any of those rebuilds it,
+//! a change to peers or enforcement is applied to the running engine, so sessions of
+//! untouched peers survive. Per packet, frames are copied once into the engine's
+//! buffer (the virtio buffers and the smoltcp socket each need their own layout).
+
+mod build;
+mod clock;
+mod view;
+
+use crate::net::Interfaces;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use vnetcrypt_console::config::Iface;
+use vnetcrypt_gateway::dtls::DtlsLayer;
+use vnetcrypt_gateway::{Destination, Gateway, Instant, PeerId, Verdict};
+
+type Engine = Gateway<DtlsLayer>;
+
+/// Where a packet of the data plane could not go (all counted, none silent).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OutputErrors {
+    /// The wan UDP socket's send buffer was full.
+    pub udp_full: u64,
+    /// Clear forwarding refused (buffer full or a protocol other than TCP/UDP/ICMP).
+    pub clear_refused: u64,
+    /// No room on the lan NIC.
+    pub lan_full: u64,
+}
+
+pub struct Datapath {
+    engine: Option<Engine>,
+    /// What the running engine was built from; `None` when there is none.
+    built: Option<build::Base>,
+    /// Config peer name -> engine id, for the peers the engine has.
+    peers: Vec<(String, PeerId)>,
+    /// Why there is no engine, for the console.
+    pub inactive: &'static str,
+    buf: Vec<u8>,
+    epoch_ms: u64,
+    pub errors: OutputErrors,
+    next_retry_us: u64,
+}
+
+fn now() -> Instant {
+    Instant::from_micros(crate::clock::uptime_us())
+}
+
+impl Datapath {
+    pub fn new() -> Self {
+        Self {
+            engine: None,
+            built: None,
+            peers: Vec::new(),
+            inactive: "not configured",
+            buf: vec![0u8; Engine::BUFFER_LEN],
+            epoch_ms: clock::epoch_ms(),
+            errors: OutputErrors::default(),
+            next_retry_us: 0,
+        }
+    }
+
+    /// With everything present but no engine (it failed to start), retry now and then.
+    fn retry_due(&mut self) -> bool {
+        let t = crate::clock::uptime_us();
+        if t >= self.next_retry_us {
+            self.next_retry_us = t + 5_000_000;
+            return true;
+        }
+        false
+    }
+
+    /// Moves every packet that is waiting, in both directions.
+    pub fn poll(
+        &mut self,
+        net: &mut Interfaces,
+        cfg: &vnetcrypt_console::config::Config,
+        identity: Option<&crate::management::IdentityKey>,
+    ) {
+        // An address that appeared or changed (a DHCP lease, say) starts or rebuilds
+        // the engine.
+        let wan = net.nic(Iface::Wan).and_then(|n| n.address()).map(|a| a.0);
+        let lan = net.nic(Iface::Lan).and_then(|n| n.address());
+        let stale = match &self.built {
+            Some(b) => Some(b.wan_ip) != wan || Some(b.lan) != lan,
+            None => wan.is_some() && lan.is_some() && identity.is_some() && self.retry_due(),
+        };
+        if stale {
+            self.reconfigure(cfg, identity, net, &mut crate::console::Log);
+        }
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
+        let now = now();
+        let head = Engine::HEADROOM;
+        // lan -> engine
+        while let Some(frame) = net.take_transit(Iface::Lan) {
+            let len = frame.frame().len();
+            match self.buf.get_mut(head..head + len) {
+                Some(dst) => dst.copy_from_slice(frame.frame()),
+                None => {
+                    net.recycle(frame);
+                    continue;
+                }
+            }
+            net.recycle(frame);
+            let v = gw.handle_lan_frame(now, &mut self.buf, head, len);
+            output(v, net, &mut self.errors);
+        }
+        // wan plaintext for other hosts -> engine
+        while let Some(frame) = net.take_transit(Iface::Wan) {
+            let ip = frame.frame().get(14..).unwrap_or(&[]);
+            let len = ip.len();
+            if let Some(dst) = self.buf.get_mut(head..head + len) {
+                dst.copy_from_slice(ip);
+                net.recycle(frame);
+                let v = gw.handle_wan_packet(now, &mut self.buf, head, len);
+                output(v, net, &mut self.errors);
+            } else {
+                net.recycle(frame);
+            }
+        }
+        // DTLS on wan -> engine
+        while let Some((len, from)) = net
+            .nic_for_dataplane(Iface::Wan)
+            .and_then(|wan| wan.udp_recv(&mut self.buf[head..]))
+        {
+            let v = gw.handle_wan_datagram(now, from, &mut self.buf, head, len);
+            output(v, net, &mut self.errors);
+        }
+        if gw.poll_timeout().is_some_and(|t| t <= now) {
+            gw.handle_timeout(now);
+        }
+        // The engine's own output.
+        while let Some(t) = gw.poll_transmit(now, &mut self.buf) {
+            let bytes = &mut self.buf[..t.len];
+            let v = match t.destination {
+                Destination::Peer(to) => Verdict::ToPeer {
+                    to,
+                    datagram: bytes,
+                },
+                Destination::WanClear => Verdict::ToWanClear { packet: bytes },
+                Destination::Lan => Verdict::ToLan { frame: bytes },
+            };
+            output(v, net, &mut self.errors);
+        }
+    }
+}
+
+/// Sends what the engine decided.
+fn output(v: Verdict<'_>, net: &mut Interfaces, errors: &mut OutputErrors) {
+    match v {
+        Verdict::ToPeer { to, datagram } => {
+            let sent = net
+                .nic_for_dataplane(Iface::Wan)
+                .is_some_and(|wan| wan.udp_send(datagram, to));
+            if !sent {
+                errors.udp_full += 1;
+            }
+        }
+        Verdict::ToWanClear { packet } => {
+            let sent = net
+                .nic_for_dataplane(Iface::Wan)
+                .is_some_and(|wan| wan.ip_send(packet));
+            if !sent {
+                errors.clear_refused += 1;
+            }
+        }
+        Verdict::ToLan { frame } => {
+            if !net.send_copy(Iface::Lan, frame) {
+                errors.lan_full += 1;
+            }
+        }
+        Verdict::Consumed | Verdict::Dropped(_) => {}
+    }
+}

@@ -1,0 +1,158 @@
+//! The console's views of the data plane: peers, sessions, counters, flows.
+
+use super::{now, Datapath};
+use core::fmt::{self, Write};
+use vnetcrypt_console::config::Config;
+use vnetcrypt_gateway::{render, SessionState};
+
+fn state_name(s: Option<SessionState>) -> &'static str {
+    match s {
+        Some(SessionState::Established) => "established",
+        Some(SessionState::Handshaking) => "handshaking",
+        Some(SessionState::Failed) => "failed",
+        Some(SessionState::Absent) | None => "none",
+    }
+}
+
+impl Datapath {
+    fn inactive_line(&self, w: &mut dyn Write) -> fmt::Result {
+        writeln!(w, "data plane inactive: {}", self.inactive)
+    }
+
+    /// `peers`, or `peer show NAME` with `only`.
+    pub fn write_peers(
+        &self,
+        config: &Config,
+        only: Option<&str>,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        if self.engine.is_none() {
+            self.inactive_line(w)?;
+        }
+        if config.peers.is_empty() {
+            return writeln!(w, "no peers (add one with 'peer add', see 'help peer')");
+        }
+        let now = now();
+        let mut found = false;
+        for p in config
+            .peers
+            .iter()
+            .filter(|p| only.is_none_or(|n| n == p.name))
+        {
+            found = true;
+            let id = self
+                .peers
+                .iter()
+                .find(|(n, _)| *n == p.name)
+                .map(|&(_, id)| id);
+            let state = match (&self.engine, id) {
+                (Some(gw), Some(id)) => gw.session_state(now, id),
+                _ => None,
+            };
+            write!(
+                w,
+                "{:<16} {:<21} {:<12} enforcement {}",
+                p.name,
+                p.endpoint,
+                state_name(state),
+                config.enforcement_for(p).keyword()
+            )?;
+            if p.enforcement.is_none() {
+                w.write_str(" (global)")?;
+            }
+            w.write_str("\n")?;
+            if only.is_some() {
+                writeln!(w, "  fingerprint {}", p.fingerprint)?;
+                w.write_str("  prefixes   ")?;
+                for (i, q) in p.prefixes.iter().enumerate() {
+                    write!(w, "{}{q}", if i > 0 { "," } else { "" })?;
+                }
+                w.write_str("\n")?;
+                if let (Some(gw), Some(id)) = (&self.engine, id) {
+                    if let Some(c) = gw.peer_counters(id) {
+                        writeln!(
+                            w,
+                            "  sealed     {} packets {} bytes",
+                            c.sealed_packets, c.sealed_bytes
+                        )?;
+                        writeln!(
+                            w,
+                            "  opened     {} packets {} bytes",
+                            c.opened_packets, c.opened_bytes
+                        )?;
+                        writeln!(
+                            w,
+                            "  handshakes {} started {} completed {} failed; rekeys {}; replaced {}; drops {}",
+                            c.handshakes_started, c.handshakes_completed, c.handshakes_failed,
+                            c.rekeys, c.sessions_replaced, c.drops
+                        )?;
+                    }
+                }
+            }
+        }
+        if !found {
+            writeln!(w, "error: no peer named '{}'", only.unwrap_or(""))?;
+        }
+        Ok(())
+    }
+
+    /// `sessions`: one line per peer with a session or a handshake.
+    pub fn write_sessions(&self, w: &mut dyn Write) -> fmt::Result {
+        let Some(gw) = &self.engine else {
+            return self.inactive_line(w);
+        };
+        let now = now();
+        writeln!(
+            w,
+            "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
+            "peer", "endpoint", "state", "sealed", "opened", "rekeys"
+        )?;
+        for (name, id) in &self.peers {
+            let (Some(p), Some(c)) = (gw.peer(*id), gw.peer_counters(*id)) else {
+                continue;
+            };
+            writeln!(
+                w,
+                "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
+                name,
+                p.endpoint,
+                state_name(gw.session_state(now, *id)),
+                c.sealed_packets,
+                c.opened_packets,
+                c.rekeys
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `counters`: the engine's interface, drop-reason and per-peer counters.
+    pub fn write_counters(&self, w: &mut dyn Write) -> fmt::Result {
+        let Some(gw) = &self.engine else {
+            return self.inactive_line(w);
+        };
+        render::counters(&mut Adapter(w), gw, now())?;
+        let e = self.errors;
+        writeln!(
+            w,
+            "output errors: wan udp full {}, clear forwarding refused {}, lan full {}",
+            e.udp_full, e.clear_refused, e.lan_full
+        )
+    }
+
+    /// `flows`: the flow table as Azure VNet flow log v4 tuples.
+    pub fn write_flows(&self, w: &mut dyn Write) -> fmt::Result {
+        let Some(gw) = &self.engine else {
+            return self.inactive_line(w);
+        };
+        render::flows(&mut Adapter(w), gw, now(), self.epoch_ms)
+    }
+}
+
+/// `render` takes a sized `Write`.
+struct Adapter<'a>(&'a mut dyn Write);
+
+impl Write for Adapter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+}
