@@ -159,66 +159,46 @@ impl FlowTable {
             ^ (u32::from(k.src_port ^ k.dst_port) << 8)
             ^ u32::from(k.protocol);
         let h = u64::from(x).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-        (h as usize) % self.shards.len()
+        // h · n / 2^32 spreads h over 0..n without a division (Lemire's reduction).
+        ((h * self.shards.len() as u64) >> 32) as usize
     }
 
     /// Accounts one packet.
     pub fn record(&mut self, now: Instant, ev: &FlowEvent) {
         let i = self.shard_of(&ev.key);
-        if self.shards[i].get(&ev.key).is_none()
-            && self.shards[i].get(&ev.key.reversed()).is_none()
-            && self.shards[i].len() == SHARD
-        {
+        // The common case first: one lookup for a known flow, two for a reply.
+        if let Some(f) = self.shards[i].get_mut(&ev.key) {
+            account(f, true, now, ev);
+            return;
+        }
+        if let Some(f) = self.shards[i].get_mut(&ev.key.reversed()) {
+            account(f, false, now, ev);
+            return;
+        }
+        if self.shards[i].len() == SHARD {
             self.evict_oldest(i, now);
         }
-        let shard = &mut self.shards[i];
-        let (flow, forward) = if let Some(f) = shard.get_mut(&ev.key) {
-            (f, true)
-        } else if let Some(f) = shard.get_mut(&ev.key.reversed()) {
-            (f, false)
-        } else {
-            let fresh = Flow {
-                direction: ev.direction,
-                encryption: ev.encryption,
-                denied: ev.denied,
-                begun: false,
-                first_seen: now,
-                last_seen: now,
-                packets_sent: 0,
-                bytes_sent: 0,
-                packets_received: 0,
-                bytes_received: 0,
-                fin_sent: false,
-                fin_received: false,
-                reset: false,
-            };
-            self.stats.created += 1;
-            match shard.insert(ev.key, fresh) {
-                Ok(_) => {}
-                // Unreachable after an eviction; counted rather than trusted.
-                Err(_) => {
-                    self.stats.evicted_unreported += 1;
-                    return;
-                }
-            }
-            match shard.get_mut(&ev.key) {
-                Some(f) => (f, true),
-                None => return,
-            }
+        let mut fresh = Flow {
+            direction: ev.direction,
+            encryption: ev.encryption,
+            denied: ev.denied,
+            begun: false,
+            first_seen: now,
+            last_seen: now,
+            packets_sent: 0,
+            bytes_sent: 0,
+            packets_received: 0,
+            bytes_received: 0,
+            fin_sent: false,
+            fin_received: false,
+            reset: false,
         };
-        flow.last_seen = now;
-        flow.encryption = ev.encryption;
-        flow.denied = ev.denied;
-        if forward {
-            flow.packets_sent += 1;
-            flow.bytes_sent += ev.bytes as u64;
-            flow.fin_sent |= ev.fin;
-        } else {
-            flow.packets_received += 1;
-            flow.bytes_received += ev.bytes as u64;
-            flow.fin_received |= ev.fin;
+        account(&mut fresh, true, now, ev);
+        self.stats.created += 1;
+        if self.shards[i].insert(ev.key, fresh).is_err() {
+            // Unreachable after an eviction; counted rather than trusted.
+            self.stats.evicted_unreported += 1;
         }
-        flow.reset |= ev.rst;
     }
 
     fn evict_oldest(&mut self, shard: usize, now: Instant) {
@@ -298,6 +278,22 @@ impl FlowTable {
                 tuple(k, &mut f, state, now, epoch_ms)
             })
     }
+}
+
+fn account(flow: &mut Flow, forward: bool, now: Instant, ev: &FlowEvent) {
+    flow.last_seen = now;
+    flow.encryption = ev.encryption;
+    flow.denied = ev.denied;
+    if forward {
+        flow.packets_sent += 1;
+        flow.bytes_sent += ev.bytes as u64;
+        flow.fin_sent |= ev.fin;
+    } else {
+        flow.packets_received += 1;
+        flow.bytes_received += ev.bytes as u64;
+        flow.fin_received |= ev.fin;
+    }
+    flow.reset |= ev.rst;
 }
 
 fn tuple(key: &FlowKey, f: &mut Flow, state: FlowState, at: Instant, epoch_ms: u64) -> FlowTuple {

@@ -1,6 +1,6 @@
 //! lan → wan: ARP, enforcement, MSS clamping, DF/fragmentation, sealing.
 
-use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol};
+use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol};
 
 use super::{Gateway, TxItem, Verdict, ETH};
 use crate::arp;
@@ -106,6 +106,7 @@ impl<L: SessionLayer> Gateway<L> {
         }
         let ip_len = usize::from(p.total_len());
         let (dst, df) = (p.dst_addr(), p.dont_frag());
+        let tcp = p.next_header() == IpProtocol::Tcp;
         if dst == self.cfg.lan_ip {
             return self.drop_for(DropReason::ToAppliance, None);
         }
@@ -114,7 +115,9 @@ impl<L: SessionLayer> Gateway<L> {
         let facts = peer
             .and_then(|id| self.slot(id))
             .map(|s| (s.enforcement(global), s.state(now)));
-        let mut decision = policy::outbound(facts, self.cfg.private.contains(dst), global);
+        // (Whether D is private only matters when no peer owns it.)
+        let dst_private = peer.is_none() && self.cfg.private.contains(dst);
+        let mut decision = policy::outbound(facts, dst_private, global);
         // Packets that waited for the session go first: keep the flow in order.
         if decision == Outbound::Seal
             && peer
@@ -125,7 +128,7 @@ impl<L: SessionLayer> Gateway<L> {
         }
         match (decision, peer) {
             (Outbound::Seal, Some(id)) | (Outbound::Wait { .. }, Some(id)) => {
-                if mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
+                if tcp && mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
                     self.counters.mss_clamped += 1;
                 }
                 let waiting = matches!(decision, Outbound::Wait { .. });

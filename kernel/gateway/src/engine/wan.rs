@@ -196,10 +196,11 @@ impl<L: SessionLayer> Gateway<L> {
         }
         let ip_len = usize::from(p.total_len());
         let (src, dst) = (p.src_addr(), p.dst_addr());
+        let tcp = p.next_header() == smoltcp::wire::IpProtocol::Tcp;
         if let Err(reason) = antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
             return self.drop_for(reason, Some(id));
         }
-        if mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
+        if tcp && mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
             self.counters.mss_clamped += 1;
         }
         self.record_flow(
