@@ -17,6 +17,7 @@
 
 mod build;
 mod clock;
+mod export;
 mod view;
 
 use crate::net::Interfaces;
@@ -52,6 +53,8 @@ pub struct Datapath {
     epoch_ms: u64,
     pub errors: OutputErrors,
     next_retry_us: u64,
+    next_export_us: u64,
+    export: export::ExportStats,
 }
 
 fn now() -> Instant {
@@ -69,6 +72,8 @@ impl Datapath {
             epoch_ms: clock::epoch_ms(),
             errors: OutputErrors::default(),
             next_retry_us: 0,
+            next_export_us: 0,
+            export: export::ExportStats::default(),
         }
     }
 
@@ -156,6 +161,7 @@ impl Datapath {
             };
             output(v, net, &mut self.errors);
         }
+        self.export_flows(net, cfg);
     }
 }
 

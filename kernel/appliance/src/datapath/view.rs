@@ -136,6 +136,12 @@ impl Datapath {
             w,
             "output errors: wan udp full {}, clear forwarding refused {}, lan full {}",
             e.udp_full, e.clear_refused, e.lan_full
+        )?;
+        let x = self.export;
+        writeln!(
+            w,
+            "flow export: {} records ({} tuples) sent, {} failed",
+            x.records, x.tuples, x.failed
         )
     }
 

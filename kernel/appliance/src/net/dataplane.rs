@@ -33,6 +33,7 @@ const RAW_PROTOCOLS: [IpProtocol; 3] = [IpProtocol::Tcp, IpProtocol::Udp, IpProt
 pub struct Sockets {
     udp: Option<(u16, SocketHandle)>,
     raw: Vec<(IpProtocol, SocketHandle)>,
+    collector: Option<SocketHandle>,
     /// Copy ARP frames to the transit queue.
     pub arp_tap: bool,
 }
@@ -169,5 +170,30 @@ impl Interfaces {
         }
         buf.frame_mut().copy_from_slice(frame);
         self.send(role, buf)
+    }
+}
+
+/// The local port flow records to a collector leave from.
+const COLLECTOR_PORT: u16 = 49_999;
+
+impl Nic {
+    /// Sends one datagram to a flow-log collector from [`COLLECTOR_PORT`] (a socket
+    /// of its own, opened on first use). False when its buffer is full.
+    pub fn collector_send(&mut self, data: &[u8], to: SocketAddrV4) -> bool {
+        let h = match self.dataplane.collector {
+            Some(h) => h,
+            None => {
+                let mut s = udp::Socket::new(packet_buffer(1, 64), packet_buffer(16, 16 * 1500));
+                if s.bind(COLLECTOR_PORT).is_err() {
+                    return false;
+                }
+                let h = self.sockets.add(s);
+                self.dataplane.collector = Some(h);
+                h
+            }
+        };
+        let s = self.sockets.get_mut::<udp::Socket>(h);
+        s.send_slice(data, IpEndpoint::new((*to.ip()).into(), to.port()))
+            .is_ok()
     }
 }
