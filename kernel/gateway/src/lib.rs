@@ -24,6 +24,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod lpm;
 pub mod mss;
+pub mod outer;
 pub mod peer;
 pub mod policy;
 pub mod prefix;

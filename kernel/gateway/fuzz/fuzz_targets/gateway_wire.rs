@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use smoltcp::wire::{EthernetAddress, Ipv4Packet};
-use vnetcrypt_gateway::{arp, frag, icmp, mss};
+use vnetcrypt_gateway::{arp, frag, icmp, mss, outer};
 
 fuzz_target!(|data: &[u8]| {
     if data.is_empty() {
@@ -48,4 +48,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(len <= 14 + 20 + 8 + 60 + 8);
     }
     let _ = arp::parse(bytes);
+    if let outer::WanFrame::Dtls { payload, .. } | outer::WanFrame::Clear { packet: payload } =
+        outer::classify(bytes, "10.0.0.1:4433".parse().unwrap())
+    {
+        assert!(payload.end <= bytes.len() && payload.start <= payload.end);
+    }
 });
