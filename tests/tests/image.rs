@@ -17,14 +17,53 @@ fn copy(ext: &str, logs: &LogDir) -> String {
     dst.to_string_lossy().into_owned()
 }
 
+/// Two free UDP ports on loopback (for QEMU socket backends).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// The `rx packets=N` count of one interface in the `interfaces` view.
+fn rx_packets(out: &str, role: &str) -> u64 {
+    let block = out
+        .split(&format!("{role}: mac "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {role} in:\n{out}"));
+    block
+        .split("rx packets=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rx count for {role} in:\n{out}"))
+}
+
 fn boot(ext: &str, firmware: &str) {
     let logs = LogDir::new(&format!("image-{ext}-{firmware}"));
     let disk = copy(ext, &logs);
+    // wan and lan cross-connected over a loopback UDP socket pair: each one's address
+    // announcement (gratuitous ARP) arrives at the other, so both NICs send and receive.
+    let (p1, p2) = free_ports();
+    let wan = format!("socket=udp:127.0.0.1:{p1}:127.0.0.1:{p2}");
+    let lan = format!("socket=udp:127.0.0.1:{p2}:127.0.0.1:{p1}");
     let run = exec(
         "q35",
         &kernel(),
-        "status",
-        &["--boot-disk", &disk, "--firmware", firmware],
+        "status; interface wan address 192.0.2.1/24; interface lan address 192.0.2.2/24; \
+         version; version; interfaces",
+        &[
+            "--boot-disk",
+            &disk,
+            "--firmware",
+            firmware,
+            "--nic",
+            &wan,
+            "--nic",
+            &lan,
+        ],
         &logs,
     );
     assert_eq!(
@@ -40,6 +79,20 @@ fn boot(ext: &str, firmware: &str) {
     assert!(
         run.stdout.contains("virtio-blk"),
         "the boot disk is seen as virtio-blk"
+    );
+    assert_eq!(
+        run.stdout.matches("driver up").count(),
+        2,
+        "both NICs up:\n{}",
+        run.stdout
+    );
+    assert!(
+        rx_packets(&run.stdout, "wan") >= 1,
+        "wan received lan's frames"
+    );
+    assert!(
+        rx_packets(&run.stdout, "lan") >= 1,
+        "lan received wan's frames"
     );
     assert!(run.stdout.contains("powering off"));
 }
