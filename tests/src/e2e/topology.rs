@@ -191,7 +191,10 @@ impl Topology {
         match fabric {
             Fabric::Bridge => {
                 let br = "fabric0";
-                fabric_ns.exec(&["ip", "link", "add", br, "type", "bridge"]);
+                // Ageing 0: the bridge learns no address and floods every frame,
+                // so a capture on the bridge sees all of them, like a hub.
+                #[rustfmt::skip]
+                fabric_ns.exec(&["ip", "link", "add", br, "type", "bridge", "ageing_time", "0"]);
                 fabric_ns.exec(&["ip", "addr", "add", &format!("{FABRIC_ADDR}/24"), "dev", br]);
                 fabric_ns.exec(&["ip", "link", "set", br, "up"]);
                 for t in [&wan_a, &wan_b] {
@@ -233,6 +236,25 @@ impl Topology {
             lan_tap_a,
             logs,
         }
+    }
+
+    /// Stops the impairing forwarder; returns its counts (`frames=N lost=N
+    /// duplicated=N reordered=N`) by name.
+    pub fn stop_impairer(&mut self) -> std::collections::BTreeMap<String, u64> {
+        let mut p = self.impairer.take().expect("an impaired fabric");
+        let _ = Command::new("kill")
+            .args(["-TERM", &p.0.id().to_string()])
+            .status();
+        let mut text = String::new();
+        if let Some(mut out) = p.0.stdout.take() {
+            let _ = out.read_to_string(&mut text);
+        }
+        text.split_whitespace()
+            .filter_map(|w| {
+                let (k, v) = w.split_once('=')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
     }
 
     /// Where to look: both gateways' console transcripts and defmt logs.
