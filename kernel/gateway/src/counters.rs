@@ -64,7 +64,7 @@ drop_reasons! {
     ArpUnresolved = "arp-unresolved",
     /// The engine's outgoing queue is full.
     TxQueueFull = "tx-queue-full",
-    /// A packet too big for the wan MTU in the clear (AllowUnencrypted path).
+    /// A clear packet too big for the wan MTU that could not be fragmented either.
     TooBigClear = "too-big-clear",
 }
 

@@ -174,3 +174,32 @@ fn the_receiving_gateway_clamps_when_the_sender_did_not() {
 fn rebuild_with_mtu(w: &mut World, i: usize, mtu: usize) {
     w.set_wan_mtu(i, mtu);
 }
+
+#[test]
+fn clear_traffic_follows_the_same_mtu_rules_at_the_wan_mtu() {
+    // A wan MTU below the lan's: plaintext (NX) traffic must not be black-holed either.
+    let mut w = World::new(2, 1, Enforcement::AllowUnencrypted, 24);
+    w.set_wan_mtu(0, 1200);
+    let a1 = w.host(0, 0);
+    let ia = w.hosts[a1].ip;
+    let internet = std::net::Ipv4Addr::new(198, 51, 100, 9);
+    let payload: Vec<u8> = (0..1400).map(|i| i as u8).collect();
+    let p = pkt::udp(ia, internet, 5, 6, &payload, false);
+    w.send(a1, p.clone());
+    w.send(a1, pkt::udp(ia, internet, 5, 6, &payload, true));
+    w.run(10);
+    let frags: Vec<_> = w.internet.iter().map(|f| pkt::parse(f)).collect();
+    assert_eq!(frags.len(), 2);
+    assert!(frags.iter().all(|f| f.len <= 1200));
+    assert_eq!(pkt::reassemble(&frags).unwrap(), p[20..]);
+    let icmp = w.hosts[a1]
+        .received
+        .last()
+        .expect("frag-needed for the DF one")
+        .clone();
+    let ip = Ipv4Packet::new_checked(&icmp[..]).unwrap();
+    assert_eq!((ip.payload()[0], ip.payload()[1]), (3, 4));
+    assert_eq!(u16::from_be_bytes([ip.payload()[6], ip.payload()[7]]), 1200);
+    assert_eq!(w.nodes[0].gw.counters().dropped(DropReason::TooBigDf), 1);
+    assert_eq!(w.nodes[0].gw.counters().dropped_total(), 1);
+}

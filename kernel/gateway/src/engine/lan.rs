@@ -138,7 +138,7 @@ impl<L: SessionLayer> Gateway<L> {
                 let mtu = self.tunnel_mtu();
                 if ip_len > mtu {
                     if df {
-                        return self.frag_needed(buf, off, ip_len, mtu, id);
+                        return self.frag_needed(buf, off, ip_len, mtu, Some(id));
                     }
                     return self.fragment_to(now, id, waiting, buf, ip_off, ip_len);
                 }
@@ -168,8 +168,10 @@ impl<L: SessionLayer> Gateway<L> {
                 }
             }
             (Outbound::Clear(enc), _) => {
-                if ip_len > self.cfg.wan_mtu {
-                    return self.drop_for(DropReason::TooBigClear, peer);
+                // The same MTU rules as the tunnel's, at the wan MTU.
+                let mtu = self.cfg.wan_mtu;
+                if ip_len > mtu && df {
+                    return self.frag_needed(buf, off, ip_len, mtu, peer);
                 }
                 self.record_flow(
                     now,
@@ -178,6 +180,9 @@ impl<L: SessionLayer> Gateway<L> {
                     enc,
                     false,
                 );
+                if ip_len > mtu {
+                    return self.fragment_clear(buf, ip_off, ip_len, peer);
+                }
                 self.counters.wan.tx(ip_len);
                 Verdict::ToWanClear {
                     packet: &mut buf[ip_off..ip_off + ip_len],
@@ -223,10 +228,10 @@ impl<L: SessionLayer> Gateway<L> {
         off: usize,
         ip_len: usize,
         mtu: usize,
-        id: PeerId,
+        id: Option<PeerId>,
     ) -> Verdict<'b> {
         self.counters.drop(DropReason::TooBigDf);
-        if let Some(s) = self.slot_mut(id) {
+        if let Some(s) = id.and_then(|id| self.slot_mut(id)) {
             s.counters.drops += 1;
         }
         let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
@@ -239,6 +244,36 @@ impl<L: SessionLayer> Gateway<L> {
                 }
             }
             None => Verdict::Dropped(DropReason::TooBigDf),
+        }
+    }
+
+    /// Fragments a plaintext packet for wan into the output queue.
+    fn fragment_clear<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        ip_off: usize,
+        ip_len: usize,
+        peer: Option<PeerId>,
+    ) -> Verdict<'b> {
+        let mtu = self.cfg.wan_mtu;
+        let packet = &buf[ip_off..ip_off + ip_len];
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let mut refused = false;
+        let tx = &mut self.tx;
+        let result = frag::fragment(packet, mtu, &mut scratch, |f| {
+            refused = tx.push(TxItem::WanClear, f).is_err();
+            !refused
+        });
+        self.scratch = scratch;
+        match result {
+            Ok(n) => {
+                self.counters.fragments_out += (n - usize::from(refused)) as u64;
+                if refused {
+                    return self.drop_for(DropReason::TxQueueFull, peer);
+                }
+                Verdict::Consumed
+            }
+            Err(_) => self.drop_for(DropReason::TooBigClear, peer),
         }
     }
 
