@@ -6,6 +6,10 @@ export CARGO_TERM_COLOR ?= never
 
 BUILD     := build
 KTARGET   := x86_64-unknown-linux-gnu
+# Build outputs every area may depend on; defined before mk/*.mk are included, since
+# make expands a rule's prerequisites when it reads the rule.
+KERNEL_ELF      := $(BUILD)/vnetcrypt.elf
+KERNEL_TEST_ELF := $(BUILD)/vnetcrypt-test.elf
 ACCEL     ?= tcg
 export ACCEL
 

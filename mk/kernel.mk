@@ -2,8 +2,7 @@
 # `make build` -> build/vnetcrypt.elf (PVH/multiboot2 kernel) and
 # build/vnetcrypt-test.elf (the same with `debug fault <kind>` for the crash tests).
 
-KERNEL_ELF      := $(BUILD)/vnetcrypt.elf
-KERNEL_TEST_ELF := $(BUILD)/vnetcrypt-test.elf
+# KERNEL_ELF and KERNEL_TEST_ELF are defined in the top-level Makefile.
 # defmt levels are chosen at compile time; frames go to COM2.
 DEFMT_LOG       ?= info
 # Frame pointers make the fault report's stack trace exact.
