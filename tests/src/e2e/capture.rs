@@ -1,5 +1,6 @@
 //! `tshark` on a link inside a namespace, and what the capture shows.
 
+use super::gateway::signal;
 use crate::netns::{Netns, Proc};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,20 +13,30 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn start(ns: &Netns, iface: &str, file: PathBuf) -> Self {
+    /// Starts tshark on `iface` and returns once it demonstrably captures: the
+    /// namespace's stack pings `probe` (an unused address on the link, so ARP
+    /// requests go out) until the file grows past its header.
+    pub fn start(ns: &Netns, iface: &str, file: PathBuf, probe: &str) -> Self {
         let _ = std::fs::remove_file(&file);
         let path = file.to_str().expect("UTF-8 path");
         let proc = ns.spawn(&["tshark", "-q", "-n", "-i", iface, "-w", path]);
-        // tshark writes the file header once it captures.
+        let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
         let start = Instant::now();
-        while std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
+        while size() == 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "tshark did not start on {iface}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(300));
+        let header = size();
+        while size() == header {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "tshark on {iface} captured nothing of the probe pings to {probe}"
+            );
+            let _ = ns.output(&["ping", "-n", "-q", "-c", "1", "-W", "0.3", probe]);
+        }
         Self {
             proc: Some(proc),
             file,
@@ -40,9 +51,7 @@ impl Capture {
     fn finish(&mut self) {
         if let Some(mut p) = self.proc.take() {
             // `ip netns exec` execs tshark: the pid is tshark's.
-            let _ = Command::new("kill")
-                .args(["-INT", &p.0.id().to_string()])
-                .status();
+            signal(p.0.id(), "INT");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline && p.0.try_wait().ok().flatten().is_none() {
                 std::thread::sleep(Duration::from_millis(50));

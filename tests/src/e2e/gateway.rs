@@ -164,9 +164,7 @@ impl Gateway {
         if self.child.try_wait().ok().flatten().is_some() {
             return;
         }
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
+        signal(self.child.id(), "INT");
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.child.try_wait().ok().flatten().is_some() {
@@ -183,4 +181,22 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sends `sig` (`INT`, `TERM`) to `pid` through the shell's `kill` builtin (no
+/// procps needed).
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -{sig} {pid}")])
+        .status();
+}
+
+/// The command lines of all running processes (from /proc).
+pub fn command_lines() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .collect()
 }

@@ -6,7 +6,7 @@
 //! gateways (so their defmt logs get decoded), removes every namespace, TAP device,
 //! bridge and process, and — when a test failed — says where the logs are.
 
-use super::gateway::{Gateway, GatewaySpec};
+use super::gateway::{signal, Gateway, GatewaySpec};
 use crate::netns::{require_root, run, Netns, Proc, Tap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -242,9 +242,7 @@ impl Topology {
     /// duplicated=N reordered=N`) by name.
     pub fn stop_impairer(&mut self) -> std::collections::BTreeMap<String, u64> {
         let mut p = self.impairer.take().expect("an impaired fabric");
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.0.id().to_string()])
-            .status();
+        signal(p.0.id(), "TERM");
         let mut text = String::new();
         if let Some(mut out) = p.0.stdout.take() {
             let _ = out.read_to_string(&mut text);
