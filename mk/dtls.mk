@@ -14,23 +14,11 @@ FUZZ_TARGETS  += fuzz-dtls
 
 .PHONY: test-dtls-fuzz fuzz-dtls bench-dtls
 
-# $(1): seconds per target. The corpus lives in fuzz/corpus/<target> (not committed).
-define dtls_fuzz
-	cd fuzz && cargo +nightly fuzz build -O && \
-	for t in $(DTLS_FUZZ_TARGETS); do \
-	  mkdir -p corpus/$$t && \
-	  echo "fuzz $$t for $(1) s" && \
-	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(1) -print_final_stats=1 2>&1 \
-	    | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)' ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
-	done
-endef
-
 test-dtls-fuzz: deps
-	$(call dtls_fuzz,$(DTLS_FUZZ_SMOKE_SECONDS))
+	$(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SMOKE_SECONDS))
 
 fuzz-dtls: deps
-	$(call dtls_fuzz,$(DTLS_FUZZ_SECONDS))
+	$(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SECONDS))
 
 # Handshakes/s and seal/open ns per record for both suites and both AEAD backends, next
 # to raw ring and `openssl speed`, as ratios.

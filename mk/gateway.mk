@@ -17,23 +17,11 @@ FUZZ_TARGETS  += fuzz-gateway
 test-gateway-dtls: deps
 	cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter
 
-# $(1): seconds per target. The corpus lives in kernel/gateway/fuzz/corpus (not committed).
-define gateway_fuzz
-	cd kernel/gateway/fuzz && cargo +nightly fuzz build -O && \
-	for t in $(GATEWAY_FUZZ_TARGETS); do \
-	  mkdir -p corpus/$$t && \
-	  echo "fuzz $$t for $(1) s" && \
-	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(1) -print_final_stats=1 2>&1 \
-	    | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)' ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
-	done
-endef
-
 test-gateway-fuzz: deps
-	$(call gateway_fuzz,$(GATEWAY_FUZZ_SMOKE_SECONDS))
+	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))
 
 fuzz-gateway: deps
-	$(call gateway_fuzz,$(GATEWAY_FUZZ_SECONDS))
+	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SECONDS))
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
 # double (RustCrypto AES-GCM) and over the real DTLS engine (ring); about a minute.

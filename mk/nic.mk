@@ -20,18 +20,10 @@ BENCH_TARGETS += bench-nic
 # `make fuzz`. The corpus stays in kernel/underlay/fuzz/corpus (not committed).
 UNDERLAY_FUZZ_SECONDS       ?= 120
 UNDERLAY_FUZZ_SMOKE_SECONDS ?= 5
-define underlay_fuzz
-	cd kernel/underlay/fuzz && mkdir -p corpus/underlay_screen && \
-	cargo +nightly fuzz run -O underlay_screen corpus/underlay_screen -- \
-	  -max_total_time=$(1) -print_final_stats=1 2>&1 \
-	  | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)'; \
-	test $${PIPESTATUS[0]} -eq 0
-endef
-
 test-underlay-fuzz: deps
-	$(call underlay_fuzz,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
+	$(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
 TEST_TARGETS += test-underlay-fuzz
 
 fuzz-underlay: deps
-	$(call underlay_fuzz,$(UNDERLAY_FUZZ_SECONDS))
+	$(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SECONDS))
 FUZZ_TARGETS += fuzz-underlay
