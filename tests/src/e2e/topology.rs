@@ -14,7 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use vnetcrypt_tests::{garbage, kernel, repo_root, LogDir};
 
-pub const DTLS_PORT: u16 = 4433;
+/// Not the default (4433), so the tests prove the configured port is the one used.
+pub const DTLS_PORT: u16 = 4444;
 pub const FABRIC_ADDR: &str = "192.0.2.254";
 /// In every KiB of a transfer's payload, so captures can be searched for it.
 pub const MARKER: &[u8] = b"VNETCRYPT-CLEARTEXT-MARKER";
