@@ -330,3 +330,58 @@ fn a_provisioned_disk_boots_with_its_identity_and_configuration() {
         ["enforcement drop", "interface wan address 192.0.2.1/24"]
     );
 }
+
+/// The `wan: mac ...` line of the `interfaces` view.
+fn mac_of<'a>(out: &'a str, role: &str) -> &'a str {
+    out.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(&format!("{role}: mac ")))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no {role} line in:\n{out}"))
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu`"]
+fn nic_roles_can_be_swapped_and_the_choice_survives_reboot() {
+    let logs = LogDir::new("config-roles");
+    let disk = blank_disk(&logs, "cfg.img");
+    let first_nic = "socket=udp:127.0.0.1:42101:127.0.0.1:42102,mac=52:54:00:00:00:01";
+    let second_nic = "socket=udp:127.0.0.1:42103:127.0.0.1:42104,mac=52:54:00:00:00:02";
+    let nics = ["--disk", &disk, "--nic", first_nic, "--nic", second_nic];
+    let by_default = exec("microvm", &kernel(), "interfaces", &nics, &logs);
+    assert_eq!(by_default.code, exit::OK);
+    assert_eq!(
+        mac_of(&by_default.stdout, "wan"),
+        "52:54:00:00:00:01",
+        "the first NIC is wan"
+    );
+    let swapped = exec(
+        "microvm",
+        &kernel(),
+        "interface roles lan-wan; interfaces; config save",
+        &nics,
+        &logs,
+    );
+    assert_eq!(swapped.code, exit::OK);
+    assert_eq!(
+        mac_of(&swapped.stdout, "wan"),
+        "52:54:00:00:00:02",
+        "{}",
+        swapped.stdout
+    );
+    assert_eq!(mac_of(&swapped.stdout, "lan"), "52:54:00:00:00:01");
+    let rebooted = exec(
+        "microvm",
+        &kernel(),
+        "interfaces; config show",
+        &nics,
+        &logs,
+    );
+    assert_eq!(
+        mac_of(&rebooted.stdout, "wan"),
+        "52:54:00:00:00:02",
+        "{}",
+        rebooted.stdout
+    );
+    assert!(rebooted.stdout.contains("interface roles lan-wan"));
+}

@@ -11,6 +11,7 @@ impl Config {
         match st {
             Statement::Enforcement(e) => self.enforcement = e,
             Statement::ListenPort(p) => self.listen_port = p,
+            Statement::Roles(swapped) => self.roles_swapped = swapped,
             Statement::Address(i, a) => self.interfaces[i.index()].address = a,
             Statement::Gateway(i, g) => self.interfaces[i.index()].gateway = g,
             Statement::Dhcp(i, on) => self.interfaces[i.index()].dhcp = on,

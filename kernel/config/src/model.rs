@@ -160,6 +160,8 @@ pub struct Collector {
 /// The whole running configuration (everything but the identity key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The second NIC is wan and the first lan (default: the first is wan).
+    pub roles_swapped: bool,
     pub enforcement: Enforcement,
     pub listen_port: u16,
     pub interfaces: [InterfaceConfig; 2],
@@ -188,6 +190,7 @@ pub(crate) fn default_private() -> Vec<Ipv4Prefix> {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            roles_swapped: false,
             enforcement: Enforcement::default(),
             listen_port: DEFAULT_LISTEN_PORT,
             interfaces: Default::default(),

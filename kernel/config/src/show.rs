@@ -14,6 +14,9 @@ impl Config {
         if self.listen_port != d.listen_port {
             writeln!(w, "listen port {}", self.listen_port)?;
         }
+        if self.roles_swapped {
+            writeln!(w, "interface roles lan-wan")?;
+        }
         for iface in Iface::ALL {
             write_interface(iface, self.interface(iface), w)?;
         }
@@ -105,6 +108,7 @@ mod tests {
         let text = std::format!(
             "enforcement drop\n\
              listen port 5000\n\
+             interface roles lan-wan\n\
              interface wan address 192.0.2.1/24\n\
              interface wan gateway 192.0.2.254\n\
              interface wan dhcp on\n\

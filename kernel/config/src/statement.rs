@@ -3,6 +3,7 @@
 //! ```text
 //! enforcement allow|drop
 //! listen port PORT
+//! interface roles wan-lan|lan-wan
 //! interface wan|lan address A.B.C.D/LEN|none
 //! interface wan|lan gateway A.B.C.D|none
 //! interface wan dhcp on|off
@@ -30,6 +31,8 @@ use core::str::SplitAsciiWhitespace;
 pub enum Statement<'a> {
     Enforcement(Enforcement),
     ListenPort(u16),
+    /// `true`: the first NIC is lan and the second wan.
+    Roles(bool),
     Address(Iface, Option<(Ipv4Addr, u8)>),
     Gateway(Iface, Option<Ipv4Addr>),
     Dhcp(Iface, bool),
@@ -159,10 +162,23 @@ impl<'a> Statement<'a> {
 }
 
 fn interface(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
-    let name = w.need("wan or lan")?;
+    let name = w.need("wan, lan or roles")?;
     let iface = match name {
         "wan" => Iface::Wan,
         "lan" => Iface::Lan,
+        "roles" => {
+            let swapped = match w.need("wan-lan or lan-wan")? {
+                "wan-lan" => false,
+                "lan-wan" => true,
+                t => {
+                    return Err(E::Invalid {
+                        token: t,
+                        expected: "wan-lan or lan-wan",
+                    })
+                }
+            };
+            return w.end(Statement::Roles(swapped));
+        }
         t => {
             return Err(E::Invalid {
                 token: t,
@@ -602,6 +618,17 @@ mod tests {
         assert_eq!(
             Statement::parse("private default"),
             Ok(Statement::Private(None))
+        );
+        assert_eq!(
+            Statement::parse("interface roles lan-wan"),
+            Ok(Statement::Roles(true))
+        );
+        assert_eq!(
+            Statement::parse("interface roles up-down"),
+            Err(E::Invalid {
+                token: "up-down",
+                expected: "wan-lan or lan-wan"
+            })
         );
         assert_eq!(
             Statement::parse("collector off"),

@@ -108,6 +108,15 @@ impl Interfaces {
     /// Applies the interface part of the running configuration. Errors name the
     /// interface; an absent interface is not an error (the setting waits for it).
     pub fn apply(&mut self, config: &Config) -> Result<(), (Iface, ApplyError)> {
+        // Roles follow discovery order: the first NIC is wan unless configured otherwise.
+        let order = if config.roles_swapped {
+            [Iface::Lan, Iface::Wan]
+        } else {
+            Iface::ALL
+        };
+        for (nic, role) in self.nics.iter_mut().zip(order) {
+            nic.role = role;
+        }
         for nic in &mut self.nics {
             let wanted = config.interface(nic.role);
             nic.apply(wanted).map_err(|e| (nic.role, e))?;
