@@ -305,6 +305,8 @@ fn drop_unencrypted_puts_no_plaintext_on_the_fabric() {
     let packets = capture::packets(&file, DTLS_PORT);
     let clear: Vec<_> = packets
         .iter()
+        // The fabric namespace's own stack (IGMP of the bridge) is the observer.
+        .filter(|p| p.src != FABRIC_ADDR)
         .filter(|p| p.src == A.host || p.dst == B.host || p.proto != "17")
         .collect();
     assert!(
@@ -352,10 +354,12 @@ fn allow_unencrypted_without_a_peer_passes_in_the_clear() {
         .iter()
         .filter(|p| p.src == A.host && p.dst == B.host && p.proto == "1")
         .count();
-    eprintln!("e2e allow: {clear} echo requests hostA -> hostB seen in the clear on the fabric");
+    eprintln!(
+        "e2e allow: first reply after {first:?}; {clear} echo requests hostA -> hostB seen in the clear on the fabric"
+    );
     assert!(
-        clear > 0,
-        "hostA's ping is not on the fabric in the clear (capture {})\n{}",
+        clear >= 4,
+        "hostA's 4 answered echo requests are not all on the fabric in the clear ({clear} seen; capture {})\n{}",
         file.display(),
         topo.logs()
     );

@@ -1,4 +1,5 @@
-//! `tshark` on a link inside a namespace, and what the capture shows.
+//! Captures (`dumpcap`, Wireshark's capture engine) on a link inside a namespace, and
+//! what `tshark` makes of them.
 
 use super::gateway::signal;
 use crate::netns::{Netns, Proc};
@@ -10,47 +11,67 @@ use std::time::{Duration, Instant};
 pub struct Capture {
     proc: Option<Proc>,
     pub file: PathBuf,
+    netns: String,
+    probe: String,
 }
 
 impl Capture {
-    /// Starts tshark on `iface` and returns once it demonstrably captures: the
-    /// namespace's stack pings `probe` (an unused address on the link, so ARP
+    /// Starts capturing on `iface` and returns once the capture demonstrably runs:
+    /// the namespace's stack pings `probe` (an unused address on the link, so ARP
     /// requests go out) until the file grows past its header.
     pub fn start(ns: &Netns, iface: &str, file: PathBuf, probe: &str) -> Self {
         let _ = std::fs::remove_file(&file);
         let path = file.to_str().expect("UTF-8 path");
-        let proc = ns.spawn(&["tshark", "-q", "-n", "-i", iface, "-w", path]);
-        let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+        let proc = ns.spawn(&["dumpcap", "-q", "-i", iface, "-w", path]);
         let start = Instant::now();
-        while size() == 0 {
+        while file_len(&file) == 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "tshark did not start on {iface}"
+                "dumpcap did not start on {iface}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let header = size();
-        while size() == header {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "tshark on {iface} captured nothing of the probe pings to {probe}"
-            );
-            let _ = ns.output(&["ping", "-n", "-q", "-c", "1", "-W", "0.3", probe]);
-        }
-        Self {
+        let cap = Self {
             proc: Some(proc),
             file,
+            netns: ns.name.clone(),
+            probe: probe.into(),
+        };
+        cap.sync();
+        cap
+    }
+
+    /// Returns once everything sent before the call is in the file: dumpcap writes
+    /// in order, so a probe's ARP request that made the file grow comes after it.
+    fn sync(&self) {
+        let before = file_len(&self.file);
+        let start = Instant::now();
+        while file_len(&self.file) == before {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the capture on {} did not record the probe pings to {}",
+                self.netns,
+                self.probe
+            );
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &self.netns, "ping", "-n", "-q", "-c", "1"])
+                .args(["-W", "0.3", &self.probe])
+                .output();
         }
     }
 
+    /// Stops the capture once it has caught up (dumpcap would drop what it had not
+    /// read yet).
     pub fn stop(mut self) -> PathBuf {
+        self.sync();
         self.finish();
         self.file.clone()
     }
 
     fn finish(&mut self) {
         if let Some(mut p) = self.proc.take() {
-            // `ip netns exec` execs tshark: the pid is tshark's.
+            // `ip netns exec` execs dumpcap: the pid is dumpcap's; on SIGINT it
+            // writes out what it holds and exits.
             signal(p.0.id(), "INT");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline && p.0.try_wait().ok().flatten().is_none() {
@@ -64,6 +85,10 @@ impl Drop for Capture {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+fn file_len(file: &Path) -> u64 {
+    std::fs::metadata(file).map_or(0, |m| m.len())
 }
 
 /// One IPv4 packet of a capture, as tshark dissects it (UDP on `dtls_port` decoded
