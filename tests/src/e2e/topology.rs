@@ -49,7 +49,7 @@ pub const B: Side = Side {
 
 pub enum Fabric {
     Bridge,
-    /// `qemu/topology impair` between the two wan TAP devices (this machine's kernel
+    /// `qemu/netns-tools impair` between the two wan TAP devices (this machine's kernel
     /// has no netem qdisc). Probabilities per frame.
     Impaired {
         loss: f64,
@@ -212,7 +212,7 @@ impl Topology {
                 for t in [&wan_a, &wan_b] {
                     fabric_ns.exec(&["ip", "link", "set", &t.name, "up"]);
                 }
-                let script = repo_root().join("qemu/topology");
+                let script = repo_root().join("qemu/netns-tools");
                 #[rustfmt::skip]
                 let p = fabric_ns.spawn(&[
                     "python3", script.to_str().expect("UTF-8 path"), "impair", &wan_a.name, &wan_b.name,
@@ -298,7 +298,7 @@ impl Topology {
             chunk[..n].copy_from_slice(&MARKER[..n]);
         }
         std::fs::write(&payload_path, &payload).expect("write the payload");
-        let script = repo_root().join("qemu/topology");
+        let script = repo_root().join("qemu/netns-tools");
         let script = script.to_str().expect("UTF-8 path");
         let (port, secs) = (port.to_string(), limit.as_secs().to_string());
         #[rustfmt::skip]
