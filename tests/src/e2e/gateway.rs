@@ -123,6 +123,19 @@ impl Gateway {
                     return text;
                 }
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100)); // the reader's last bytes
+                if !self.seen_contains(needle) {
+                    let launcher = std::fs::read_to_string(self.log_dir.join("launcher.stderr"))
+                        .unwrap_or_default();
+                    panic!(
+                        "gateway {} stopped ({status}) before {needle:?}:\n{launcher}\n{}",
+                        self.name,
+                        self.logs()
+                    );
+                }
+                continue;
+            }
             assert!(
                 start.elapsed() < timeout,
                 "no {needle:?} from gateway {} within {timeout:?}; {}",
@@ -131,6 +144,13 @@ impl Gateway {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn seen_contains(&self, needle: &str) -> bool {
+        let out = self.output.lock().expect("lock");
+        out[self.seen..]
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
     }
 
     /// Types one console line; returns the answer up to the next prompt.
