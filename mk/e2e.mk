@@ -3,7 +3,7 @@
 # the same topology as `make run`, which qemu/topology builds). Root needed.
 # About 1.5 min on two cores under TCG: tunnel on microvm and q35 with a 4 MiB
 # transfer and tshark, DropUnencrypted, AllowUnencrypted, B's reboot, openssl
-# s_client, an impaired fabric, and nothing left behind.
+# s_client, an impaired fabric, the make run demo itself, and nothing left behind.
 
 .PHONY: test-e2e
 test-e2e: deps $(KERNEL_ELF)

@@ -527,3 +527,57 @@ fn transfer_survives_an_impaired_fabric() {
         );
     }
 }
+
+/// `make run`'s demo, without a terminal (it then skips the interactive console):
+/// it shows the ping, an intact transfer, `X` flows and a DTLS-only fabric, and
+/// removes what it created.
+#[test]
+fn make_run_demo_shows_the_tunnel() {
+    netns::require_root();
+    let elf =
+        std::env::var_os("VNETCRYPT_E2E_KERNEL").map_or_else(vnetcrypt_tests::kernel, Into::into);
+    let out = std::process::Command::new("python3")
+        .arg(vnetcrypt_tests::repo_root().join("qemu/topology"))
+        .args(["demo", "--size", "262144", "--kernel"])
+        .arg(&elf)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run qemu/topology demo");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logs = text
+        .lines()
+        .find(|l| l.contains("logs in "))
+        .unwrap_or("(no log directory printed)")
+        .trim()
+        .to_string();
+    assert!(
+        out.status.success(),
+        "the demo failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "4 packets transmitted, 4 received",
+        "intact",
+        ",O,C,X,",
+        " 0 other; the transfer's payload in the clear: nowhere",
+        "Client Hello",
+        "you are at gateway A's console",
+        "== removed the namespaces",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the demo did not show {expected:?}:\n{text}\n(see {logs})"
+        );
+    }
+    let pid = text
+        .split("ip netns exec e2e-hostA-")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the demo names its namespaces")
+        .to_string();
+    let spaces = String::from_utf8_lossy(&run(&["ip", "netns", "list"]).stdout).into_owned();
+    assert!(
+        !spaces.contains(&format!("-{pid}")),
+        "the demo left namespaces:\n{spaces}"
+    );
+}
