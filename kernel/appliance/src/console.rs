@@ -147,7 +147,7 @@ fn dispatch(
         Command::Show(View::Peers) => Some(dp.write_peers(&mgmt.config, None, w)),
         Command::Show(View::Peer(name)) => Some(dp.write_peers(&mgmt.config, Some(name), w)),
         Command::Show(View::Sessions) => Some(dp.write_sessions(w)),
-        Command::Show(View::Counters) => Some(dp.write_counters(w)),
+        Command::Show(View::Counters) => Some(dp.write_counters(net, w)),
         Command::Show(View::Flows) => Some(dp.write_flows(w)),
         _ => None,
     };

@@ -12,8 +12,9 @@
 //! The engine is built from the running configuration when it has everything it needs
 //! (lan and wan addresses, an identity, an RNG); a change to any of those rebuilds it,
 //! a change to peers or enforcement is applied to the running engine, so sessions of
-//! untouched peers survive. Per packet, frames are copied once into the engine's
-//! buffer (the virtio buffers and the smoltcp socket each need their own layout).
+//! untouched peers survive. A received frame is handed to the engine in its own
+//! receive buffer (which has room for the record around it); what the engine sends
+//! to a peer is copied once, into the wan UDP socket.
 
 mod build;
 mod clock;
@@ -26,9 +27,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 use vnetcrypt_console::config::Iface;
 use vnetcrypt_gateway::dtls::DtlsLayer;
+use vnetcrypt_gateway::engine::SLOT;
 use vnetcrypt_gateway::{Destination, Gateway, Instant, PeerId, Verdict};
 
 type Engine = Gateway<DtlsLayer>;
+
+const ETH: usize = 14;
 
 /// Where a packet of the data plane could not go (all counted, none silent).
 #[derive(Debug, Default, Clone, Copy)]
@@ -39,6 +43,9 @@ pub struct OutputErrors {
     pub clear_refused: u64,
     /// No room on the lan NIC.
     pub lan_full: u64,
+    /// Received frames larger than the engine handles (it carries at most a 1600-byte
+    /// IPv4 packet; jumbo frames on lan are not tunnelled).
+    pub too_large: u64,
 }
 
 pub struct Datapath {
@@ -110,30 +117,24 @@ impl Datapath {
         };
         let now = now();
         let head = Engine::HEADROOM;
-        // lan -> engine
-        while let Some(frame) = net.take_transit(Iface::Lan) {
-            let len = frame.frame().len();
-            match self.buf.get_mut(head..head + len) {
-                Some(dst) => dst.copy_from_slice(frame.frame()),
-                None => {
+        // lan -> engine, and wan plaintext for other hosts -> engine, each in the
+        // buffer it was received in.
+        for role in [Iface::Lan, Iface::Wan] {
+            while let Some(mut frame) = net.take_transit(role) {
+                let len = frame.frame().len();
+                if len > ETH + SLOT {
+                    self.errors.too_large += 1;
                     net.recycle(frame);
                     continue;
                 }
-            }
-            net.recycle(frame);
-            let v = gw.handle_lan_frame(now, &mut self.buf, head, len);
-            output(v, net, &mut self.errors);
-        }
-        // wan plaintext for other hosts -> engine
-        while let Some(frame) = net.take_transit(Iface::Wan) {
-            let ip = frame.frame().get(14..).unwrap_or(&[]);
-            let len = ip.len();
-            if let Some(dst) = self.buf.get_mut(head..head + len) {
-                dst.copy_from_slice(ip);
-                net.recycle(frame);
-                let v = gw.handle_wan_packet(now, &mut self.buf, head, len);
+                let (room, off) = frame.room_mut();
+                let v = match role {
+                    Iface::Lan => gw.handle_lan_frame(now, room, off, len),
+                    Iface::Wan => {
+                        gw.handle_wan_packet(now, room, off + ETH, len.saturating_sub(ETH))
+                    }
+                };
                 output(v, net, &mut self.errors);
-            } else {
                 net.recycle(frame);
             }
         }

@@ -126,7 +126,7 @@ impl Datapath {
     }
 
     /// `counters`: the engine's interface, drop-reason and per-peer counters.
-    pub fn write_counters(&self, w: &mut dyn Write) -> fmt::Result {
+    pub fn write_counters(&self, net: &crate::net::Interfaces, w: &mut dyn Write) -> fmt::Result {
         let Some(gw) = &self.engine else {
             return self.inactive_line(w);
         };
@@ -134,8 +134,13 @@ impl Datapath {
         let e = self.errors;
         writeln!(
             w,
-            "output errors: wan udp full {}, clear forwarding refused {}, lan full {}",
-            e.udp_full, e.clear_refused, e.lan_full
+            "data plane: frames too large {}, wan datagrams too large {}; output errors: \
+             wan udp full {}, clear forwarding refused {}, lan full {}",
+            e.too_large,
+            net.dataplane_truncated(),
+            e.udp_full,
+            e.clear_refused,
+            e.lan_full
         )?;
         let x = self.export;
         writeln!(

@@ -34,6 +34,8 @@ pub struct Sockets {
     udp: Option<(u16, SocketHandle)>,
     raw: Vec<(IpProtocol, SocketHandle)>,
     collector: Option<SocketHandle>,
+    /// Datagrams on the data plane's UDP port too large for any record we accept.
+    pub truncated: u64,
     /// Copy ARP frames to the transit queue.
     pub arp_tap: bool,
 }
@@ -87,8 +89,8 @@ impl Nic {
                     let smoltcp::wire::IpAddress::Ipv4(ip) = meta.endpoint.addr;
                     return Some((n, SocketAddrV4::new(ip, meta.endpoint.port)));
                 }
-                // Larger than any record we accept: dropped, try the next.
-                Err(udp::RecvError::Truncated) => self.counters.borrow_mut().rx_errors += 1,
+                // Larger than any record we accept: dropped (counted), try the next.
+                Err(udp::RecvError::Truncated) => self.dataplane.truncated += 1,
                 Err(udp::RecvError::Exhausted) => return None,
             }
         }
@@ -144,6 +146,11 @@ impl Interfaces {
     /// The NIC in `role`, for the data plane.
     pub fn nic_for_dataplane(&mut self, role: Iface) -> Option<&mut Nic> {
         self.nic_mut(role)
+    }
+
+    /// Datagrams dropped on the data plane's wan UDP port for being too large.
+    pub fn dataplane_truncated(&self) -> u64 {
+        self.nic(Iface::Wan).map_or(0, |n| n.dataplane.truncated)
     }
 
     /// Turns the data plane's hooks on (transit frames kept, ARP tapped on lan).

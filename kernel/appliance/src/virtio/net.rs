@@ -103,6 +103,12 @@ impl PacketBuf {
         self.len = len;
         true
     }
+    /// The buffer from just after the virtio-net header's room, and where the frame
+    /// starts in it: for the data plane, which edits a frame in place and may grow it
+    /// into the room in front and behind.
+    pub fn room_mut(&mut self) -> (&mut [u8], usize) {
+        (&mut self.data[HDR_MAX..], self.start - HDR_MAX)
+    }
     /// Empties the buffer and puts the frame start back where a received frame goes.
     pub fn reset(&mut self) {
         self.start = RX_FRAME_AT;
