@@ -2,6 +2,7 @@
 
 use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol};
 
+use super::peers::slot_in;
 use super::{Gateway, TxItem, Verdict, ETH};
 use crate::arp;
 use crate::counters::DropReason;
@@ -300,11 +301,7 @@ impl<L: SessionLayer> Gateway<L> {
         let mut scratch = core::mem::take(&mut self.scratch);
         let mut refused = false;
         let tx = &mut self.tx;
-        let slot = match self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-        {
+        let slot = match slot_in(&mut self.peers, id) {
             Some(s) => s,
             None => {
                 self.scratch = scratch;

@@ -1,6 +1,7 @@
 //! Session lifecycle per peer: handshakes started on demand, timers, promotion of
 //! established handshakes, failures and their enforcement fallback, rekeys.
 
+use super::peers::slot_in;
 use super::peers::PeerSlot;
 use super::{flow_event, Gateway, TxItem};
 use crate::counters::DropReason;
@@ -13,11 +14,7 @@ use crate::time::Instant;
 impl<L: SessionLayer> Gateway<L> {
     /// Starts our own handshake with a peer.
     pub(super) fn start_handshake(&mut self, now: Instant, id: PeerId) {
-        let Some(slot) = self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-        else {
+        let Some(slot) = slot_in(&mut self.peers, id) else {
             return;
         };
         let session = self.layer.connect(now, &slot.cfg);
@@ -121,11 +118,7 @@ impl<L: SessionLayer> Gateway<L> {
     /// enforcement fallback to packets that waited for a failed handshake.
     pub(super) fn update_peer(&mut self, now: Instant, id: PeerId) {
         let overlap = self.cfg.rekey_overlap;
-        let Some(slot) = self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-        else {
+        let Some(slot) = slot_in(&mut self.peers, id) else {
             return;
         };
         // Our own new handshake is used as soon as it is established. One the peer
@@ -181,11 +174,7 @@ impl<L: SessionLayer> Gateway<L> {
     pub(super) fn handshake_failed(&mut self, now: Instant, id: PeerId) {
         let global = self.cfg.enforcement;
         let retry = self.cfg.handshake_retry;
-        let Some(slot) = self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-        else {
+        let Some(slot) = slot_in(&mut self.peers, id) else {
             return;
         };
         slot.failed = true;

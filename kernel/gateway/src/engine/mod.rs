@@ -26,7 +26,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use smoltcp::wire::{EthernetAddress, IpProtocol, TcpPacket, UdpPacket};
 
 pub use config::GatewayConfig;
-use peers::PeerSlot;
+use peers::{slot_in, PeerSlot};
 
 use crate::arp::Neighbours;
 use crate::counters::{Counters, DropReason, PeerCounters};
@@ -311,9 +311,7 @@ impl<L: SessionLayer> Gateway<L> {
     }
 
     fn slot_mut(&mut self, id: PeerId) -> Option<&mut PeerSlot<L::Session>> {
-        self.peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
+        slot_in(&mut self.peers, id)
     }
 
     fn peer_by_endpoint(&self, ep: SocketAddrV4) -> Option<PeerId> {

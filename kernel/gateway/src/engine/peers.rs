@@ -1,7 +1,7 @@
 //! Per-peer runtime state: sessions, the queue of packets waiting for one, counters.
 
 use crate::counters::PeerCounters;
-use crate::peer::PeerConfig;
+use crate::peer::{PeerConfig, PeerId};
 use crate::policy::{Enforcement, SessionState};
 use crate::queue::PacketQueue;
 use crate::session::Session;
@@ -88,4 +88,14 @@ impl<S: Session> PeerSlot<S> {
             SessionState::Absent
         }
     }
+}
+
+/// The slot of peer `id`. A free function over the engine's `peers` field, so that
+/// callers can hold other fields of the engine (its session layer, its queues) at the
+/// same time.
+pub(super) fn slot_in<S>(
+    peers: &mut [Option<PeerSlot<S>>],
+    id: PeerId,
+) -> Option<&mut PeerSlot<S>> {
+    peers.get_mut(usize::from(id.0)).and_then(Option::as_mut)
 }

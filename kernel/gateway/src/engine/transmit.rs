@@ -7,6 +7,7 @@ use core::net::Ipv4Addr;
 use smoltcp::wire::EthernetAddress;
 
 use super::lifecycle::rekey;
+use super::peers::slot_in;
 use super::{write_eth, Destination, Gateway, Transmit, TxItem, Verdict, ETH};
 use crate::arp;
 use crate::counters::DropReason;
@@ -32,11 +33,7 @@ impl<L: SessionLayer> Gateway<L> {
         let end = ip_off + ip_len + Self::TAILROOM;
         let region = buf.get_mut(start..end).ok_or(DropReason::SealFailed)?;
         let interval = self.cfg.rekey_interval;
-        let slot = self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-            .ok_or(DropReason::SealFailed)?;
+        let slot = slot_in(&mut self.peers, id).ok_or(DropReason::SealFailed)?;
         let session = slot.current.as_mut().ok_or(DropReason::SealFailed)?;
         let n = session
             .seal_in_place(now, region, ip_len)

@@ -3,6 +3,7 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use super::peers::slot_in;
 use super::{write_eth, ArpWait, Gateway, Verdict, ETH};
 use crate::antispoof;
 use crate::counters::DropReason;
@@ -67,11 +68,7 @@ impl<L: SessionLayer> Gateway<L> {
         dg: &mut [u8],
     ) -> Result<Received, SessionError> {
         let ours = self.cfg.wan_endpoint;
-        let Some(slot) = self
-            .peers
-            .get_mut(usize::from(id.0))
-            .and_then(Option::as_mut)
-        else {
+        let Some(slot) = slot_in(&mut self.peers, id) else {
             return Err(SessionError::NotThisSession);
         };
         let mut last = Err(SessionError::NotThisSession);
