@@ -117,13 +117,61 @@ pub fn exec(machine: &str, kernel: &Path, commands: &str, extra: &[&str], logs: 
     run
 }
 
+/// What a child process prints: a thread reads it into a buffer (and, if given, a
+/// transcript file); [`Output::take_until`] consumes it needle by needle.
+pub struct Output {
+    buf: Arc<Mutex<Vec<u8>>>,
+    /// How much of `buf` earlier takes consumed.
+    seen: usize,
+}
+
+impl Output {
+    pub fn collect(mut from: impl Read + Send + 'static, mut copy: Option<std::fs::File>) -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = from.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                if let Some(f) = copy.as_mut() {
+                    let _ = f.write_all(&chunk[..n]);
+                }
+                sink.lock()
+                    .expect("output lock")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        Self { buf, seen: 0 }
+    }
+
+    /// The text from where the last take stopped up to and including `needle`, once
+    /// it has arrived.
+    pub fn take_until(&mut self, needle: &str) -> Option<String> {
+        let out = self.buf.lock().expect("output lock");
+        let tail = &out[self.seen..];
+        let end = tail
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())?
+            + needle.len();
+        let text = String::from_utf8_lossy(&tail[..end]).into_owned();
+        drop(out);
+        self.seen += end;
+        Some(text)
+    }
+
+    /// Everything printed so far, for failure messages.
+    pub fn all(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().expect("output lock")).into_owned()
+    }
+}
+
 /// The console on pipes, as a program (or a person) on the other end sees it.
 pub struct Console {
     child: Child,
     stdin: ChildStdin,
-    output: Arc<Mutex<Vec<u8>>>,
-    /// How much of `output` earlier waits consumed.
-    seen: usize,
+    output: Output,
 }
 
 impl Console {
@@ -141,25 +189,11 @@ impl Console {
             .spawn()
             .expect("run qemu/vnetcrypt-vm");
         let stdin = child.stdin.take().expect("piped stdin");
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("output lock")
-                    .extend_from_slice(&buf[..n]);
-            }
-        });
+        let stdout = child.stdout.take().expect("piped stdout");
         Self {
             child,
             stdin,
-            output,
-            seen: 0,
+            output: Output::collect(stdout, None),
         }
     }
 
@@ -173,21 +207,13 @@ impl Console {
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            {
-                let out = self.output.lock().expect("output lock");
-                let tail = &out[self.seen..];
-                if let Some(pos) = find(tail, needle.as_bytes()) {
-                    let end = pos + needle.len();
-                    let text = String::from_utf8_lossy(&tail[..end]).into_owned();
-                    self.seen += end;
-                    return text;
-                }
+            if let Some(text) = self.output.take_until(needle) {
+                return text;
             }
             if start.elapsed() > timeout {
-                let out = self.output.lock().expect("output lock");
                 panic!(
                     "no {needle:?} within {timeout:?}; console output so far:\n{}",
-                    String::from_utf8_lossy(&out)
+                    self.output.all()
                 );
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -224,10 +250,6 @@ impl Drop for Console {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A deterministic pseudo-random byte stream (xorshift), for garbage input.

@@ -3,12 +3,11 @@
 //! transcript next to the decoded defmt log (`<log-dir>/defmt.log`).
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vnetcrypt_tests::{repo_root, PROMPT};
+use vnetcrypt_tests::{repo_root, Output, PROMPT};
 
 /// How one gateway boots.
 pub struct GatewaySpec<'a> {
@@ -25,8 +24,7 @@ pub struct Gateway {
     log_dir: PathBuf,
     child: Child,
     stdin: ChildStdin,
-    output: Arc<Mutex<Vec<u8>>>,
-    seen: usize,
+    output: Output,
 }
 
 impl Gateway {
@@ -55,28 +53,15 @@ impl Gateway {
             .spawn()
             .expect("run qemu/vnetcrypt-vm");
         let stdin = child.stdin.take().expect("piped stdin");
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
-        let mut transcript =
+        let stdout = child.stdout.take().expect("piped stdout");
+        let transcript =
             File::create(log_dir.join("console-transcript.log")).expect("console-transcript.log");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let _ = transcript.write_all(&buf[..n]);
-                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
-            }
-        });
         let mut gw = Self {
             name: spec.name.into(),
             log_dir: log_dir.into(),
             child,
             stdin,
-            output,
-            seen: 0,
+            output: Output::collect(stdout, Some(transcript)),
         };
         gw.wait_for(PROMPT, Duration::from_secs(90));
         gw
@@ -110,31 +95,21 @@ impl Gateway {
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            {
-                let out = self.output.lock().expect("lock");
-                let tail = &out[self.seen..];
-                if let Some(pos) = tail
-                    .windows(needle.len())
-                    .position(|w| w == needle.as_bytes())
-                {
-                    let end = pos + needle.len();
-                    let text = String::from_utf8_lossy(&tail[..end]).into_owned();
-                    self.seen += end;
-                    return text;
-                }
+            if let Some(text) = self.output.take_until(needle) {
+                return text;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 std::thread::sleep(Duration::from_millis(100)); // the reader's last bytes
-                if !self.seen_contains(needle) {
-                    let launcher = std::fs::read_to_string(self.log_dir.join("launcher.stderr"))
-                        .unwrap_or_default();
-                    panic!(
-                        "gateway {} stopped ({status}) before {needle:?}:\n{launcher}\n{}",
-                        self.name,
-                        self.logs()
-                    );
+                if let Some(text) = self.output.take_until(needle) {
+                    return text;
                 }
-                continue;
+                let launcher = std::fs::read_to_string(self.log_dir.join("launcher.stderr"))
+                    .unwrap_or_default();
+                panic!(
+                    "gateway {} stopped ({status}) before {needle:?}:\n{launcher}\n{}",
+                    self.name,
+                    self.logs()
+                );
             }
             assert!(
                 start.elapsed() < timeout,
@@ -144,13 +119,6 @@ impl Gateway {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-
-    fn seen_contains(&self, needle: &str) -> bool {
-        let out = self.output.lock().expect("lock");
-        out[self.seen..]
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
     }
 
     /// Types one console line; returns the answer up to the next prompt.

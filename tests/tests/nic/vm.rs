@@ -1,17 +1,15 @@
 //! The appliance under the launcher, its console on pipes (killed when dropped; the
 //! launcher takes QEMU down with it).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Vm {
     child: Child,
     stdin: ChildStdin,
-    output: Arc<Mutex<Vec<u8>>>,
-    seen: usize,
+    output: vnetcrypt_tests::Output,
 }
 
 impl Vm {
@@ -24,23 +22,11 @@ impl Vm {
             .spawn()
             .expect("run qemu/vnetcrypt-vm");
         let stdin = child.stdin.take().expect("piped stdin");
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
-            }
-        });
+        let stdout = child.stdout.take().expect("piped stdout");
         Self {
             child,
             stdin,
-            output,
-            seen: 0,
+            output: vnetcrypt_tests::Output::collect(stdout, None),
         }
     }
 
@@ -54,24 +40,14 @@ impl Vm {
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            {
-                let out = self.output.lock().expect("lock");
-                let tail = &out[self.seen..];
-                if let Some(pos) = tail
-                    .windows(needle.len())
-                    .position(|w| w == needle.as_bytes())
-                {
-                    let end = pos + needle.len();
-                    let text = String::from_utf8_lossy(&tail[..end]).into_owned();
-                    self.seen += end;
-                    return text;
-                }
-                assert!(
-                    start.elapsed() < timeout,
-                    "no {needle:?} within {timeout:?}; console so far:\n{}",
-                    String::from_utf8_lossy(&out)
-                );
+            if let Some(text) = self.output.take_until(needle) {
+                return text;
             }
+            assert!(
+                start.elapsed() < timeout,
+                "no {needle:?} within {timeout:?}; console so far:\n{}",
+                self.output.all()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
