@@ -6,18 +6,6 @@ use interop::*;
 use std::process::Command;
 use vnetcrypt_dtls::{CipherSuite, ClientAuth, Config, Event, PeerPolicy};
 
-/// (suite, MTU, CertificateRequest)
-const CASES: [(CipherSuite, usize, bool); 8] = [
-    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, false),
-    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, false),
-    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, true),
-    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, true),
-    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, false),
-    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, false),
-    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, true),
-    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, true),
-];
-
 fn priority(suite: CipherSuite) -> String {
     let cipher = match suite {
         CipherSuite::EcdheEcdsaAes128GcmSha256 => "+AES-128-GCM",
@@ -51,17 +39,7 @@ fn our_client_against_gnutls_serv() {
             server.output()
         );
 
-        let mut config = Config::new(
-            keys.ours.clone(),
-            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
-        );
-        config.suites = vec![suite];
-        config.mtu = mtu;
-        // Our Certificate message cannot fit one record at the small MTU: fragmented.
-        assert_eq!(
-            mtu < 13 + 12 + keys.ours.certificate_der().len(),
-            mtu == 256
-        );
+        let config = case_config(&keys, suite, mtu);
         let mut client = UdpClient::connect(config, format!("127.0.0.1:{port}").parse().unwrap());
         let ok = client.run_until(WAIT, |c| c.conn.is_established() || c.conn.is_closed());
         assert!(
@@ -91,17 +69,7 @@ fn our_client_against_gnutls_serv() {
 fn our_server_against_gnutls_cli() {
     for (i, (suite, mtu, request)) in CASES.into_iter().enumerate() {
         let keys = Keys::new(40 + i as u64);
-        let mut config = Config::new(
-            keys.ours.clone(),
-            PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
-        );
-        config.suites = vec![suite];
-        config.mtu = mtu;
-        // Our Certificate message cannot fit one record at the small MTU: fragmented.
-        assert_eq!(
-            mtu < 13 + 12 + keys.ours.certificate_der().len(),
-            mtu == 256
-        );
+        let mut config = case_config(&keys, suite, mtu);
         config.client_auth = if request {
             ClientAuth::Require
         } else {

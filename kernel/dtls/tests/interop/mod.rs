@@ -10,9 +10,41 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
-use vnetcrypt_dtls::{Accept, Config, Connection, Endpoint, Event, Fingerprint, Identity, Instant};
+use vnetcrypt_dtls::{
+    Accept, CipherSuite, Config, Connection, Endpoint, Event, Fingerprint, Identity, Instant,
+    PeerPolicy,
+};
 
 pub const WAIT: StdDuration = StdDuration::from_secs(20);
+
+/// The interop cases, against every external peer: (suite, MTU, CertificateRequest).
+pub const CASES: [(CipherSuite, usize, bool); 8] = [
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, false),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, false),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 1400, true),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 1400, true),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, false),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, false),
+    (CipherSuite::EcdheEcdsaAes128GcmSha256, 256, true),
+    (CipherSuite::EcdheEcdsaAes256GcmSha384, 256, true),
+];
+
+/// Our configuration for one case: pinned to the peer's key, one suite, the case's
+/// MTU. At the small MTU our Certificate message cannot fit one record, so the
+/// handshake is fragmented; asserted here, so that every such case proves it.
+pub fn case_config(keys: &Keys, suite: CipherSuite, mtu: usize) -> Config {
+    let mut config = Config::new(
+        keys.ours.clone(),
+        PeerPolicy::Pinned(vec![keys.peer_fingerprint]),
+    );
+    config.suites = vec![suite];
+    config.mtu = mtu;
+    assert_eq!(
+        mtu < 13 + 12 + keys.ours.certificate_der().len(),
+        mtu == 256
+    );
+    config
+}
 
 /// A child process killed on drop, with its merged output collected.
 pub struct Peer {
