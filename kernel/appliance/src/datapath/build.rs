@@ -10,7 +10,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use vnetcrypt_console::config::{self as cfg, Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
-use vnetcrypt_gateway::{Enforcement, GatewayConfig, PeerConfig, Prefix, PrivateSet};
+use vnetcrypt_gateway::{Enforcement, GatewayConfig, PeerConfig, PeerId, Prefix, PrivateSet};
 
 /// What the engine is built from; any change rebuilds it (peers and enforcement are
 /// applied to the running engine instead).
@@ -58,7 +58,7 @@ impl Datapath {
         net: &mut Interfaces,
         w: &mut dyn Write,
     ) {
-        let base = match self.base(config, identity, net) {
+        let (base, identity) = match self.base(config, identity, net) {
             Ok(b) => b,
             Err(why) => {
                 if self.engine.take().is_some() {
@@ -66,7 +66,6 @@ impl Datapath {
                     net.enable_dataplane(false);
                 }
                 self.built = None;
-                self.peers.clear();
                 self.inactive = why;
                 return;
             }
@@ -75,7 +74,6 @@ impl Datapath {
             match start(&base, config, identity, net) {
                 Ok(engine) => {
                     self.engine = Some(engine);
-                    self.peers.clear();
                     let _ = writeln!(
                         w,
                         "data plane: running on {}:{} (lan {}/{})",
@@ -94,18 +92,19 @@ impl Datapath {
         self.sync_peers(config, w);
     }
 
-    fn base(
+    /// What the engine would be built from now, and the identity to build it with.
+    fn base<'k>(
         &self,
         config: &Config,
-        identity: Option<&IdentityKey>,
+        identity: Option<&'k IdentityKey>,
         net: &Interfaces,
-    ) -> Result<Base, &'static str> {
+    ) -> Result<(Base, &'k IdentityKey), &'static str> {
         let identity = identity.ok_or("no identity (no hardware random source)")?;
         let lan = net.nic(Iface::Lan).ok_or("no lan NIC")?;
         let wan = net.nic(Iface::Wan).ok_or("no wan NIC")?;
         let lan_addr = lan.address().ok_or("lan has no address")?;
         let wan_addr = wan.address().ok_or("wan has no address")?;
-        Ok(Base {
+        let base = Base {
             lan: lan_addr,
             lan_mac: lan.mac.0,
             wan_ip: wan_addr.0,
@@ -115,7 +114,8 @@ impl Datapath {
             private: config.private.clone(),
             proxy_arp: config.proxy_arp,
             rekey_s: config.rekey.interval_s,
-        })
+        };
+        Ok((base, identity))
     }
 
     /// Adds, removes and updates peers and the global enforcement to match `config`.
@@ -125,29 +125,28 @@ impl Datapath {
         };
         gw.set_enforcement(enforcement(config.enforcement));
         // Peers gone or changed (other than their enforcement) leave the engine.
-        self.peers.retain(|(name, id)| {
-            let wanted = config.peer(name).map(peer);
-            let keep = match (wanted, gw.peer(*id)) {
-                (Some(want), Some(have)) => {
+        let stale: Vec<PeerId> = gw
+            .peers()
+            .filter(|(_, have)| {
+                config.peer(&have.name).map(peer).is_none_or(|want| {
                     PeerConfig {
                         enforcement: have.enforcement,
                         ..want
-                    } == *have
-                }
-                _ => false,
-            };
-            if !keep {
-                let _ = gw.remove_peer(*id);
-            }
-            keep
-        });
+                    } != **have
+                })
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in stale {
+            let _ = gw.remove_peer(id);
+        }
         for p in &config.peers {
-            match self.peers.iter().find(|(n, _)| *n == p.name) {
-                Some(&(_, id)) => {
+            match super::engine_id(gw, &p.name) {
+                Some(id) => {
                     let _ = gw.set_peer_enforcement(id, p.enforcement.map(enforcement));
                 }
                 None => match gw.add_peer(peer(p)) {
-                    Ok(id) => self.peers.push((p.name.clone(), id)),
+                    Ok(_) => {}
                     Err(e) => {
                         let _ = writeln!(w, "data plane: peer '{}' not added: {e:?}", p.name);
                     }
@@ -160,10 +159,9 @@ impl Datapath {
 fn start(
     base: &Base,
     config: &Config,
-    identity: Option<&IdentityKey>,
+    identity: &IdentityKey,
     net: &mut Interfaces,
 ) -> Result<Engine, &'static str> {
-    let identity = identity.ok_or("no identity")?;
     let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
         .map_err(|_| "identity key unusable")?;
     let dtls_identity = vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")

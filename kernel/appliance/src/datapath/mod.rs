@@ -22,7 +22,6 @@ mod export;
 mod view;
 
 use crate::net::Interfaces;
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use vnetcrypt_console::config::Iface;
@@ -52,8 +51,6 @@ pub struct Datapath {
     engine: Option<Engine>,
     /// What the running engine was built from; `None` when there is none.
     built: Option<build::Base>,
-    /// Config peer name -> engine id, for the peers the engine has.
-    peers: Vec<(String, PeerId)>,
     /// Why there is no engine, for the console.
     pub inactive: &'static str,
     buf: Vec<u8>,
@@ -62,6 +59,11 @@ pub struct Datapath {
     next_retry_us: u64,
     next_export_us: u64,
     export: export::ExportStats,
+}
+
+/// The engine's id of the peer the configuration calls `name`.
+fn engine_id(gw: &Engine, name: &str) -> Option<PeerId> {
+    gw.peers().find(|(_, p)| p.name == name).map(|(id, _)| id)
 }
 
 fn now() -> Instant {
@@ -73,7 +75,6 @@ impl Datapath {
         Self {
             engine: None,
             built: None,
-            peers: Vec::new(),
             inactive: "not configured",
             buf: vec![0u8; Engine::BUFFER_LEN],
             epoch_ms: clock::epoch_ms(),

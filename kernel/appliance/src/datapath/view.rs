@@ -41,10 +41,9 @@ impl Datapath {
         {
             found = true;
             let id = self
-                .peers
-                .iter()
-                .find(|(n, _)| *n == p.name)
-                .map(|&(_, id)| id);
+                .engine
+                .as_ref()
+                .and_then(|gw| super::engine_id(gw, &p.name));
             let state = match (&self.engine, id) {
                 (Some(gw), Some(id)) => gw.session_state(now, id),
                 _ => None,
@@ -107,16 +106,16 @@ impl Datapath {
             "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
             "peer", "endpoint", "state", "sealed", "opened", "rekeys"
         )?;
-        for (name, id) in &self.peers {
-            let (Some(p), Some(c)) = (gw.peer(*id), gw.peer_counters(*id)) else {
+        for (id, p) in gw.peers() {
+            let Some(c) = gw.peer_counters(id) else {
                 continue;
             };
             writeln!(
                 w,
                 "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
-                name,
+                p.name,
                 p.endpoint,
-                state_name(gw.session_state(now, *id)),
+                state_name(gw.session_state(now, id)),
                 c.sealed_packets,
                 c.opened_packets,
                 c.rekeys
