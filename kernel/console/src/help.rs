@@ -33,7 +33,7 @@ const ENTRIES: &[Entry] = &[
     e("status", "status", "uptime, boot time, memory, CPU crypto features, devices", "status"),
     e("identity", "identity [show]", "this appliance's public key and its fingerprint", "identity"),
     e("identity", "identity rotate", "new identity key (peers must pin the new fingerprint)", "identity rotate"),
-    e("interface", "interfaces", "addresses, link, MTU and counters of wan and lan", "interfaces"),
+    e("interface", "interfaces", "addresses, driver state, MTU and counters of wan and lan", "interfaces"),
     e("interface", "interface roles wan-lan|lan-wan", "which NIC is wan: the first (default) or the second", "interface roles lan-wan"),
     e("interface", "interface wan|lan address A.B.C.D/LEN|none", "static IPv4 address", "interface lan address 10.1.0.1/24"),
     e("interface", "interface wan|lan gateway A.B.C.D|none", "default gateway", "interface wan gateway 192.0.2.254"),

@@ -40,6 +40,8 @@ pub struct IoError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskError {
+    /// No configuration disk is attached.
+    Absent,
     Io,
     /// Too small to hold two slots.
     TooSmall,
@@ -51,6 +53,7 @@ pub enum DiskError {
 impl fmt::Display for DiskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DiskError::Absent => f.write_str("no configuration disk attached"),
             DiskError::Io => f.write_str("disk I/O error"),
             DiskError::TooSmall => f.write_str("disk too small for the configuration slots"),
             DiskError::Gpt(GptError::NoConfigPartition) => {

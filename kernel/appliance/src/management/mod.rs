@@ -147,7 +147,7 @@ impl Management {
 
     fn save(&mut self) -> Result<(usize, u64), disk::DiskError> {
         let saved = self.saved();
-        let disk = self.disk.as_mut().ok_or(disk::DiskError::Io)?;
+        let disk = self.disk.as_mut().ok_or(disk::DiskError::Absent)?;
         let r = disk.save(&saved)?;
         self.unsaved = false;
         Ok(r)
