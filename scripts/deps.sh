@@ -1,45 +1,148 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing vnetcrypt needs on a fresh Debian 12
-# machine. Idempotent: a second run installs nothing and takes about a second.
+# machine, then checks that every tool the build and the tests call actually runs.
+# Idempotent: when every tool already runs, it installs nothing and takes about a second.
+#
+# QEMU comes from bookworm-backports (QEMU 10: its igb device emulates SR-IOV VFs, and a
+# fresh machine of ours already carries qemu-utils 10 from there). Installing bookworm's
+# qemu-system-x86 7.2 next to it makes apt *remove* qemu-utils 10, so qemu-img vanishes:
+# both QEMU packages are installed together, from the same suite.
 set -euo pipefail
-
-# Debian packages, one line per reason.
-APT_PACKAGES=(
-  qemu-system-x86          # boots the appliance (TCG by default)
-  iproute2 iputils-ping    # network namespaces, veth and TAP test hosts
-  openssl gnutls-bin       # DTLS interop peers
-  tshark                   # checks what crosses the fabric
-  dnsmasq-base             # DHCP server for the wan DHCP test
-  qemu-utils               # qemu-img: qcow2 and VHD images
-  grub-pc-bin grub-efi-amd64-bin grub-common  # BIOS and UEFI boot loaders for the disk images
-  mtools gdisk ovmf        # FAT without root, GPT on a file, UEFI firmware for the boot test
-  binutils                 # objcopy, strip (bench-boot)
-  python3                  # qemu/vnetcrypt-vm, qemu/bench-boot
-)
-# Host tools from crates.io: "binary crate[@version]".
-CARGO_TOOLS=(
-  "defmt-print defmt-print"
-  "cargo-fuzz cargo-fuzz"   # fuzzing: make fuzz, and a short run in make test
-)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+QEMU_SUITE=bookworm-backports
+QEMU_MIN_MAJOR=10
+QEMU_PACKAGES=(qemu-system-x86 qemu-utils)
+
+# Debian packages from the base suite, one line per reason, each with the command that
+# proves it is usable ("package:command --version").
+APT_TOOLS=(
+  "iproute2:ip -V"                          # network namespaces, veth and TAP test hosts
+  "iputils-ping:ping -V"
+  "openssl:openssl version"                 # DTLS interop peers
+  "gnutls-bin:gnutls-cli --version"
+  "gnutls-bin:gnutls-serv --version"
+  "tshark:tshark -v"                        # checks what crosses the fabric
+  "dnsmasq-base:dnsmasq --version"          # DHCP server for the wan DHCP test
+  "grub-common:grub-mkimage --version"      # boot loaders for the disk images
+  "mtools:mcopy -V"                         # FAT without root
+  "gdisk:sgdisk -V"                         # GPT on a file
+  "binutils:objcopy --version"              # objcopy, strip (bench-boot)
+  "binutils:strip --version"
+  "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
+)
+# Packages that ship files rather than commands ("package:file").
+APT_FILES=(
+  "grub-pc-bin:/usr/lib/grub/i386-pc/modinfo.sh"
+  "grub-efi-amd64-bin:/usr/lib/grub/x86_64-efi/modinfo.sh"
+  "ovmf:/usr/share/OVMF/OVMF_CODE.fd"       # UEFI firmware for the boot test
+)
+# Host tools from crates.io: "binary crate check-command".
+CARGO_TOOLS=(
+  "defmt-print:defmt-print:defmt-print -V"
+  "cargo-fuzz:cargo-fuzz:cargo +nightly fuzz --version"
+)
+
+runs() { bash -c "$1" >/dev/null 2>&1; }
+
+qemu_major() {
+  local v
+  v=$("$1" --version 2>/dev/null | sed -n '1s/.*version \([0-9]*\)\..*/\1/p')
+  echo "${v:-0}"
+}
+
+qemu_ok() {
+  [ "$(qemu_major qemu-system-x86_64)" -ge "$QEMU_MIN_MAJOR" ] &&
+    [ "$(qemu_major qemu-img)" -ge "$QEMU_MIN_MAJOR" ] &&
+    runs "qemu-nbd --version"
+}
+
+apt_updated=""
+apt_update() {
+  if [ -z "$apt_updated" ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+}
+
+# The backports suite, added once (a deb822 file of our own) when no source has it.
+ensure_backports() {
+  if ! grep -qsE "(^|[[:space:]])$QEMU_SUITE([[:space:]]|$)" \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+    echo "deps: adding the $QEMU_SUITE suite to apt's sources (for QEMU $QEMU_MIN_MAJOR)"
+    $SUDO tee /etc/apt/sources.list.d/vnetcrypt-backports.sources >/dev/null <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $QEMU_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    apt_updated=""
+  fi
+}
+
+if ! qemu_ok; then
+  ensure_backports
+  apt_update
+  echo "deps: installing ${QEMU_PACKAGES[*]} from $QEMU_SUITE"
+  $SUDO apt-get install -y -qq --no-install-recommends -t "$QEMU_SUITE" "${QEMU_PACKAGES[@]}" >/dev/null
+fi
 
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+for entry in "${APT_TOOLS[@]}"; do
+  pkg=${entry%%:*}
+  runs "${entry#*:}" || missing+=("$pkg")
+done
+for entry in "${APT_FILES[@]}"; do
+  [ -e "${entry#*:}" ] || missing+=("${entry%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  apt_update
   echo "deps: installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Never let this remove the QEMU we just checked: hold it while the rest installs.
+  $SUDO apt-mark hold "${QEMU_PACKAGES[@]}" >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+    $SUDO apt-mark unhold "${QEMU_PACKAGES[@]}" >/dev/null; exit 1; }
+  $SUDO apt-mark unhold "${QEMU_PACKAGES[@]}" >/dev/null
+fi
+
+# The nightly toolchain runs the fuzzers (cargo-fuzz needs -Z flags). It is preinstalled
+# on our machines; elsewhere rustup fetches it, and where it cannot, the fuzz smoke runs
+# of make test say so and are skipped (scripts/fuzz-smoke.sh).
+if ! runs "cargo +nightly --version"; then
+  echo "deps: installing the nightly toolchain (fuzzing)"
+  rustup toolchain install nightly --profile minimal >/dev/null 2>&1 ||
+    echo "deps: NOTICE: no nightly toolchain could be installed: fuzz smoke runs will be skipped"
 fi
 
 for entry in "${CARGO_TOOLS[@]}"; do
-  read -r bin crate <<<"$entry"
+  IFS=: read -r bin crate _ <<<"$entry"
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/$bin" ]; then
     echo "deps: cargo install $crate"
     cargo install --locked --quiet "$crate"
   fi
 done
+
+# Everything must run now, not only be listed as installed.
+broken=()
+qemu_ok || broken+=("QEMU >= $QEMU_MIN_MAJOR (qemu-system-x86_64 $(qemu_major qemu-system-x86_64), qemu-img $(qemu_major qemu-img))")
+for entry in "${APT_TOOLS[@]}"; do
+  runs "${entry#*:}" || broken+=("'${entry#*:}' (package ${entry%%:*})")
+done
+for entry in "${APT_FILES[@]}"; do
+  [ -e "${entry#*:}" ] || broken+=("${entry#*:} (package ${entry%%:*})")
+done
+for entry in "${CARGO_TOOLS[@]}"; do
+  IFS=: read -r bin crate check <<<"$entry"
+  [ "$bin" = cargo-fuzz ] && ! runs "cargo +nightly --version" && continue
+  runs "$check" || broken+=("'$check' (cargo install $crate)")
+done
+if [ ${#broken[@]} -gt 0 ]; then
+  echo "deps: these tools do not run after installing:" >&2
+  printf '  - %s\n' "${broken[@]}" >&2
+  exit 1
+fi
