@@ -20,6 +20,10 @@ mod netns;
 #[path = "../src/e2e/mod.rs"]
 mod e2e;
 
+/// Issue 12: a forging attacker on the fabric, and a peer killed with SIGKILL.
+#[path = "e2e/trust.rs"]
+mod trust;
+
 use e2e::capture::{self, Capture};
 use e2e::topology::{flows_matching, Fabric, Topology, A, B, DTLS_PORT, FABRIC_ADDR, MARKER};
 use netns::run;

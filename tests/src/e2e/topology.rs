@@ -26,7 +26,7 @@ pub struct Side {
     pub lan: &'static str,
     pub host: &'static str,
     pub net: &'static str,
-    wan_mac: &'static str,
+    pub wan_mac: &'static str,
     lan_mac: &'static str,
 }
 
