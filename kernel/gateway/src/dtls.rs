@@ -13,7 +13,8 @@
 //!   `poll_received` once the keys exist.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -21,7 +22,9 @@ use core::net::SocketAddrV4;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use vnetcrypt_dtls::{Config, Connection, Event, Fingerprint, PeerPolicy, RecordError};
+use vnetcrypt_dtls::{
+    Accept, Config, Connection, Endpoint, Event, Fingerprint, PeerPolicy, RecordError,
+};
 
 use crate::peer::PeerConfig;
 use crate::session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
@@ -49,6 +52,8 @@ fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
 pub struct DtlsLayer {
     template: Config,
     rng: ChaCha20Rng,
+    /// The stateless front door per peer endpoint, with the fingerprint it pins.
+    doors: BTreeMap<SocketAddrV4, (String, Endpoint)>,
 }
 
 impl core::fmt::Debug for DtlsLayer {
@@ -66,6 +71,7 @@ impl DtlsLayer {
         Self {
             template,
             rng: ChaCha20Rng::from_seed(seed),
+            doors: BTreeMap::new(),
         }
     }
 
@@ -219,6 +225,25 @@ impl Session for DtlsSession {
     }
 }
 
+/// Whether any record of the datagram is an epoch-0 handshake record that starts a
+/// ClientHello (a `[ChangeCipherSpec][ClientHello]` datagram counts).
+pub fn datagram_has_client_hello(mut d: &[u8]) -> bool {
+    while d.len() >= HEADER_LEN {
+        let len = usize::from(u16::from_be_bytes([d[11], d[12]]));
+        let Some(record) = d.get(..HEADER_LEN + len) else {
+            return false;
+        };
+        if record[0] == CONTENT_HANDSHAKE
+            && record[3..5] == [0, 0]
+            && record.get(HEADER_LEN) == Some(&CLIENT_HELLO)
+        {
+            return true;
+        }
+        d = &d[HEADER_LEN + len..];
+    }
+    false
+}
+
 impl SessionLayer for DtlsLayer {
     type Session = DtlsSession;
 
@@ -233,21 +258,39 @@ impl SessionLayer for DtlsLayer {
         }
     }
 
+    /// A hello without a valid cookie (bound to the peer's endpoint) is answered with a
+    /// HelloVerifyRequest and leaves no state; only one that returns with the cookie
+    /// makes a session.
     fn accept(
         &mut self,
         now: Instant,
         peer: &PeerConfig,
         d: &mut [u8],
-        _reply: &mut [u8],
+        reply: &mut [u8],
     ) -> Accepted<DtlsSession> {
         if !Self::is_initial(d) {
             return Accepted::Ignored;
         }
-        let config = self.config_for(peer);
-        let mut conn = Connection::server(config, &address_bytes(peer.endpoint), &mut self.rng);
-        conn.handle_datagram(dtls_time(now), d);
+        let stale = self
+            .doors
+            .get(&peer.endpoint)
+            .is_none_or(|(fp, _)| *fp != peer.fingerprint);
+        if stale {
+            let door = Endpoint::new(self.config_for(peer), &mut self.rng);
+            self.doors
+                .insert(peer.endpoint, (peer.fingerprint.clone(), door));
+        }
+        let Some((_, door)) = self.doors.get_mut(&peer.endpoint) else {
+            return Accepted::Ignored;
+        };
+        let addr = address_bytes(peer.endpoint);
+        let conn = match door.handle_datagram(dtls_time(now), &addr, d, reply, &mut self.rng) {
+            Accept::Reply(n) => return Accepted::Reply(n),
+            Accept::Ignore => return Accepted::Ignored,
+            Accept::Connection(c) => c,
+        };
         let mut s = DtlsSession {
-            conn: Box::new(conn),
+            conn,
             is_client: false,
             rekey_needed: false,
             closed: false,
@@ -258,9 +301,6 @@ impl SessionLayer for DtlsLayer {
     }
 
     fn is_initial(d: &[u8]) -> bool {
-        d.len() > HEADER_LEN
-            && d[0] == CONTENT_HANDSHAKE
-            && d[3..5] == [0, 0]
-            && d[HEADER_LEN] == CLIENT_HELLO
+        datagram_has_client_hello(d)
     }
 }
