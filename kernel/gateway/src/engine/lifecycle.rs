@@ -143,6 +143,7 @@ impl<L: SessionLayer> Gateway<L> {
                 slot.pending = None;
                 slot.pending_initiated = false;
                 slot.counters.went_down += 1;
+                slot.last_failure = Some(FailureReason::NoResponse);
                 slot.set_link(
                     Link::Down {
                         since: now,
@@ -298,6 +299,9 @@ fn came_up<S>(slot: &mut PeerSlot<S>, now: Instant) {
     slot.counters.handshakes_completed += 1;
 }
 
+/// How long a handshake the peer started may hold off our rekey.
+const PEER_HANDSHAKE_YIELDS_AFTER: Duration = Duration::from_secs(1);
+
 /// Starts a rekey: inside the session if it can (new keys, old ones overlapping), else
 /// by a new handshake whose session replaces the current one when established (the old
 /// one then keeps opening records for the overlap).
@@ -315,7 +319,13 @@ pub(super) fn rekey<L: SessionLayer>(layer: &mut L, slot: &mut PeerSlot<L::Sessi
         Rekey::InProgress => false,
         Rekey::ByNewSession => true,
     };
-    if by_new_session && slot.pending.is_none() {
+    // A handshake the peer started that has not completed within a second (a real one
+    // takes two round trips) yields to our rekey: an unauthenticated hello must not
+    // hold rekeys off.
+    let theirs_unfinished = !slot.pending_initiated
+        && slot.pending.as_ref().is_some_and(|s| !s.is_established())
+        && now.saturating_since(slot.pending_started) >= PEER_HANDSHAKE_YIELDS_AFTER;
+    if by_new_session && (slot.pending.is_none() || theirs_unfinished) {
         slot.pending = Some(layer.connect(now, &slot.cfg));
         slot.pending_initiated = true;
         slot.pending_started = now;

@@ -210,12 +210,18 @@ impl<L: SessionLayer> Gateway<L> {
         slot.counters.handshakes_started += 1;
         if slot.link == Link::Up {
             // Make before break: the current session stays in use until this completes.
+            // A hello replacing an unfinished one of the peer's keeps its start time, so
+            // that a stream of hellos cannot keep a pending handshake alive.
+            let theirs_unfinished = !slot.pending_initiated
+                && slot.pending.as_ref().is_some_and(|s| !s.is_established());
+            if !theirs_unfinished {
+                slot.pending_started = now;
+            }
             slot.pending = Some(session);
             slot.pending_initiated = false;
             slot.pending_drained = false;
             slot.pending_opened = false;
             slot.pending_switch_at = None;
-            slot.pending_started = now;
         } else {
             slot.current = Some(session);
             slot.pending = None;
