@@ -180,6 +180,30 @@ fn real_dtls_rekeys_after_rekey_records() {
 }
 
 #[test]
+fn real_dtls_rekeys_at_the_usage_limit() {
+    let mut n = Net::new(38, Duration::from_secs(3600));
+    n.reconfigure_with(|_, d| {
+        d.limits.soft_seal = 80;
+        d.limits.hard_seal = 10_000;
+    });
+    let mut sent = 0;
+    for i in 0..400 {
+        n.host_send(0, format!("u{i}").as_bytes());
+        n.host_send(1, format!("v{i}").as_bytes());
+        sent += 1;
+        n.run(2);
+    }
+    n.run(100);
+    assert_eq!(n.payloads(1).len(), sent, "no loss A->B across rekeys");
+    assert_eq!(n.payloads(0).len(), sent, "no loss B->A across rekeys");
+    for i in 0..2 {
+        let c = counters(&n, i);
+        assert!(c.rekeys >= 3, "side {i}: {c:?}");
+    }
+    assert_eq!(n.sides[1].gw.counters().dropped(DropReason::SealFailed), 0);
+}
+
+#[test]
 fn real_dtls_allow_falls_back_only_after_sustained_failure() {
     let mut n = Net::new(35, Duration::from_secs(3600));
     n.reconfigure(|c| {

@@ -105,16 +105,19 @@ impl Net {
 
     /// Rebuilds both gateways with a changed configuration (before any traffic).
     pub fn reconfigure(&mut self, f: impl Fn(&mut GatewayConfig)) {
+        self.reconfigure_with(|c, _| f(c));
+    }
+
+    /// Rebuilds both gateways with a changed engine and DTLS configuration.
+    pub fn reconfigure_with(&mut self, f: impl Fn(&mut GatewayConfig, &mut Config)) {
         for i in 0..2 {
             let mut cfg = self.sides[i].gw.config().clone();
-            f(&mut cfg);
+            let mut dtls = Config::new(self.identities[i].clone(), PeerPolicy::AnyKey);
+            f(&mut cfg, &mut dtls);
             let peers: Vec<PeerConfig> = self.sides[i].gw.peers().map(|(_, p)| p.clone()).collect();
             let mut seed = [0u8; 32];
             seed[0] = i as u8 + 17;
-            let layer = DtlsLayer::new(
-                Config::new(self.identities[i].clone(), PeerPolicy::AnyKey),
-                seed,
-            );
+            let layer = DtlsLayer::new(dtls, seed);
             let mut gw = Gateway::new(cfg, layer);
             for p in peers {
                 gw.add_peer(p).unwrap();
