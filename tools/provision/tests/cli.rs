@@ -152,3 +152,21 @@ fn show_on_an_empty_disk_says_so() {
     assert!(!ok);
     assert!(err.contains("no valid configuration"), "{err}");
 }
+
+#[test]
+fn a_disk_whose_slots_are_all_damaged_keeps_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmds = write(dir.path(), "d.conf", "enforcement drop\n");
+    let disk = dir.path().join("d.img");
+    let disk = disk.to_str().unwrap();
+    let (ok, _, err) = provision(&["build", &cmds, disk]);
+    assert!(ok, "{err}");
+    // Damage the only written slot: a new identity must not replace the lost one.
+    let mut bytes = std::fs::read(disk).unwrap();
+    bytes[40] ^= 0xff;
+    std::fs::write(disk, &bytes).unwrap();
+    let (ok, out, err) = provision(&["build", &cmds, disk]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("holds no valid configuration"), "{err}");
+    assert_eq!(std::fs::read(disk).unwrap(), bytes, "the disk was written");
+}
