@@ -54,7 +54,7 @@ impl Datapath {
     pub fn reconfigure(
         &mut self,
         config: &Config,
-        identity: Option<&IdentityKey>,
+        identity: Result<&IdentityKey, &'static str>,
         net: &mut Interfaces,
         w: &mut dyn Write,
     ) {
@@ -96,10 +96,10 @@ impl Datapath {
     fn base<'k>(
         &self,
         config: &Config,
-        identity: Option<&'k IdentityKey>,
+        identity: Result<&'k IdentityKey, &'static str>,
         net: &Interfaces,
     ) -> Result<(Base, &'k IdentityKey), &'static str> {
-        let identity = identity.ok_or("no identity (no hardware random source)")?;
+        let identity = identity?;
         let lan = net.nic(Iface::Lan).ok_or("no lan NIC")?;
         let wan = net.nic(Iface::Wan).ok_or("no wan NIC")?;
         let lan_addr = lan.address().ok_or("lan has no address")?;

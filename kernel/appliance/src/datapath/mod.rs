@@ -100,7 +100,7 @@ impl Datapath {
         &mut self,
         net: &mut Interfaces,
         cfg: &vnetcrypt_console::config::Config,
-        identity: Option<&crate::management::IdentityKey>,
+        identity: Result<&crate::management::IdentityKey, &'static str>,
     ) {
         // An address that appeared or changed (a DHCP lease, say) starts or rebuilds
         // the engine.
@@ -108,7 +108,7 @@ impl Datapath {
         let lan = net.nic(Iface::Lan).and_then(|n| n.address());
         let stale = match &self.built {
             Some(b) => Some(b.wan_ip) != wan || Some(b.lan) != lan,
-            None => wan.is_some() && lan.is_some() && identity.is_some() && self.retry_due(),
+            None => wan.is_some() && lan.is_some() && identity.is_ok() && self.retry_due(),
         };
         if stale {
             self.reconfigure(cfg, identity, net, &mut crate::console::Log);
