@@ -150,6 +150,12 @@ impl Datapath {
         if gw.poll_timeout().is_some_and(|t| t <= now) {
             gw.handle_timeout(now);
         }
+        // Flow records for a collector behind a peer are handed to the engine before
+        // its output is drained, so what it queued for the tunnel leaves now.
+        self.export_flows(net, cfg);
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
         // The engine's own output.
         while let Some(t) = gw.poll_transmit(now, &mut self.buf) {
             let bytes = &mut self.buf[..t.len];
@@ -163,7 +169,6 @@ impl Datapath {
             };
             output(v, net, &mut self.errors);
         }
-        self.export_flows(net, cfg);
     }
 }
 

@@ -144,8 +144,9 @@ impl Datapath {
         let x = self.export;
         writeln!(
             w,
-            "flow export: {} records ({} tuples) sent, {} failed",
-            x.records, x.tuples, x.failed
+            "flow export: {} records ({} tuples) sent ({} through a peer's tunnel), {} failed, \
+             {} not sent: no protected path to the collector",
+            x.records, x.tuples, x.tunnelled, x.failed, x.no_path
         )
     }
 

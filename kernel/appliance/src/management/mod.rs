@@ -15,8 +15,8 @@ mod identity;
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use core::fmt::Write;
 use alloc::string::ToString;
+use core::fmt::Write;
 use disk::{BlockDevice, ConfigDisk, DiskError};
 pub use identity::IdentityKey;
 use vnetcrypt_config::boot::{BootPlan, DiskRead, LockReason};
