@@ -19,6 +19,19 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use rand_core::CryptoRngCore;
 
+/// Whether any record of `datagram` is an epoch-0 handshake record whose first message is
+/// a ClientHello fragment: what a peer that starts a new handshake sends. Callers use it
+/// to route such a datagram to a new connection next to an established one (an
+/// established [`Connection`] ignores ClientHellos). Never panics; framing stops at the
+/// first malformed record, as it does in [`Connection::handle_datagram`].
+pub fn datagram_has_client_hello(datagram: &[u8]) -> bool {
+    Records::new(datagram).any(|(h, record)| {
+        h.epoch == 0
+            && h.content_type == ContentType::Handshake
+            && record.get(HEADER_LEN) == Some(&msg_type::CLIENT_HELLO)
+    })
+}
+
 /// What became of a datagram from an unknown address.
 #[derive(Debug)]
 pub enum Accept {
@@ -161,5 +174,41 @@ impl Endpoint {
         let dst = reply.get_mut(..out.len())?;
         dst.copy_from_slice(&out);
         Some(out.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// A ChangeCipherSpec record, then an epoch-0 handshake record whose fragment is a
+    /// ClientHello (type 1); both well framed.
+    fn ccs_then_hello() -> Vec<u8> {
+        let mut d = vec![20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1];
+        d.extend_from_slice(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 2, 0, 12]);
+        d.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        d
+    }
+
+    #[test]
+    fn client_hello_is_found_in_any_record() {
+        let d = ccs_then_hello();
+        assert!(datagram_has_client_hello(&d));
+        assert!(datagram_has_client_hello(&d[14..]));
+        // The same record in epoch 1, or as another message type: no.
+        let mut e = d.clone();
+        e[14 + 4] = 1;
+        assert!(!datagram_has_client_hello(&e));
+        let mut t = d.clone();
+        t[27] = 2;
+        assert!(!datagram_has_client_hello(&t));
+        // Truncated or garbage input never panics.
+        for n in 0..d.len() {
+            let _ = datagram_has_client_hello(&d[..n]);
+        }
+        assert!(!datagram_has_client_hello(&d[..14 + 13]));
+        assert!(!datagram_has_client_hello(&[0xff; 40]));
+        assert!(!datagram_has_client_hello(&[]));
     }
 }

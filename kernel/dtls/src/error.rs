@@ -82,6 +82,24 @@ impl AlertDescription {
     }
 }
 
+/// Why a connection failed for good, as [`crate::Connection::failure`] reports it: the
+/// categories an operator needs to tell a wrong fingerprint from a dead peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// The handshake did not complete within its own time, and nothing at all was
+    /// received from the peer during it.
+    NoResponse,
+    /// The handshake did not complete within its own time although the peer answered.
+    Timeout,
+    /// The peer's key did not match the pinned fingerprint (or its signature over the
+    /// handshake did not verify).
+    PinMismatch,
+    /// The peer sent an authenticated fatal alert (only possible once keys exist).
+    AlertFromPeer(AlertDescription),
+    /// Another authenticated protocol failure (e.g. Finished did not verify).
+    Protocol,
+}
+
 /// Why a handshake or connection failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {

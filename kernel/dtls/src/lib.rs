@@ -92,8 +92,8 @@ pub use config::{ClientAuth, Config, PeerPolicy};
 pub use connection::{Connection, Event, Stats};
 pub use cookie::CookieKey;
 pub use crypto::{AeadBackend, CipherSuite};
-pub use endpoint::{Accept, Endpoint};
-pub use error::{AlertDescription, Error, RecordError};
+pub use endpoint::{datagram_has_client_hello, Accept, Endpoint};
+pub use error::{AlertDescription, Error, HandshakeFailure, RecordError};
 pub use identity::{Fingerprint, Identity};
 /// The RNG traits callers implement (re-exported so versions match).
 pub use rand_core;

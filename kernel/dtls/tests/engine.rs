@@ -452,3 +452,35 @@ fn hello_verify_request_reuses_the_client_hello_record_sequence() {
     assert_eq!(reply[..m][5..11], [0, 0, 0, 0, 0, 42]);
     assert_eq!(reply[13], 3, "HelloVerifyRequest");
 }
+
+#[test]
+fn failure_reason_tells_a_dead_peer_from_a_wrong_key() {
+    use vnetcrypt_dtls::HandshakeFailure;
+    // Nothing arrives at all: NoResponse.
+    let (c, s) = configs(20);
+    let mut pair = Pair::new(
+        c,
+        s,
+        20,
+        Link {
+            loss: 1000,
+            ..Link::default()
+        },
+    );
+    assert_eq!(pair.client.failure(), None);
+    let limit = pair.now + Duration::from_secs(400);
+    pair.run_until(limit, |p| p.client.is_closed());
+    assert_eq!(pair.client.failure(), Some(HandshakeFailure::NoResponse));
+    // The server's key is not the pinned one: PinMismatch.
+    let (mut c, s) = configs(21);
+    let (other, _) = identities(96);
+    c.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
+    let mut pair = Pair::new(c, s, 21, Link::default());
+    let limit = pair.now + Duration::from_secs(400);
+    pair.run_until(limit, |p| p.client.is_closed());
+    assert_eq!(pair.client.failure(), Some(HandshakeFailure::PinMismatch));
+    // A good handshake has no failure.
+    let pair = connect(22, Link::default());
+    assert_eq!(pair.client.failure(), None);
+    assert_eq!(pair.server.as_ref().unwrap().failure(), None);
+}

@@ -13,7 +13,7 @@ pub use event::{Event, Stats};
 
 use crate::config::Config;
 use crate::cookie::CookieKey;
-use crate::error::{AlertDescription, Error, RecordError};
+use crate::error::{AlertDescription, Error, HandshakeFailure, RecordError};
 use crate::handshake::client::{self, ClientState};
 use crate::handshake::common::Negotiated;
 use crate::handshake::fragment::{Message, Reassembler};
@@ -74,6 +74,11 @@ pub struct Connection {
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Whether the peer said anything the handshake accepted (tells a dead peer from a
+    /// failed handshake).
+    peer_answered: bool,
+    /// Why the connection failed for good.
+    failure: Option<HandshakeFailure>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -116,6 +121,8 @@ impl Connection {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            peer_answered: false,
+            failure: None,
         }
     }
 
@@ -182,6 +189,12 @@ impl Connection {
             State::Established(n) => Some(n),
             _ => None,
         }
+    }
+
+    /// Why the connection failed, once it has failed for good (`None` while it runs,
+    /// and after an orderly close_notify).
+    pub fn failure(&self) -> Option<HandshakeFailure> {
+        self.failure
     }
 
     /// Counters.
@@ -361,6 +374,13 @@ impl Connection {
         if e == Error::PeerKeyMismatch {
             self.stats.pin_mismatch += 1;
         }
+        self.failure = Some(match e {
+            Error::HandshakeTimeout if self.peer_answered => HandshakeFailure::Timeout,
+            Error::HandshakeTimeout => HandshakeFailure::NoResponse,
+            Error::PeerKeyMismatch | Error::BadSignature => HandshakeFailure::PinMismatch,
+            Error::PeerAlert(d) => HandshakeFailure::AlertFromPeer(d),
+            _ => HandshakeFailure::Protocol,
+        });
         if e != Error::HandshakeTimeout {
             self.send_alert(2, e.alert());
         }

@@ -136,6 +136,7 @@ impl Connection {
             self.timer = None;
             self.events.push_back(Event::Closed(None));
         } else if *level == 2 {
+            self.failure = Some(crate::error::HandshakeFailure::AlertFromPeer(desc));
             self.state = State::Closed;
             self.timer = None;
             self.events
@@ -271,6 +272,7 @@ impl Connection {
         };
         match result {
             Ok(next) => {
+                self.peer_answered = true;
                 if let State::Server(ServerState::ExpectClientHello(_)) = next {
                     // No cookie yet: forget this hello entirely.
                     self.reassembler.reset(0);
