@@ -215,9 +215,12 @@ fn route(gw: &Engine, cfg: &Config, to: SocketAddrV4, now: vnetcrypt_gateway::In
     }
 }
 
-/// Whether the peer's tunnel carries records now (so a packet for it is sealed at once).
+/// Whether the peer's tunnel carries records now (so a packet for it is sealed at once):
+/// established, and the peer heard from within the dead-peer time.
 fn tunnel_up(gw: &Engine, id: PeerId, now: vnetcrypt_gateway::Instant) -> bool {
-    gw.session_state(now, id) == Some(vnetcrypt_gateway::SessionState::Established)
+    gw.peer_status(id)
+        .is_some_and(|s| s.state == vnetcrypt_gateway::PeerState::Up)
+        && gw.session_state(now, id) == Some(vnetcrypt_gateway::SessionState::Established)
 }
 
 /// Writes an Ethernet frame to our own lan MAC carrying `record` in IPv4/UDP from
