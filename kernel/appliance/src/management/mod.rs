@@ -228,9 +228,14 @@ impl Management {
                     Some(k) => {
                         let _ = k.write_show(w);
                     }
-                    None => {
-                        let _ = writeln!(w, "no identity (no hardware random source)");
-                    }
+                    None => match self.locked {
+                        Some(reason) => {
+                            let _ = writeln!(w, "no identity: locked: {reason}");
+                        }
+                        None => {
+                            let _ = writeln!(w, "no identity (no hardware random source)");
+                        }
+                    },
                 }
                 Changed::Nothing
             }
@@ -310,7 +315,7 @@ impl Management {
         let Some(reason) = self.locked else {
             let _ = writeln!(
                 w,
-                "error: nothing to initialize: the configuration disk was read normally"
+                "error: nothing to initialize: the appliance is not locked"
             );
             return Changed::Nothing;
         };
