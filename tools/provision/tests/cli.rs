@@ -170,3 +170,38 @@ fn a_disk_whose_slots_are_all_damaged_keeps_its_bytes() {
     assert!(err.contains("holds no valid configuration"), "{err}");
     assert_eq!(std::fs::read(disk).unwrap(), bytes, "the disk was written");
 }
+
+#[test]
+fn liveness_rekey_and_collector_statements_provision_and_show_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // The collector comes first here: it is applied after the peer that protects it.
+    let text = format!(
+        "collector 10.2.0.9:2055 interval 30\nkeepalive interval 5\ndead-peer after 15\n\
+         fallback after 60\nrekey records 5000\n\
+         peer add b endpoint 192.0.2.2:4433 fingerprint {FP} prefix 10.2.0.0/24\n"
+    );
+    let cmds = write(dir.path(), "l.conf", &text);
+    let disk = dir.path().join("l.img");
+    let disk = disk.to_str().unwrap();
+    let (ok, _, err) = provision(&["build", &cmds, disk]);
+    assert!(ok, "{err}");
+    let (ok, shown, err) = provision(&["show", disk]);
+    assert!(ok, "{err}");
+    for line in [
+        "enforcement drop\n",
+        "rekey records 5000\n",
+        "keepalive interval 5\n",
+        "dead-peer after 15\n",
+        "fallback after 60\n",
+        "collector 10.2.0.9:2055 interval 30\n",
+    ] {
+        assert!(shown.contains(line), "{line:?} missing from:\n{shown}");
+    }
+    // A collector that only wan could reach is refused, and nothing is written.
+    let bad = write(dir.path(), "bad.conf", "collector 192.0.2.9:2055\n");
+    let fresh = dir.path().join("bad.img");
+    let (ok, _, err) = provision(&["build", &bad, fresh.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("in the clear"), "{err}");
+    assert!(!fresh.exists());
+}

@@ -360,6 +360,10 @@ impl Management {
     /// Test builds: a save cut short after `sectors` sectors, as a power cut would.
     #[cfg(feature = "test-faults")]
     pub fn torn_save(&mut self, sectors: u64, w: &mut dyn Write) {
+        if let Some(reason) = self.locked {
+            let _ = writeln!(w, "error: refused: {reason}");
+            return;
+        }
         let saved = self.saved();
         match self.disk.as_mut() {
             Some(d) => match d.save_partial(&saved, sectors) {
