@@ -45,6 +45,8 @@ pub struct Management {
     /// generated, the data path stays off and `config save` is refused until an
     /// operator runs `config initialize confirm`.
     locked: Option<LockReason>,
+    /// Both slots were read, so the disk knows where the next save goes.
+    slots_read: bool,
 }
 
 impl Management {
@@ -58,6 +60,7 @@ impl Management {
             disk: None,
             unsaved: false,
             locked: None,
+            slots_read: false,
         };
         let mut selection = None;
         let read = match dev.map(ConfigDisk::open) {
@@ -102,6 +105,7 @@ impl Management {
                             None => {}
                         }
                         selection = Some(sel);
+                        m.slots_read = true;
                         None
                     }
                     Err(e) => {
@@ -214,6 +218,13 @@ impl Management {
     fn save(&mut self) -> Result<(usize, u64), disk::DiskError> {
         let saved = self.saved();
         let disk = self.disk.as_mut().ok_or(disk::DiskError::Absent)?;
+        if !self.slots_read {
+            // The slots could not be read at boot: read them now, or a save could go
+            // to the slot holding the newest configuration, or lose to a slot with a
+            // higher sequence number at the next boot.
+            disk.load()?;
+            self.slots_read = true;
+        }
         let r = disk.save(&saved)?;
         self.unsaved = false;
         Ok(r)
