@@ -105,7 +105,7 @@ pub fn run(
         let Some(byte) = term.uart.try_read() else {
             net.poll();
             dp.poll(net, &mgmt.config, mgmt.engine_identity());
-            core::hint::spin_loop();
+            crate::idle::wait_until(None);
             continue;
         };
         match editor.feed(byte, &mut term) {
