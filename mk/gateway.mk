@@ -13,9 +13,11 @@ FUZZ_TARGETS  += fuzz-gateway
 
 .PHONY: test-gateway-dtls test-gateway-fuzz fuzz-gateway bench-gateway
 
-# Two gateways over the real DTLS engine (handshake, restart, rekey); a few seconds.
+# Two gateways over the real DTLS engine (handshake, restart, rekey) and the attacker
+# of issue 12 against it (forged/replayed hellos and alerts, garbage, pin mismatch,
+# rekey_records, fallback, keepalives, dead peer); a few seconds.
 test-gateway-dtls: deps
-	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter
+	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker
 
 test-gateway-fuzz: deps
 	$(SUITE) $(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))

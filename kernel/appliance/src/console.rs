@@ -85,7 +85,7 @@ pub fn run(
         let _ = writeln!(term, "config: interface {}: {e}", role.name());
     }
     let mut dp = Datapath::new();
-    dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, &mut term);
+    dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, &mut term);
     let boot_tsc = crate::arch::cpu::rdtsc();
     let boot_ns = clock::tsc_delta_ns(entry_tsc, boot_tsc);
     let _ = writeln!(
@@ -104,8 +104,8 @@ pub fn run(
     loop {
         let Some(byte) = term.uart.try_read() else {
             net.poll();
-            dp.poll(net, &mgmt.config, mgmt.identity.as_ref());
-            core::hint::spin_loop();
+            dp.poll(net, &mgmt.config, mgmt.engine_identity());
+            crate::idle::wait_until(None);
             continue;
         };
         match editor.feed(byte, &mut term) {
@@ -139,7 +139,7 @@ fn dispatch(
     if crate::net::execute(&cmd, &mut mgmt.config, net, w) {
         if matches!(cmd, Command::Set(_)) {
             mgmt.unsaved = true;
-            dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w);
+            dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, w);
         }
         return;
     }
@@ -159,9 +159,9 @@ fn dispatch(
             if let Err((role, e)) = net.apply(&mgmt.config) {
                 let _ = writeln!(w, "error: interface {}: {e}", role.name());
             }
-            dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w);
+            dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, w);
         }
-        Some(Changed::Identity) => dp.reconfigure(&mgmt.config, mgmt.identity.as_ref(), net, w),
+        Some(Changed::Identity) => dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, w),
         Some(Changed::Nothing) => {}
         None => execute(cmd, app, mgmt, boot_ns, w),
     }

@@ -12,6 +12,7 @@ mod console;
 mod datapath;
 mod devices;
 mod heap;
+mod idle;
 mod logger;
 mod management;
 mod net;

@@ -1,13 +1,39 @@
 //! Applying a statement: checked first, then applied whole, so a statement that fails
 //! leaves the configuration exactly as it was.
 
-use crate::model::{default_private, Config, PeerConfig};
+use crate::model::{default_private, Config, Iface, PeerConfig};
 use crate::{ApplyError, Statement, MAX_PEERS};
 use alloc::string::ToString;
 
 impl Config {
     /// Applies one statement completely, or not at all.
+    ///
+    /// Besides each statement's own checks, the result must keep the flow-log
+    /// collector reachable without crossing wan in the clear (on the lan subnet or in
+    /// a peer's prefixes): a statement that would break that is refused.
     pub fn apply(&mut self, st: Statement<'_>) -> Result<(), ApplyError> {
+        let sets_collector = matches!(st, Statement::Collector(Some(_)));
+        let moves_paths = matches!(
+            st,
+            Statement::Address(Iface::Lan, _) | Statement::PeerSet(..) | Statement::PeerRemove(_)
+        );
+        let before = (sets_collector || moves_paths).then(|| self.clone());
+        self.apply_statement(st)?;
+        if let (Some(before), Some(c)) = (before, self.collector) {
+            let ip = *c.endpoint.ip();
+            if self.collector_path(ip).is_none() {
+                *self = before;
+                return Err(if sets_collector {
+                    ApplyError::CollectorUnprotected(ip)
+                } else {
+                    ApplyError::CollectorWouldBeUnprotected(ip)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_statement(&mut self, st: Statement<'_>) -> Result<(), ApplyError> {
         match st {
             Statement::Enforcement(e) => self.enforcement = e,
             Statement::ListenPort(p) => self.listen_port = p,
@@ -20,6 +46,15 @@ impl Config {
             Statement::Private(p) => self.private = p.unwrap_or_else(default_private),
             Statement::RekeyInterval(s) => self.rekey.interval_s = s,
             Statement::RekeyRecords(n) => self.rekey.records = n,
+            Statement::KeepaliveInterval(k) => {
+                self.check_liveness(k, self.liveness.dead_after_s)?;
+                self.liveness.keepalive_s = k;
+            }
+            Statement::DeadPeerAfter(d) => {
+                self.check_liveness(self.liveness.keepalive_s, d)?;
+                self.liveness.dead_after_s = d;
+            }
+            Statement::FallbackAfter(s) => self.liveness.fallback_after_s = s,
             Statement::Collector(c) => self.collector = c,
             Statement::PeerAdd(peer) => {
                 if self.peer(&peer.name).is_some() {
@@ -55,6 +90,19 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// An idle live peer sends a keepalive every `keepalive_s`: declaring it down
+    /// sooner than that would take down healthy tunnels.
+    fn check_liveness(&self, keepalive_s: u32, dead_after_s: u32) -> Result<(), ApplyError> {
+        if dead_after_s > keepalive_s {
+            Ok(())
+        } else {
+            Err(ApplyError::DeadPeerNotAfterKeepalive {
+                keepalive_s,
+                dead_after_s,
+            })
+        }
     }
 
     fn peer_index(&self, name: &str) -> Result<usize, ApplyError> {
@@ -187,6 +235,11 @@ mod tests {
         );
         assert_eq!(
             c.enforcement_for(c.peer("b").unwrap()),
+            Enforcement::DropUnencrypted
+        );
+        apply(&mut c, "peer set a enforcement allow").unwrap();
+        assert_eq!(
+            c.enforcement_for(c.peer("a").unwrap()),
             Enforcement::AllowUnencrypted
         );
         let before = c.clone();
@@ -198,6 +251,93 @@ mod tests {
         assert_eq!(a.endpoint, "192.0.2.2:4433".parse().unwrap());
         apply(&mut c, "peer remove a").unwrap();
         assert!(c.peer("a").is_none());
+    }
+
+    #[test]
+    fn dead_peer_detection_must_wait_longer_than_a_keepalive() {
+        let mut c = Config::default();
+        let before = c.clone();
+        assert_eq!(
+            apply(&mut c, "dead-peer after 10"),
+            Err(ApplyError::DeadPeerNotAfterKeepalive {
+                keepalive_s: 10,
+                dead_after_s: 10
+            })
+        );
+        assert_eq!(
+            apply(&mut c, "keepalive interval 30"),
+            Err(ApplyError::DeadPeerNotAfterKeepalive {
+                keepalive_s: 30,
+                dead_after_s: 30
+            })
+        );
+        assert_eq!(c, before);
+        apply(&mut c, "dead-peer after 120").unwrap();
+        apply(&mut c, "keepalive interval 60").unwrap();
+        apply(&mut c, "fallback after 300").unwrap();
+        assert_eq!(
+            (
+                c.liveness.keepalive_s,
+                c.liveness.dead_after_s,
+                c.liveness.fallback_after_s
+            ),
+            (60, 120, 300)
+        );
+    }
+
+    #[test]
+    fn the_collector_must_sit_on_lan_or_behind_a_peer() {
+        let mut c = Config::default();
+        // Nothing protected yet: an address on wan or anywhere else is refused.
+        assert_eq!(
+            apply(&mut c, "collector 192.0.2.9:2055"),
+            Err(ApplyError::CollectorUnprotected(
+                "192.0.2.9".parse().unwrap()
+            ))
+        );
+        assert_eq!(c.collector, None);
+        apply(&mut c, "interface lan address 10.1.0.1/24").unwrap();
+        // Our own lan address is no collector.
+        assert!(apply(&mut c, "collector 10.1.0.1:2055").is_err());
+        apply(&mut c, "collector 10.1.0.9:2055").unwrap();
+        assert_eq!(
+            c.collector_path("10.1.0.9".parse().unwrap()),
+            Some(crate::CollectorPath::Lan)
+        );
+        apply(
+            &mut c,
+            &std::format!(
+                "peer add b endpoint 192.0.2.2:4433 fingerprint {} prefix 10.2.0.0/16",
+                fp(1)
+            ),
+        )
+        .unwrap();
+        apply(&mut c, "collector 10.2.3.4:2055 interval 30").unwrap();
+        assert!(matches!(
+            c.collector_path("10.2.3.4".parse().unwrap()),
+            Some(crate::CollectorPath::Peer(p)) if p.name == "b"
+        ));
+        // Changes that would leave it with no protected path are refused whole.
+        let before = c.clone();
+        let ip = "10.2.3.4".parse().unwrap();
+        for line in ["peer remove b", "peer set b prefix 10.3.0.0/16"] {
+            assert_eq!(
+                apply(&mut c, line),
+                Err(ApplyError::CollectorWouldBeUnprotected(ip)),
+                "{line}"
+            );
+            assert_eq!(c, before, "{line}");
+        }
+        apply(&mut c, "collector 10.1.0.9:2055").unwrap();
+        assert_eq!(
+            apply(&mut c, "interface lan address 10.5.0.1/24"),
+            Err(ApplyError::CollectorWouldBeUnprotected(
+                "10.1.0.9".parse().unwrap()
+            ))
+        );
+        apply(&mut c, "peer remove b").unwrap();
+        apply(&mut c, "collector off").unwrap();
+        apply(&mut c, "interface lan address none").unwrap();
     }
 
     #[test]

@@ -59,6 +59,16 @@ pub enum ApplyError {
     FingerprintInUse {
         peer: alloc::string::String,
     },
+    /// `dead-peer after` must be longer than `keepalive interval`.
+    DeadPeerNotAfterKeepalive {
+        keepalive_s: u32,
+        dead_after_s: u32,
+    },
+    /// A collector neither on the lan subnet nor in a peer's prefixes: its flow
+    /// records could only cross wan in the clear.
+    CollectorUnprotected(core::net::Ipv4Addr),
+    /// The change would leave the configured collector with no protected path.
+    CollectorWouldBeUnprotected(core::net::Ipv4Addr),
 }
 
 impl fmt::Display for ApplyError {
@@ -75,6 +85,25 @@ impl fmt::Display for ApplyError {
             Self::FingerprintInUse { peer } => {
                 write!(f, "fingerprint is pinned for peer '{peer}'")
             }
+            Self::DeadPeerNotAfterKeepalive {
+                keepalive_s,
+                dead_after_s,
+            } => write!(
+                f,
+                "dead-peer after ({dead_after_s} s) must be longer than the keepalive \
+                 interval ({keepalive_s} s), or idle peers that are alive would be declared down"
+            ),
+            Self::CollectorUnprotected(ip) => write!(
+                f,
+                "collector {ip} is neither on the lan subnet nor in a peer's prefixes: \
+                 flow records would cross wan in the clear (set the lan address or add the \
+                 peer first)"
+            ),
+            Self::CollectorWouldBeUnprotected(ip) => write!(
+                f,
+                "the flow-log collector {ip} would be neither on the lan subnet nor behind a \
+                 peer: move it ('collector ...') or turn it off ('collector off') first"
+            ),
         }
     }
 }

@@ -19,6 +19,7 @@ extern crate alloc;
 extern crate std;
 
 mod apply;
+pub mod boot;
 mod error;
 pub mod gpt;
 mod model;
@@ -29,8 +30,8 @@ pub mod store;
 
 pub use error::{ApplyError, StatementError};
 pub use model::{
-    Collector, Config, Enforcement, Fingerprint, Iface, InterfaceConfig, PeerConfig, Rekey,
-    DEFAULT_LISTEN_PORT, MAX_PEERS, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
+    Collector, CollectorPath, Config, Enforcement, Fingerprint, Iface, InterfaceConfig, Liveness,
+    PeerConfig, Rekey, DEFAULT_LISTEN_PORT, MAX_PEERS, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
 };
 pub use prefix::Ipv4Prefix;
 pub use statement::{PeerChange, Statement};

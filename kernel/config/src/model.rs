@@ -16,12 +16,13 @@ pub const MAX_PRIVATE_PREFIXES: usize = 32;
 pub const DEFAULT_LISTEN_PORT: u16 = 4433;
 
 /// What happens to protected traffic that cannot be encrypted (Azure's names).
+/// The default fails closed: `DropUnencrypted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Enforcement {
     /// Where encryption is not possible, traffic passes in the clear (and is logged so).
-    #[default]
     AllowUnencrypted,
     /// Protected traffic never crosses the fabric in the clear.
+    #[default]
     DropUnencrypted,
 }
 
@@ -150,6 +151,29 @@ impl Default for Rekey {
     }
 }
 
+/// Tunnel liveness: keepalives, dead-peer detection and (under AllowUnencrypted) how
+/// long a peer must fail every handshake before its traffic falls back to clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// An idle tunnel sends an authenticated keepalive this often.
+    pub keepalive_s: u32,
+    /// A peer with no authenticated record for this long is `down`; always longer
+    /// than `keepalive_s`, so an idle live peer is never declared down.
+    pub dead_after_s: u32,
+    /// Allow only: traffic goes clear only after every handshake failed this long.
+    pub fallback_after_s: u32,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            keepalive_s: 10,
+            dead_after_s: 30,
+            fallback_after_s: 30,
+        }
+    }
+}
+
 /// Where flow records are exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Collector {
@@ -169,7 +193,19 @@ pub struct Config {
     pub private: Vec<Ipv4Prefix>,
     pub peers: Vec<PeerConfig>,
     pub rekey: Rekey,
+    pub liveness: Liveness,
+    /// Always lies on the lan subnet or in a peer's prefixes ([`Config::collector_path`]):
+    /// every statement that would break that is refused.
     pub collector: Option<Collector>,
+}
+
+/// How flow records reach the collector without crossing wan in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectorPath<'a> {
+    /// The collector is on the lan subnet: sent on lan.
+    Lan,
+    /// The collector lies in this peer's prefixes: sent through its tunnel.
+    Peer(&'a PeerConfig),
 }
 
 /// RFC 1918 and RFC 6598 (carrier-grade NAT) ranges.
@@ -198,6 +234,7 @@ impl Default for Config {
             private: default_private(),
             peers: Vec::new(),
             rekey: Rekey::default(),
+            liveness: Liveness::default(),
             collector: None,
         }
     }
@@ -213,6 +250,23 @@ impl Config {
     /// The enforcement that applies to a peer (its override, else the global one).
     pub fn enforcement_for(&self, peer: &PeerConfig) -> Enforcement {
         peer.enforcement.unwrap_or(self.enforcement)
+    }
+
+    /// The protected path to a collector at `ip`: on lan when `ip` is on the lan
+    /// subnet (and not our own address), else through the peer whose prefixes hold
+    /// it; `None` when neither (flow records would have to cross wan in the clear).
+    pub fn collector_path(&self, ip: Ipv4Addr) -> Option<CollectorPath<'_>> {
+        let on_lan = self.interface(Iface::Lan).address.is_some_and(|(a, len)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            a != ip && u32::from(a) & mask == u32::from(ip) & mask
+        });
+        if on_lan {
+            return Some(CollectorPath::Lan);
+        }
+        self.peers
+            .iter()
+            .find(|p| p.prefixes.iter().any(|q| q.contains(ip)))
+            .map(CollectorPath::Peer)
     }
 }
 
@@ -251,6 +305,11 @@ mod tests {
                 "100.64.0.0/10"
             ]
         );
-        assert_eq!(c.enforcement, Enforcement::AllowUnencrypted);
+    }
+
+    #[test]
+    fn the_default_enforcement_fails_closed() {
+        assert_eq!(Config::default().enforcement, Enforcement::DropUnencrypted);
+        assert_eq!(Enforcement::default(), Enforcement::DropUnencrypted);
     }
 }

@@ -1,16 +1,16 @@
 //! `config show`: the statements that rebuild the running configuration from defaults.
 
-use crate::model::{default_private, Config, Iface, InterfaceConfig};
+use crate::model::{default_private, Config, Iface, InterfaceConfig, Liveness};
 use core::fmt::{self, Write};
 
 impl Config {
     /// Writes one statement per line (`\n`-terminated). Applying them in order to
-    /// `Config::default()` gives back `self`. Settings at their default are omitted.
+    /// `Config::default()` gives back `self`. Settings at their default are omitted,
+    /// except the enforcement: whether clear traffic may cross is always stated.
+    /// The collector comes last, after the lan address and peers that protect it.
     pub fn write_statements(&self, w: &mut dyn Write) -> fmt::Result {
         let d = Config::default();
-        if self.enforcement != d.enforcement {
-            writeln!(w, "enforcement {}", self.enforcement.keyword())?;
-        }
+        writeln!(w, "enforcement {}", self.enforcement.keyword())?;
         if self.listen_port != d.listen_port {
             writeln!(w, "listen port {}", self.listen_port)?;
         }
@@ -34,9 +34,7 @@ impl Config {
         if self.rekey.records != d.rekey.records {
             writeln!(w, "rekey records {}", self.rekey.records)?;
         }
-        if let Some(c) = self.collector {
-            writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
-        }
+        write_liveness(&self.liveness, &d.liveness, w)?;
         for p in &self.peers {
             write!(
                 w,
@@ -49,8 +47,40 @@ impl Config {
             }
             w.write_str("\n")?;
         }
+        if let Some(c) = self.collector {
+            writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
+        }
         Ok(())
     }
+}
+
+/// The keepalive and dead-peer settings in an order that is valid at every step
+/// (dead-peer after must stay longer than the keepalive interval): a keepalive
+/// interval that the default dead-peer time would not allow comes after it.
+fn write_liveness(l: &Liveness, d: &Liveness, w: &mut dyn Write) -> fmt::Result {
+    let keepalive = |w: &mut dyn Write| {
+        if l.keepalive_s != d.keepalive_s {
+            writeln!(w, "keepalive interval {}", l.keepalive_s)?;
+        }
+        Ok(())
+    };
+    let dead = |w: &mut dyn Write| {
+        if l.dead_after_s != d.dead_after_s {
+            writeln!(w, "dead-peer after {}", l.dead_after_s)?;
+        }
+        Ok(())
+    };
+    if l.keepalive_s < d.dead_after_s {
+        keepalive(w)?;
+        dead(w)?;
+    } else {
+        dead(w)?;
+        keepalive(w)?;
+    }
+    if l.fallback_after_s != d.fallback_after_s {
+        writeln!(w, "fallback after {}", l.fallback_after_s)?;
+    }
+    Ok(())
 }
 
 fn write_interface(iface: Iface, c: &InterfaceConfig, w: &mut dyn Write) -> fmt::Result {
@@ -96,10 +126,32 @@ mod tests {
     }
 
     #[test]
-    fn default_config_shows_nothing() {
+    fn default_config_shows_only_the_enforcement() {
         let mut out = String::new();
         Config::default().write_statements(&mut out).unwrap();
-        assert_eq!(out, "");
+        assert_eq!(out, "enforcement drop\n");
+        assert_eq!(rebuild(&out), Config::default());
+    }
+
+    #[test]
+    fn liveness_settings_round_trip_in_any_combination() {
+        for (k, d) in [
+            (1, 2),
+            (5, 20),
+            (10, 30),
+            (29, 31),
+            (30, 31),
+            (60, 120),
+            (3600, 86400),
+        ] {
+            let mut c = Config::default();
+            c.liveness.keepalive_s = k;
+            c.liveness.dead_after_s = d;
+            c.liveness.fallback_after_s = 90;
+            let mut out = String::new();
+            c.write_statements(&mut out).unwrap();
+            assert_eq!(rebuild(&out), c, "{out}");
+        }
     }
 
     #[test]
@@ -119,8 +171,11 @@ mod tests {
              private 10.0.0.0/8,100.64.0.0/10\n\
              rekey interval 600\n\
              rekey records 1000000\n\
-             collector 10.1.0.9:2055 interval 30\n\
-             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n"
+             keepalive interval 5\n\
+             dead-peer after 20\n\
+             fallback after 120\n\
+             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n\
+             collector 10.2.0.9:2055 interval 30\n"
         );
         let c = rebuild(&text);
         let mut out = String::new();

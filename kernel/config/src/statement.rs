@@ -15,6 +15,9 @@
 //! peer remove NAME
 //! rekey interval SECONDS
 //! rekey records COUNT
+//! keepalive interval SECONDS
+//! dead-peer after SECONDS
+//! fallback after SECONDS
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
 //! ```
 
@@ -45,6 +48,9 @@ pub enum Statement<'a> {
     PeerRemove(&'a str),
     RekeyInterval(u32),
     RekeyRecords(u64),
+    KeepaliveInterval(u32),
+    DeadPeerAfter(u32),
+    FallbackAfter(u32),
     Collector(Option<Collector>),
 }
 
@@ -59,7 +65,7 @@ pub struct PeerChange {
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 8] = [
+pub const KEYWORDS: [&str; 11] = [
     "enforcement",
     "listen",
     "interface",
@@ -67,6 +73,9 @@ pub const KEYWORDS: [&str; 8] = [
     "private",
     "peer",
     "rekey",
+    "keepalive",
+    "dead-peer",
+    "fallback",
     "collector",
 ];
 
@@ -154,6 +163,24 @@ impl<'a> Statement<'a> {
                     })
                 }
             },
+            "keepalive" => {
+                keyword(w.need("'interval'")?, "interval", "'interval'")?;
+                Statement::KeepaliveInterval(number(w.need("seconds")?, 1, 3600, "seconds 1-3600")?)
+            }
+            "dead-peer" => {
+                keyword(w.need("'after'")?, "after", "'after'")?;
+                Statement::DeadPeerAfter(number(w.need("seconds")?, 2, 86_400, "seconds 2-86400")?)
+            }
+            "fallback" => {
+                keyword(w.need("'after'")?, "after", "'after'")?;
+                // Shorter than one handshake timeout would let one lost flight fall back.
+                Statement::FallbackAfter(number(
+                    w.need("seconds")?,
+                    10,
+                    86_400,
+                    "seconds 10-86400",
+                )?)
+            }
             "collector" => return collector(w),
             other => return Err(E::Unknown(other)),
         };
@@ -582,6 +609,42 @@ mod tests {
             ),
             ("peer remove b extra", E::Unexpected("extra")),
             (
+                "keepalive interval 0",
+                E::Invalid {
+                    token: "0",
+                    expected: "seconds 1-3600",
+                },
+            ),
+            (
+                "keepalive every 5",
+                E::Invalid {
+                    token: "every",
+                    expected: "'interval'",
+                },
+            ),
+            (
+                "dead-peer after",
+                E::Missing {
+                    after: "after",
+                    expected: "seconds",
+                },
+            ),
+            (
+                "dead-peer after 1",
+                E::Invalid {
+                    token: "1",
+                    expected: "seconds 2-86400",
+                },
+            ),
+            (
+                "fallback after 5",
+                E::Invalid {
+                    token: "5",
+                    expected: "seconds 10-86400",
+                },
+            ),
+            ("fallback after 60 s", E::Unexpected("s")),
+            (
                 "collector 1.2.3.4:5 every 3",
                 E::Invalid {
                     token: "every",
@@ -637,6 +700,18 @@ mod tests {
         assert_eq!(
             Statement::parse("rekey interval 600"),
             Ok(Statement::RekeyInterval(600))
+        );
+        assert_eq!(
+            Statement::parse("keepalive interval 5"),
+            Ok(Statement::KeepaliveInterval(5))
+        );
+        assert_eq!(
+            Statement::parse("dead-peer after 20"),
+            Ok(Statement::DeadPeerAfter(20))
+        );
+        assert_eq!(
+            Statement::parse("fallback after 60"),
+            Ok(Statement::FallbackAfter(60))
         );
         assert!(matches!(
             Statement::parse("peer set b enforcement default"),

@@ -26,6 +26,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 /// Size of one slot; the configuration area holds two.
 pub const SLOT_SIZE: usize = 64 * 1024;
@@ -36,13 +37,21 @@ const MAGIC: &[u8; 8] = b"VNCCONF1";
 /// The largest payload a slot can hold.
 pub const MAX_PAYLOAD: usize = SLOT_SIZE - HEADER_LEN - DIGEST_LEN;
 
-/// What a slot holds.
+/// What a slot holds. The identity key is wiped from memory when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Saved {
     /// The identity private key (P-256 scalar), if one was generated.
     pub identity: Option<[u8; 32]>,
     /// The configuration statements.
     pub text: String,
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        if let Some(k) = self.identity.as_mut() {
+            k.zeroize();
+        }
+    }
 }
 
 impl fmt::Debug for Saved {
@@ -135,7 +144,9 @@ pub fn decode(slot: &[u8]) -> Result<(u64, Saved), SlotError> {
         Some((1, rest)) if rest.len() >= 32 => {
             let mut k = [0u8; 32];
             k.copy_from_slice(&rest[..32]);
-            (Some(k), &rest[32..])
+            let key = Some(k);
+            k.zeroize();
+            (key, &rest[32..])
         }
         _ => return Err(SlotError::BadPayload),
     };
@@ -204,11 +215,19 @@ pub struct LineError {
 
 /// Builds a configuration from statements, one per line; blank lines and lines starting
 /// with `#` are skipped. Lines that fail are reported and skipped, the rest applied.
+/// `collector` lines are applied after all others, wherever they stand (a collector is
+/// checked against the lan address and peers, which older saves listed after it).
 pub fn load_text(text: &str) -> (Config, Vec<LineError>) {
     use core::fmt::Write;
     let mut config = Config::default();
     let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let is_collector = |l: &str| l.split_ascii_whitespace().next() == Some("collector");
+    let ordered = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !is_collector(l))
+        .chain(text.lines().enumerate().filter(|(_, l)| is_collector(l)));
+    for (i, line) in ordered {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -347,6 +366,28 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("<secret>"));
+    }
+
+    #[test]
+    fn a_collector_listed_before_its_peer_still_loads() {
+        let fp = "ab".repeat(32);
+        let text = std::format!(
+            "collector 10.2.0.9:2055 interval 60\n\
+             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24\n"
+        );
+        let (c, errors) = load_text(&text);
+        assert_eq!(errors, []);
+        assert_eq!(c.collector.map(|c| c.interval_s), Some(60));
+        // One with no protected path is reported with its own line number, not loaded.
+        let (c, errors) = load_text("enforcement allow\ncollector 192.0.2.9:2055\n");
+        assert_eq!(c.collector, None);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        assert!(
+            errors[0].message.contains("in the clear"),
+            "{:?}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub enum Command<'a> {
     ConfigSave,
     /// `config reset`: back to defaults (the identity is kept).
     ConfigReset,
+    /// `config initialize confirm`: after a configuration disk that could not be
+    /// read, start anew (an identity if there is none, saving allowed again, which
+    /// overwrites what the disk held).
+    ConfigInitialize,
     /// `debug fault <kind>`: crash on purpose (test builds only).
     Fault(FaultKind),
     /// `debug torn-save <sectors>`: a `config save` cut short after that many sectors,
@@ -159,16 +163,31 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
             Some("show") => Command::Show(View::Config),
             Some("save") => Command::ConfigSave,
             Some("reset") => Command::ConfigReset,
+            Some("initialize") => match words.next() {
+                Some("confirm") => Command::ConfigInitialize,
+                Some(t) => {
+                    return Err(ParseError::InvalidValue {
+                        token: t,
+                        expected: "'confirm'",
+                    })
+                }
+                None => {
+                    return Err(ParseError::MissingArgument {
+                        command: "config initialize",
+                        expected: "the word 'confirm' (what the disk held will be overwritten)",
+                    })
+                }
+            },
             Some(t) => {
                 return Err(ParseError::InvalidValue {
                     token: t,
-                    expected: "show, save or reset",
+                    expected: "show, save, reset or initialize",
                 })
             }
             None => {
                 return Err(ParseError::MissingArgument {
                     command: "config",
-                    expected: "show, save or reset",
+                    expected: "show, save, reset or initialize",
                 })
             }
         },
@@ -283,6 +302,32 @@ mod tests {
         assert_eq!(parse("config show"), Ok(Command::Show(View::Config)));
         assert_eq!(parse("config save"), Ok(Command::ConfigSave));
         assert_eq!(parse("config reset"), Ok(Command::ConfigReset));
+        assert_eq!(
+            parse("config initialize confirm"),
+            Ok(Command::ConfigInitialize)
+        );
+    }
+
+    #[test]
+    fn config_initialize_needs_the_confirmation_word() {
+        assert!(matches!(
+            parse("config initialize"),
+            Err(ParseError::MissingArgument {
+                command: "config initialize",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("config initialize yes"),
+            Err(ParseError::InvalidValue {
+                token: "yes",
+                expected: "'confirm'"
+            })
+        );
+        assert_eq!(
+            parse("config initialize confirm now"),
+            Err(ParseError::UnexpectedArgument("now"))
+        );
     }
 
     #[test]

@@ -34,12 +34,21 @@ drop_reasons! {
     ToAppliance = "to-appliance",
     /// DropUnencrypted: a private destination that no peer owns.
     NoPeerForPrivate = "no-peer-for-private",
-    /// DropUnencrypted: the peer's handshake failed.
+    /// DropUnencrypted: the peer's handshakes keep failing (or one failed while the
+    /// packet waited).
     HandshakeFailed = "handshake-failed",
+    /// DropUnencrypted: the peer is down (silent for `dead_after`).
+    PeerDown = "peer-down",
+    /// AllowUnencrypted: the peer is failing or down, but not yet for `fallback_after`:
+    /// the packet is dropped rather than sent clear.
+    AwaitingFallback = "awaiting-fallback",
     /// The bounded queue of packets waiting for a session is full.
     SessionQueueFull = "session-queue-full",
     /// DropUnencrypted: plaintext on wan from a protected source to a lan prefix.
     PlaintextForProtected = "plaintext-for-protected",
+    /// A clear packet on wan from a peer's prefixes while that peer's tunnel is up: only
+    /// the tunnel speaks for those prefixes.
+    ClearFromTunnelPeer = "clear-from-tunnel-peer",
     /// A plaintext wan packet or an opened inner packet for a destination not on lan.
     NoRoute = "no-route",
     /// A wan datagram from an endpoint that is no configured peer.
@@ -50,6 +59,9 @@ drop_reasons! {
     Replay = "replay",
     /// A handshake message for a handshake that no longer runs (a lost race).
     StaleHandshake = "stale-handshake",
+    /// A datagram with a ClientHello that the session layer does not answer (not a
+    /// valid hello from the pinned peer).
+    HelloIgnored = "hello-ignored",
     /// Application data from a peer with no session to open it.
     NoSession = "no-session",
     /// An opened packet whose source is not in the sending peer's prefixes.
@@ -116,6 +128,14 @@ pub struct PeerCounters {
     pub rekeys: u64,
     /// Sessions replaced by a new handshake (peer restart).
     pub sessions_replaced: u64,
+    /// Authenticated keepalives (empty records) sent and received.
+    pub keepalives_sent: u64,
+    pub keepalives_received: u64,
+    /// Times the peer went down (no authenticated record for `dead_after`).
+    pub went_down: u64,
+    /// Stateless cookie answers (HelloVerifyRequest) sent to hellos from the peer's
+    /// endpoint: no state is kept for them.
+    pub cookies_sent: u64,
     /// Packets dropped that concerned this peer (also counted by reason globally).
     pub drops: u64,
 }

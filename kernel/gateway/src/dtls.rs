@@ -13,7 +13,8 @@
 //!   `poll_received` once the keys exist.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -21,7 +22,10 @@ use core::net::SocketAddrV4;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use vnetcrypt_dtls::{Config, Connection, Event, Fingerprint, PeerPolicy, RecordError};
+use vnetcrypt_dtls::{
+    datagram_has_client_hello, Accept, Config, Connection, Endpoint, Event, Fingerprint,
+    HandshakeFailure, PeerPolicy, RecordError,
+};
 
 use crate::peer::PeerConfig;
 use crate::session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
@@ -29,9 +33,7 @@ use crate::status::FailureReason;
 use crate::time::Instant;
 
 const HEADER_LEN: usize = 13;
-const CONTENT_HANDSHAKE: u8 = 22;
 const CONTENT_APPLICATION_DATA: u8 = 23;
-const CLIENT_HELLO: u8 = 1;
 
 fn dtls_time(now: Instant) -> vnetcrypt_dtls::Instant {
     vnetcrypt_dtls::Instant::from_micros(now.as_micros())
@@ -49,6 +51,9 @@ fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
 pub struct DtlsLayer {
     template: Config,
     rng: ChaCha20Rng,
+    /// The stateless front door per peer endpoint, with the fingerprint it pins and the
+    /// randoms of the last hellos it accepted (to refuse replays of them).
+    doors: BTreeMap<SocketAddrV4, (String, Endpoint, VecDeque<[u8; 32]>)>,
 }
 
 impl core::fmt::Debug for DtlsLayer {
@@ -66,6 +71,7 @@ impl DtlsLayer {
         Self {
             template,
             rng: ChaCha20Rng::from_seed(seed),
+            doors: BTreeMap::new(),
         }
     }
 
@@ -89,6 +95,9 @@ impl DtlsLayer {
 pub struct DtlsSession {
     conn: Box<Connection>,
     is_client: bool,
+    /// A server session: the random of the ClientHello that made it (its
+    /// retransmissions are answered; any other hello is not this session's).
+    hello_random: Option<[u8; 32]>,
     rekey_needed: bool,
     closed: bool,
     /// Plaintext of early records, opened once the keys existed.
@@ -134,10 +143,15 @@ impl Session for DtlsSession {
     }
 
     fn failure(&self) -> Option<FailureReason> {
-        if self.is_failed() {
-            Some(FailureReason::Protocol)
-        } else {
-            None
+        match self.conn.failure() {
+            Some(HandshakeFailure::NoResponse) => Some(FailureReason::NoResponse),
+            Some(HandshakeFailure::Timeout) => Some(FailureReason::Timeout),
+            Some(HandshakeFailure::PinMismatch) => Some(FailureReason::PinMismatch),
+            Some(HandshakeFailure::AlertFromPeer(_)) => Some(FailureReason::AlertFromPeer),
+            Some(HandshakeFailure::Protocol) => Some(FailureReason::Protocol),
+            // Closed by the peer's close_notify, or our own give-up of a rekey.
+            None if self.is_failed() => Some(FailureReason::Protocol),
+            None => None,
         }
     }
 
@@ -153,7 +167,11 @@ impl Session for DtlsSession {
                 Err(_) => Err(SessionError::Invalid),
             };
         }
-        if DtlsLayer::is_initial(d) && (self.is_client || self.conn.is_established()) {
+        if DtlsLayer::is_initial(d)
+            && (self.is_client
+                || self.conn.is_established()
+                || hello_random(d) != self.hello_random)
+        {
             return Err(SessionError::NotThisSession);
         }
         self.conn.handle_datagram(dtls_time(now), d);
@@ -219,6 +237,27 @@ impl Session for DtlsSession {
     }
 }
 
+/// Accepted hellos remembered per peer (replays of older ones fail their cookie once
+/// the peer's address or our cookie secret changes, or are answered by a handshake
+/// that cannot complete and times out).
+const REMEMBERED_HELLOS: usize = 16;
+
+/// The client random of the first ClientHello in a datagram (record header, handshake
+/// header and version come before it).
+fn hello_random(d: &[u8]) -> Option<[u8; 32]> {
+    const RANDOM: core::ops::Range<usize> = HEADER_LEN + 12 + 2..HEADER_LEN + 12 + 2 + 32;
+    let mut rest = d;
+    while rest.len() >= HEADER_LEN {
+        let len = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        let record = rest.get(..HEADER_LEN + len)?;
+        if datagram_has_client_hello(record) {
+            return record.get(RANDOM)?.try_into().ok();
+        }
+        rest = &rest[HEADER_LEN + len..];
+    }
+    None
+}
+
 impl SessionLayer for DtlsLayer {
     type Session = DtlsSession;
 
@@ -227,28 +266,62 @@ impl SessionLayer for DtlsLayer {
         DtlsSession {
             conn: Box::new(Connection::client(config, dtls_time(now), &mut self.rng)),
             is_client: true,
+            hello_random: None,
             rekey_needed: false,
             closed: false,
             received: VecDeque::new(),
         }
     }
 
+    /// A hello without a valid cookie (bound to the peer's endpoint) is answered with a
+    /// HelloVerifyRequest and leaves no state; only one that returns with the cookie
+    /// makes a session.
     fn accept(
         &mut self,
         now: Instant,
         peer: &PeerConfig,
         d: &mut [u8],
-        _reply: &mut [u8],
+        reply: &mut [u8],
     ) -> Accepted<DtlsSession> {
         if !Self::is_initial(d) {
             return Accepted::Ignored;
         }
-        let config = self.config_for(peer);
-        let mut conn = Connection::server(config, &address_bytes(peer.endpoint), &mut self.rng);
-        conn.handle_datagram(dtls_time(now), d);
+        let stale = self
+            .doors
+            .get(&peer.endpoint)
+            .is_none_or(|(fp, _, _)| *fp != peer.fingerprint);
+        if stale {
+            let door = Endpoint::new(self.config_for(peer), &mut self.rng);
+            self.doors.insert(
+                peer.endpoint,
+                (peer.fingerprint.clone(), door, VecDeque::new()),
+            );
+        }
+        let Some((_, door, accepted)) = self.doors.get_mut(&peer.endpoint) else {
+            return Accepted::Ignored;
+        };
+        // A hello that already made a session is a replay (a real client draws a new
+        // random per handshake; its retransmissions go to the session it made).
+        let random = hello_random(d);
+        if random.is_some_and(|r| accepted.contains(&r)) {
+            return Accepted::Ignored;
+        }
+        let addr = address_bytes(peer.endpoint);
+        let conn = match door.handle_datagram(dtls_time(now), &addr, d, reply, &mut self.rng) {
+            Accept::Reply(n) => return Accepted::Reply(n),
+            Accept::Ignore => return Accepted::Ignored,
+            Accept::Connection(c) => c,
+        };
+        if let Some(r) = random {
+            if accepted.len() == REMEMBERED_HELLOS {
+                accepted.pop_front();
+            }
+            accepted.push_back(r);
+        }
         let mut s = DtlsSession {
-            conn: Box::new(conn),
+            conn,
             is_client: false,
+            hello_random: random,
             rekey_needed: false,
             closed: false,
             received: VecDeque::new(),
@@ -258,9 +331,6 @@ impl SessionLayer for DtlsLayer {
     }
 
     fn is_initial(d: &[u8]) -> bool {
-        d.len() > HEADER_LEN
-            && d[0] == CONTENT_HANDSHAKE
-            && d[3..5] == [0, 0]
-            && d[HEADER_LEN] == CLIENT_HELLO
+        datagram_has_client_hello(d)
     }
 }

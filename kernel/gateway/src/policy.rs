@@ -4,6 +4,7 @@
 
 use crate::counters::DropReason;
 use crate::flowlog::Encryption;
+use crate::status::PeerState;
 
 /// Azure's names for the two enforcement modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,17 +15,28 @@ pub enum Enforcement {
     DropUnencrypted,
 }
 
-/// The state of the session with the peer that owns a destination.
+/// The state of the session with the peer that owns a destination (the console's
+/// coarse view; the data path decides on [`PeerFacts`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionState {
-    /// No session and no attempt yet (or a retry is due).
+    /// No session and no attempt yet.
     Absent,
-    /// A handshake is running.
+    /// A handshake is running or will be retried.
     Handshaking,
     /// Keys are agreed: records can be sealed.
     Established,
-    /// The last handshake failed (timeout or authentication) and no retry is due yet.
+    /// The peer is down.
     Failed,
+}
+
+/// What the data path knows about the peer that owns a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerFacts {
+    /// The peer's effective enforcement.
+    pub enforcement: Enforcement,
+    pub state: PeerState,
+    /// The peer has failed every handshake for `fallback_after`.
+    pub fallback_due: bool,
 }
 
 /// What to do with a lan→wan packet.
@@ -40,33 +52,45 @@ pub enum Outbound {
     Drop(DropReason, Encryption),
 }
 
-/// Decides a lan→wan packet. `peer` is the owning peer's effective enforcement and session
-/// state, when a peer's prefixes contain the destination.
-pub fn outbound(
-    peer: Option<(Enforcement, SessionState)>,
-    dst_private: bool,
-    global: Enforcement,
-) -> Outbound {
-    match peer {
-        Some((_, SessionState::Established)) => Outbound::Seal,
-        Some((_, SessionState::Absent)) => Outbound::Wait { start: true },
-        Some((_, SessionState::Handshaking)) => Outbound::Wait { start: false },
-        Some((Enforcement::AllowUnencrypted, SessionState::Failed)) => {
+/// Decides a lan→wan packet. `peer` describes the peer whose prefixes contain the
+/// destination, if any. A packet is sealed only to a peer that is up; it goes clear
+/// toward a peer only under AllowUnencrypted and once the fallback is due.
+pub fn outbound(peer: Option<PeerFacts>, dst_private: bool, global: Enforcement) -> Outbound {
+    use Enforcement::*;
+    let Some(p) = peer else {
+        return if dst_private && global == DropUnencrypted {
+            Outbound::Drop(DropReason::NoPeerForPrivate, Encryption::NotAccepted)
+        } else {
+            Outbound::Clear(Encryption::NotEncrypted)
+        };
+    };
+    let refused = |reason| Outbound::Drop(reason, Encryption::NotAccepted);
+    match (p.state, p.enforcement, p.fallback_due) {
+        (PeerState::Up, _, _) => Outbound::Seal,
+        (PeerState::Idle, _, _) => Outbound::Wait { start: true },
+        (PeerState::Connecting | PeerState::Down, AllowUnencrypted, true) => {
             Outbound::Clear(Encryption::Fallback)
         }
-        Some((Enforcement::DropUnencrypted, SessionState::Failed)) => {
-            Outbound::Drop(DropReason::HandshakeFailed, Encryption::NotAccepted)
+        (PeerState::Connecting | PeerState::Down, DropUnencrypted, true) => {
+            refused(DropReason::HandshakeFailed)
         }
-        None if dst_private && global == Enforcement::DropUnencrypted => {
-            Outbound::Drop(DropReason::NoPeerForPrivate, Encryption::NotAccepted)
-        }
-        None => Outbound::Clear(Encryption::NotEncrypted),
+        (PeerState::Connecting, _, false) => Outbound::Wait { start: false },
+        (PeerState::Down, AllowUnencrypted, false) => refused(DropReason::AwaitingFallback),
+        (PeerState::Down, DropUnencrypted, false) => refused(DropReason::PeerDown),
     }
 }
 
-/// What to do with packets that waited for a session whose handshake then failed.
-pub fn after_failed_handshake(enforcement: Enforcement) -> Outbound {
-    outbound(Some((enforcement, SessionState::Failed)), true, enforcement)
+/// What to do with packets that waited for a handshake attempt that then failed.
+pub fn after_failed_attempt(enforcement: Enforcement, fallback_due: bool) -> Outbound {
+    match (enforcement, fallback_due) {
+        (Enforcement::AllowUnencrypted, true) => Outbound::Clear(Encryption::Fallback),
+        (Enforcement::AllowUnencrypted, false) => {
+            Outbound::Drop(DropReason::AwaitingFallback, Encryption::NotAccepted)
+        }
+        (Enforcement::DropUnencrypted, _) => {
+            Outbound::Drop(DropReason::HandshakeFailed, Encryption::NotAccepted)
+        }
+    }
 }
 
 /// What to do with a plaintext IPv4 packet arriving on wan for a lan destination.
@@ -83,14 +107,20 @@ pub enum InboundClear {
 /// global one when no peer owns the source). Replies from non-private sources (the `NX`
 /// flows lan workloads open to the internet) are not ours to encrypt and pass.
 /// `dst_on_lan` is false when the destination is not a lan prefix of ours.
+/// `src_peer_tunnel` is true when the peer owning the source is up: then only its
+/// tunnel speaks for the source, whatever the enforcement.
 pub fn inbound_clear(
     src_private: bool,
     src_peer_enforcement: Option<Enforcement>,
+    src_peer_tunnel: bool,
     dst_on_lan: bool,
     global: Enforcement,
 ) -> InboundClear {
     if !dst_on_lan {
         return InboundClear::Drop(DropReason::NoRoute);
+    }
+    if src_peer_tunnel && src_peer_enforcement.is_some() {
+        return InboundClear::Drop(DropReason::ClearFromTunnelPeer);
     }
     let effective = src_peer_enforcement.unwrap_or(global);
     let must_encrypt = src_private || src_peer_enforcement.is_some();
@@ -105,30 +135,56 @@ pub fn inbound_clear(
 mod tests {
     use super::*;
     use Enforcement::*;
-    use SessionState::*;
+    use PeerState::*;
+
+    fn facts(enforcement: Enforcement, state: PeerState, fallback_due: bool) -> PeerFacts {
+        PeerFacts {
+            enforcement,
+            state,
+            fallback_due,
+        }
+    }
 
     #[test]
     fn outbound_table() {
+        let not_accepted = |r| Outbound::Drop(r, Encryption::NotAccepted);
         for g in [AllowUnencrypted, DropUnencrypted] {
             for e in [AllowUnencrypted, DropUnencrypted] {
-                assert_eq!(outbound(Some((e, Established)), true, g), Outbound::Seal);
-                assert_eq!(
-                    outbound(Some((e, Absent)), true, g),
-                    Outbound::Wait { start: true }
-                );
-                assert_eq!(
-                    outbound(Some((e, Handshaking)), false, g),
-                    Outbound::Wait { start: false }
-                );
+                for due in [false, true] {
+                    let f = |s| outbound(Some(facts(e, s, due)), true, g);
+                    assert_eq!(f(Up), Outbound::Seal);
+                    assert_eq!(f(Idle), Outbound::Wait { start: true });
+                }
+                // Before the fallback is due nothing goes clear, whatever the mode.
+                let f = |s| outbound(Some(facts(e, s, false)), true, g);
+                assert_eq!(f(Connecting), Outbound::Wait { start: false });
+                assert!(!matches!(f(Down), Outbound::Clear(_)));
             }
             // The peer's effective enforcement decides, not the global one.
+            let f = |e, s, due| outbound(Some(facts(e, s, due)), true, g);
             assert_eq!(
-                outbound(Some((AllowUnencrypted, Failed)), true, g),
+                f(AllowUnencrypted, Connecting, true),
                 Outbound::Clear(Encryption::Fallback)
             );
             assert_eq!(
-                outbound(Some((DropUnencrypted, Failed)), true, g),
-                Outbound::Drop(DropReason::HandshakeFailed, Encryption::NotAccepted)
+                f(AllowUnencrypted, Down, true),
+                Outbound::Clear(Encryption::Fallback)
+            );
+            assert_eq!(
+                f(AllowUnencrypted, Down, false),
+                not_accepted(DropReason::AwaitingFallback)
+            );
+            assert_eq!(
+                f(DropUnencrypted, Down, false),
+                not_accepted(DropReason::PeerDown)
+            );
+            assert_eq!(
+                f(DropUnencrypted, Connecting, true),
+                not_accepted(DropReason::HandshakeFailed)
+            );
+            assert_eq!(
+                f(DropUnencrypted, Down, true),
+                not_accepted(DropReason::HandshakeFailed)
             );
             // Non-private destinations with no peer are not ours to encrypt.
             assert_eq!(
@@ -142,37 +198,62 @@ mod tests {
         );
         assert_eq!(
             outbound(None, true, DropUnencrypted),
-            Outbound::Drop(DropReason::NoPeerForPrivate, Encryption::NotAccepted)
+            not_accepted(DropReason::NoPeerForPrivate)
+        );
+        assert_eq!(
+            after_failed_attempt(AllowUnencrypted, false),
+            not_accepted(DropReason::AwaitingFallback)
+        );
+        assert_eq!(
+            after_failed_attempt(AllowUnencrypted, true),
+            Outbound::Clear(Encryption::Fallback)
+        );
+        assert_eq!(
+            after_failed_attempt(DropUnencrypted, true),
+            not_accepted(DropReason::HandshakeFailed)
         );
     }
 
     #[test]
     fn inbound_clear_table() {
         let drop = InboundClear::Drop(DropReason::PlaintextForProtected);
-        assert_eq!(inbound_clear(true, None, true, DropUnencrypted), drop);
+        let tunnel = InboundClear::Drop(DropReason::ClearFromTunnelPeer);
         assert_eq!(
-            inbound_clear(true, None, true, AllowUnencrypted),
-            InboundClear::Forward
-        );
-        assert_eq!(
-            inbound_clear(true, Some(DropUnencrypted), true, AllowUnencrypted),
+            inbound_clear(true, None, false, true, DropUnencrypted),
             drop
         );
         assert_eq!(
-            inbound_clear(true, Some(AllowUnencrypted), true, DropUnencrypted),
+            inbound_clear(true, None, false, true, AllowUnencrypted),
             InboundClear::Forward
         );
+        assert_eq!(
+            inbound_clear(true, Some(DropUnencrypted), false, true, AllowUnencrypted),
+            drop
+        );
+        assert_eq!(
+            inbound_clear(true, Some(AllowUnencrypted), false, true, DropUnencrypted),
+            InboundClear::Forward
+        );
+        // While the peer's tunnel is up, its prefixes speak only through it.
+        for e in [AllowUnencrypted, DropUnencrypted] {
+            for src_private in [false, true] {
+                assert_eq!(
+                    inbound_clear(src_private, Some(e), true, true, AllowUnencrypted),
+                    tunnel
+                );
+            }
+        }
         // A peer's prefixes may be outside the private set; its enforcement still applies.
         assert_eq!(
-            inbound_clear(false, Some(DropUnencrypted), true, AllowUnencrypted),
+            inbound_clear(false, Some(DropUnencrypted), false, true, AllowUnencrypted),
             drop
         );
         assert_eq!(
-            inbound_clear(false, None, true, DropUnencrypted),
+            inbound_clear(false, None, false, true, DropUnencrypted),
             InboundClear::Forward
         );
         assert_eq!(
-            inbound_clear(true, None, false, AllowUnencrypted),
+            inbound_clear(true, None, false, false, AllowUnencrypted),
             InboundClear::Drop(DropReason::NoRoute)
         );
     }

@@ -4,7 +4,10 @@ mod common;
 
 use common::pkt;
 use common::sim::World;
-use vnetcrypt_gateway::{DropReason, Encryption, Enforcement, FlowState, SessionState};
+use std::time::Duration;
+use vnetcrypt_gateway::{
+    DropReason, Encryption, Enforcement, FailureReason, FlowState, PeerState, SessionState,
+};
 
 #[test]
 fn full_mesh_all_pairs_encrypted_under_loss_and_reordering() {
@@ -125,6 +128,9 @@ fn per_peer_enforcement_in_a_mesh() {
     // Global DropUnencrypted; on A, peer C is AllowUnencrypted. C's identity does not
     // match what A and B pin, so both handshakes towards C fail.
     let mut w = World::new(3, 1, Enforcement::DropUnencrypted, 53);
+    for n in 0..3 {
+        w.reconfigure(n, |c, _| c.fallback_after = Duration::from_secs(2));
+    }
     for on in [0, 1] {
         let id = w.peer_id(on, 2);
         let mut cfg = w.nodes[on].gw.remove_peer(id).unwrap();
@@ -138,15 +144,39 @@ fn per_peer_enforcement_in_a_mesh() {
     }
     let (a1, b1, c1) = (w.host(0, 0), w.host(1, 0), w.host(2, 0));
     let (ia, ib, ic) = (w.hosts[a1].ip, w.hosts[b1].ip, w.hosts[c1].ip);
-    for i in 0..3u8 {
-        w.send(a1, pkt::udp(ia, ib, 1, 2, &[b'S', b'B', i], false));
-        w.send(a1, pkt::udp(ia, ic, 3, 4, &[b'S', b'C', i], false));
-        w.send(b1, pkt::udp(ib, ic, 5, 6, &[b'S', b'D', i], false));
-    }
-    w.run(3000);
-    assert_eq!(w.udp_received(b1).len(), 3, "A->B encrypted");
-    // A->C fell back to plaintext (A's per-peer Allow); C accepts plaintext from A only
-    // if its own policy allows: C's global Drop refuses it. What matters here is A's side.
+    let burst = |w: &mut World, round: u8| {
+        for i in 0..3u8 {
+            let i = round * 10 + i;
+            w.send(a1, pkt::udp(ia, ib, 1, 2, &[b'S', b'B', i], false));
+            w.send(a1, pkt::udp(ia, ic, 3, 4, &[b'S', b'C', i], false));
+            w.send(b1, pkt::udp(ib, ic, 5, 6, &[b'S', b'D', i], false));
+        }
+    };
+    // The first burst meets failing handshakes: nothing may go clear yet.
+    burst(&mut w, 0);
+    w.run(1000);
+    assert!(
+        w.fabric_clear().is_empty(),
+        "no fallback before fallback_after"
+    );
+    assert_eq!(
+        w.nodes[0]
+            .gw
+            .counters()
+            .dropped(DropReason::AwaitingFallback),
+        3
+    );
+    let pc = w.peer_id(0, 2);
+    let st = w.nodes[0].gw.peer_status(pc).unwrap();
+    assert_eq!(st.state, PeerState::Connecting);
+    assert_eq!(st.last_failure, Some(FailureReason::PinMismatch));
+    w.run(2000);
+    burst(&mut w, 1);
+    w.run(1000);
+    assert_eq!(w.udp_received(b1).len(), 6, "A->B encrypted");
+    // A->C fell back to plaintext (A's per-peer Allow) once it had failed for
+    // fallback_after; C refuses it (its own tunnel with A is not given up, and it is
+    // under Drop). What matters here is A's side.
     let clear: Vec<_> = w
         .fabric_clear()
         .into_iter()
@@ -176,13 +206,12 @@ fn per_peer_enforcement_in_a_mesh() {
             .gw
             .counters()
             .dropped(DropReason::HandshakeFailed),
-        3
+        6
     );
+    let c = w.nodes[2].gw.counters();
     assert_eq!(
-        w.nodes[2]
-            .gw
-            .counters()
-            .dropped(DropReason::PlaintextForProtected),
+        c.dropped(DropReason::PlaintextForProtected) + c.dropped(DropReason::ClearFromTunnelPeer),
         3
     );
+    assert!(w.udp_received(c1).is_empty());
 }

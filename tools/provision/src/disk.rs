@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
+use vnetcrypt_config::boot::{BootPlan, DiskRead};
 use vnetcrypt_config::store::{self, Saved, SLOT_SIZE};
+use zeroize::Zeroizing;
 
 /// A configuration disk is the two slots and nothing else (1 MiB, a whole number of
 /// MiB so every hypervisor accepts it).
@@ -52,20 +54,33 @@ pub fn build(commands: &Path, disk: &Path) -> Result<(), String> {
     for (i, e) in existing.damaged() {
         eprintln!("warning: {}: slot {i} {e}", disk.display());
     }
-    let identity = match existing.newest.as_ref().and_then(|(_, _, s)| s.identity) {
-        Some(key) => key,
-        None => SecretKey::random(&mut OsRng).to_bytes().into(),
-    };
+    // The appliance's own rule: only a blank disk gets a new identity; one whose
+    // slots were written but hold nothing valid is not silently replaced.
+    let plan = BootPlan::decide(DiskRead::Read(&existing), |k| {
+        SecretKey::from_slice(k).is_ok()
+    });
+    if let Some(reason) = plan.lock() {
+        return Err(format!(
+            "{}: {reason}; refusing to replace its identity (remove the file to provision a new appliance)",
+            disk.display()
+        ));
+    }
+    let identity = Zeroizing::new(
+        match existing.newest.as_ref().and_then(|(_, _, s)| s.identity) {
+            Some(key) => key,
+            None => SecretKey::random(&mut OsRng).to_bytes().into(),
+        },
+    );
     let mut canonical = String::new();
     config
         .write_statements(&mut canonical)
         .map_err(|_| "cannot render configuration")?;
     let saved = Saved {
-        identity: Some(identity),
+        identity: Some(*identity),
         text: canonical,
     };
     let (slot, seq) = existing.next_write();
-    let mut image = vec![0u8; SLOT_SIZE];
+    let mut image = Zeroizing::new(vec![0u8; SLOT_SIZE]);
     let n = store::encode(seq, &saved, &mut image).map_err(|e| e.to_string())?;
 
     let mut f = fs::OpenOptions::new()

@@ -152,3 +152,56 @@ fn show_on_an_empty_disk_says_so() {
     assert!(!ok);
     assert!(err.contains("no valid configuration"), "{err}");
 }
+
+#[test]
+fn a_disk_whose_slots_are_all_damaged_keeps_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmds = write(dir.path(), "d.conf", "enforcement drop\n");
+    let disk = dir.path().join("d.img");
+    let disk = disk.to_str().unwrap();
+    let (ok, _, err) = provision(&["build", &cmds, disk]);
+    assert!(ok, "{err}");
+    // Damage the only written slot: a new identity must not replace the lost one.
+    let mut bytes = std::fs::read(disk).unwrap();
+    bytes[40] ^= 0xff;
+    std::fs::write(disk, &bytes).unwrap();
+    let (ok, out, err) = provision(&["build", &cmds, disk]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("holds no valid configuration"), "{err}");
+    assert_eq!(std::fs::read(disk).unwrap(), bytes, "the disk was written");
+}
+
+#[test]
+fn liveness_rekey_and_collector_statements_provision_and_show_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // The collector comes first here: it is applied after the peer that protects it.
+    let text = format!(
+        "collector 10.2.0.9:2055 interval 30\nkeepalive interval 5\ndead-peer after 15\n\
+         fallback after 60\nrekey records 5000\n\
+         peer add b endpoint 192.0.2.2:4433 fingerprint {FP} prefix 10.2.0.0/24\n"
+    );
+    let cmds = write(dir.path(), "l.conf", &text);
+    let disk = dir.path().join("l.img");
+    let disk = disk.to_str().unwrap();
+    let (ok, _, err) = provision(&["build", &cmds, disk]);
+    assert!(ok, "{err}");
+    let (ok, shown, err) = provision(&["show", disk]);
+    assert!(ok, "{err}");
+    for line in [
+        "enforcement drop\n",
+        "rekey records 5000\n",
+        "keepalive interval 5\n",
+        "dead-peer after 15\n",
+        "fallback after 60\n",
+        "collector 10.2.0.9:2055 interval 30\n",
+    ] {
+        assert!(shown.contains(line), "{line:?} missing from:\n{shown}");
+    }
+    // A collector that only wan could reach is refused, and nothing is written.
+    let bad = write(dir.path(), "bad.conf", "collector 192.0.2.9:2055\n");
+    let fresh = dir.path().join("bad.img");
+    let (ok, _, err) = provision(&["build", &bad, fresh.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("in the clear"), "{err}");
+    assert!(!fresh.exists());
+}

@@ -13,7 +13,8 @@ use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{Enforcement, GatewayConfig, PeerConfig, PeerId, Prefix, PrivateSet};
 
 /// What the engine is built from; any change rebuilds it (peers and enforcement are
-/// applied to the running engine instead).
+/// applied to the running engine instead). Rekey and liveness settings are here: the
+/// engine reads them from its `GatewayConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Base {
     pub lan: (Ipv4Addr, u8),
@@ -24,7 +25,8 @@ pub(super) struct Base {
     pub identity: cfg::Fingerprint,
     pub private: Vec<cfg::Ipv4Prefix>,
     pub proxy_arp: bool,
-    pub rekey_s: u32,
+    pub rekey: cfg::Rekey,
+    pub liveness: cfg::Liveness,
 }
 
 fn enforcement(e: cfg::Enforcement) -> Enforcement {
@@ -54,7 +56,7 @@ impl Datapath {
     pub fn reconfigure(
         &mut self,
         config: &Config,
-        identity: Option<&IdentityKey>,
+        identity: Result<&IdentityKey, &'static str>,
         net: &mut Interfaces,
         w: &mut dyn Write,
     ) {
@@ -96,10 +98,10 @@ impl Datapath {
     fn base<'k>(
         &self,
         config: &Config,
-        identity: Option<&'k IdentityKey>,
+        identity: Result<&'k IdentityKey, &'static str>,
         net: &Interfaces,
     ) -> Result<(Base, &'k IdentityKey), &'static str> {
-        let identity = identity.ok_or("no identity (no hardware random source)")?;
+        let identity = identity?;
         let lan = net.nic(Iface::Lan).ok_or("no lan NIC")?;
         let wan = net.nic(Iface::Wan).ok_or("no wan NIC")?;
         let lan_addr = lan.address().ok_or("lan has no address")?;
@@ -113,7 +115,8 @@ impl Datapath {
             identity: identity.fingerprint(),
             private: config.private.clone(),
             proxy_arp: config.proxy_arp,
-            rekey_s: config.rekey.interval_s,
+            rekey: config.rekey,
+            liveness: config.liveness,
         };
         Ok((base, identity))
     }
@@ -198,7 +201,12 @@ fn start(
     }
     gc.private = private;
     gc.proxy_arp = base.proxy_arp;
-    gc.rekey_interval = Duration::from_secs(u64::from(base.rekey_s));
+    gc.rekey_interval = Duration::from_secs(u64::from(base.rekey.interval_s));
+    gc.rekey_records = base.rekey.records;
+    let secs = |s: u32| Duration::from_secs(u64::from(s));
+    gc.keepalive_interval = secs(base.liveness.keepalive_s);
+    gc.dead_after = secs(base.liveness.dead_after_s);
+    gc.fallback_after = secs(base.liveness.fallback_after_s);
     let wan = net.nic_for_dataplane(Iface::Wan).ok_or("no wan NIC")?;
     wan.udp_open(base.port);
     net.enable_dataplane(true);

@@ -1,25 +1,57 @@
 //! Periodic export of flow records to the configured collector: JSON lines in Azure's
-//! VNet flow log record layout, one UDP datagram each, from the interface on whose
-//! subnet the collector sits (wan otherwise).
+//! VNet flow log record layout, one UDP datagram each. Flow records never cross wan in
+//! the clear:
+//! - a collector on the lan subnet gets them on lan;
+//! - a collector in a peer's prefixes gets them through that peer's tunnel: each record
+//!   becomes an inner IPv4/UDP packet from our lan address, handed to the engine as a
+//!   lan frame and sealed like workload traffic. Only when that cannot end in the
+//!   clear: the peer's enforcement is DropUnencrypted (the engine never sends clear
+//!   then), or its tunnel is up (the record is sealed at once); and only a verdict to
+//!   the peer (or queued for its session) counts as sent;
+//! - otherwise the records are counted as not sent (`counters`), never sent.
+//!
+//! The configuration refuses a collector with no such path (`Config::collector_path`);
+//! at run time a peer that is not up under AllowUnencrypted, or a data plane without
+//! a lan address, leaves none.
 
-use super::{now, Datapath};
-use crate::net::Interfaces;
+use super::{now, output, Datapath, Engine, ETH};
+use crate::net::{Interfaces, COLLECTOR_PORT};
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write;
-use vnetcrypt_console::config::{Config, Enforcement, Iface};
-use vnetcrypt_gateway::RecordMeta;
+use core::net::SocketAddrV4;
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
+    Ipv4Repr, UdpPacket, UdpRepr,
+};
+use vnetcrypt_console::config::{CollectorPath, Config, Enforcement, Iface};
+use vnetcrypt_gateway::{PeerId, RecordMeta, Verdict};
 
 /// A record must fit one datagram without IP fragmentation on a 1500-byte path.
 const MAX_RECORD: usize = 1400;
+/// IPv4 and UDP headers around a record.
+const IP_UDP: usize = 20 + 8;
 
 /// What the exporter has done, for `counters`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ExportStats {
     pub records: u64,
     pub tuples: u64,
-    /// Records the collector socket could not take (buffer full, no route yet).
+    /// Of `records`, those sealed into (or queued for) a peer's tunnel.
+    pub tunnelled: u64,
+    /// Records the collector socket (or the engine) could not take.
     pub failed: u64,
+    /// Records not sent because the collector had no protected path at the time.
+    pub no_path: u64,
+}
+
+/// Where this interval's records go.
+enum Route {
+    Lan,
+    Tunnel(PeerId),
+    None,
 }
 
 /// `2026-11-28T10:00:00.000Z` for a Unix time in milliseconds.
@@ -60,11 +92,8 @@ impl Datapath {
         let Some(gw) = self.engine.as_mut() else {
             return;
         };
+        let route = route(gw, cfg, collector.endpoint, now());
         let lan = net.nic(Iface::Lan);
-        let on_lan = lan.and_then(|n| n.address()).is_some_and(|(a, len)| {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            u32::from(*collector.endpoint.ip()) & mask == u32::from(a) & mask
-        });
         let mut mac = String::new();
         for b in lan.map(|n| n.mac.0).unwrap_or_default() {
             let _ = write!(mac, "{b:02X}");
@@ -97,18 +126,144 @@ impl Datapath {
             rule,
             acl_id: &name,
         };
-        let role = if on_lan { Iface::Lan } else { Iface::Wan };
-        let stats = &mut self.export;
-        let tuples = gw.export_flow_records(now(), self.epoch_ms, &meta, MAX_RECORD, |record| {
-            let sent = net
-                .nic_for_dataplane(role)
-                .is_some_and(|nic| nic.collector_send(record, collector.endpoint));
-            if sent {
-                stats.records += 1;
-            } else {
-                stats.failed += 1;
-            }
+        // A record sealed into the tunnel must fit it whole (no fragmentation).
+        let max = MAX_RECORD.min(gw.tunnel_mtu().saturating_sub(IP_UDP));
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let tuples = gw.export_flow_records(now(), self.epoch_ms, &meta, max, |record| {
+            records.push(record.into());
         });
         self.export.tuples += tuples as u64;
+        self.send_records(net, &records, route, collector.endpoint);
     }
+
+    /// Sends this interval's records the way `route` says; counts what was not sent.
+    fn send_records(
+        &mut self,
+        net: &mut Interfaces,
+        records: &[Vec<u8>],
+        route: Route,
+        to: SocketAddrV4,
+    ) {
+        let stats = &mut self.export;
+        let (Some(gw), Some(base)) = (self.engine.as_mut(), self.built.as_ref()) else {
+            stats.no_path += records.len() as u64;
+            return;
+        };
+        match route {
+            Route::None => stats.no_path += records.len() as u64,
+            Route::Lan => {
+                for record in records {
+                    let sent = net
+                        .nic_for_dataplane(Iface::Lan)
+                        .is_some_and(|nic| nic.collector_send(record, to));
+                    if sent {
+                        stats.records += 1;
+                    } else {
+                        stats.failed += 1;
+                    }
+                }
+            }
+            Route::Tunnel(id) => {
+                let from = SocketAddrV4::new(base.lan.0, COLLECTOR_PORT);
+                let mac = EthernetAddress(base.lan_mac);
+                let head = Engine::HEADROOM;
+                for record in records {
+                    let Some(len) = inner_frame(&mut self.buf[head..], mac, from, to, record)
+                    else {
+                        stats.failed += 1;
+                        continue;
+                    };
+                    match gw.handle_lan_frame(now(), &mut self.buf, head, len) {
+                        v @ Verdict::ToPeer { to, .. }
+                            if gw.peer(id).is_some_and(|p| p.endpoint == to) =>
+                        {
+                            stats.records += 1;
+                            stats.tunnelled += 1;
+                            output(v, net, &mut self.errors);
+                        }
+                        // Queued for the peer's session (sealed when it is up, or
+                        // dropped under DropUnencrypted if it never comes up).
+                        Verdict::Consumed => {
+                            stats.records += 1;
+                            stats.tunnelled += 1;
+                        }
+                        // Clear on wan, back to lan, or dropped: not sent, never clear.
+                        _ => stats.no_path += 1,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The protected path to the collector now, if there is one.
+fn route(gw: &Engine, cfg: &Config, to: SocketAddrV4, now: vnetcrypt_gateway::Instant) -> Route {
+    match cfg.collector_path(*to.ip()) {
+        Some(CollectorPath::Lan) => Route::Lan,
+        Some(CollectorPath::Peer(p)) => {
+            let Some(id) = super::engine_id(gw, &p.name) else {
+                return Route::None;
+            };
+            let sealed_or_dropped = cfg.enforcement_for(p) == Enforcement::DropUnencrypted;
+            if sealed_or_dropped || tunnel_up(gw, id, now) {
+                Route::Tunnel(id)
+            } else {
+                Route::None
+            }
+        }
+        None => Route::None,
+    }
+}
+
+/// Whether the peer's tunnel carries records now (so a packet for it is sealed at once):
+/// established, and the peer heard from within the dead-peer time.
+fn tunnel_up(gw: &Engine, id: PeerId, now: vnetcrypt_gateway::Instant) -> bool {
+    gw.peer_status(id)
+        .is_some_and(|s| s.state == vnetcrypt_gateway::PeerState::Up)
+        && gw.session_state(now, id) == Some(vnetcrypt_gateway::SessionState::Established)
+}
+
+/// Writes an Ethernet frame to our own lan MAC carrying `record` in IPv4/UDP from
+/// `from` to `to` at the start of `buf`; returns its length (`None`: no room).
+fn inner_frame(
+    buf: &mut [u8],
+    mac: EthernetAddress,
+    from: SocketAddrV4,
+    to: SocketAddrV4,
+    record: &[u8],
+) -> Option<usize> {
+    let udp = UdpRepr {
+        src_port: from.port(),
+        dst_port: to.port(),
+    };
+    let udp_len = udp.header_len() + record.len();
+    let ip = Ipv4Repr {
+        src_addr: *from.ip(),
+        dst_addr: *to.ip(),
+        next_header: IpProtocol::Udp,
+        payload_len: udp_len,
+        hop_limit: 64,
+    };
+    let len = ETH + ip.buffer_len() + udp_len;
+    let frame = buf.get_mut(..len)?;
+    let eth = EthernetRepr {
+        src_addr: mac,
+        dst_addr: mac,
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let mut f = EthernetFrame::new_unchecked(&mut *frame);
+    eth.emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    let caps = ChecksumCapabilities::default();
+    ip.emit(&mut p, &caps);
+    let mut u = UdpPacket::new_unchecked(p.payload_mut());
+    udp.emit(
+        &mut u,
+        &(*from.ip()).into(),
+        &(*to.ip()).into(),
+        record.len(),
+        |b| b.copy_from_slice(record),
+        &caps,
+    );
+    Some(len)
 }

@@ -100,7 +100,7 @@ impl Datapath {
         &mut self,
         net: &mut Interfaces,
         cfg: &vnetcrypt_console::config::Config,
-        identity: Option<&crate::management::IdentityKey>,
+        identity: Result<&crate::management::IdentityKey, &'static str>,
     ) {
         // An address that appeared or changed (a DHCP lease, say) starts or rebuilds
         // the engine.
@@ -108,7 +108,7 @@ impl Datapath {
         let lan = net.nic(Iface::Lan).and_then(|n| n.address());
         let stale = match &self.built {
             Some(b) => Some(b.wan_ip) != wan || Some(b.lan) != lan,
-            None => wan.is_some() && lan.is_some() && identity.is_some() && self.retry_due(),
+            None => wan.is_some() && lan.is_some() && identity.is_ok() && self.retry_due(),
         };
         if stale {
             self.reconfigure(cfg, identity, net, &mut crate::console::Log);
@@ -150,6 +150,12 @@ impl Datapath {
         if gw.poll_timeout().is_some_and(|t| t <= now) {
             gw.handle_timeout(now);
         }
+        // Flow records for a collector behind a peer are handed to the engine before
+        // its output is drained, so what it queued for the tunnel leaves now.
+        self.export_flows(net, cfg);
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
         // The engine's own output.
         while let Some(t) = gw.poll_transmit(now, &mut self.buf) {
             let bytes = &mut self.buf[..t.len];
@@ -163,7 +169,6 @@ impl Datapath {
             };
             output(v, net, &mut self.errors);
         }
-        self.export_flows(net, cfg);
     }
 }
 

@@ -3,7 +3,31 @@
 use super::{now, Datapath};
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
-use vnetcrypt_gateway::{render, SessionState};
+use vnetcrypt_console::{write_peer, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
+use vnetcrypt_gateway::{render, FailureReason, Instant, PeerState, PeerStatus, SessionState};
+
+/// The engine's status of a peer in the console's terms, times as "ms before now".
+fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
+    let ago = |t: Instant| u64::try_from(now.saturating_since(t).as_millis()).unwrap_or(u64::MAX);
+    TunnelStatus {
+        state: Some(match s.state {
+            PeerState::Idle => TunnelState::Idle,
+            PeerState::Connecting => TunnelState::Connecting,
+            PeerState::Up => TunnelState::Up,
+            PeerState::Down => TunnelState::Down,
+        }),
+        since_ms: Some(ago(s.since)),
+        last_handshake_ms: s.last_handshake.map(ago),
+        last_authenticated_ms: s.last_authenticated.map(ago),
+        last_failure: s.last_failure.map(|f| match f {
+            FailureReason::PinMismatch => TunnelFailure::PinMismatch,
+            FailureReason::Timeout => TunnelFailure::Timeout,
+            FailureReason::NoResponse => TunnelFailure::NoResponse,
+            FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
+            FailureReason::Protocol => TunnelFailure::Protocol,
+        }),
+    }
+}
 
 fn state_name(s: Option<SessionState>) -> &'static str {
     match s {
@@ -19,7 +43,8 @@ impl Datapath {
         writeln!(w, "data plane inactive: {}", self.inactive)
     }
 
-    /// `peers`, or `peer show NAME` with `only`.
+    /// `peers`, or `peer show NAME` with `only`: the engine's facts about each peer's
+    /// tunnel, laid out by the console crate.
     pub fn write_peers(
         &self,
         config: &Config,
@@ -40,53 +65,38 @@ impl Datapath {
             .filter(|p| only.is_none_or(|n| n == p.name))
         {
             found = true;
-            let id = self
+            let engine = self
                 .engine
                 .as_ref()
-                .and_then(|gw| super::engine_id(gw, &p.name));
-            let state = match (&self.engine, id) {
-                (Some(gw), Some(id)) => gw.session_state(now, id),
-                _ => None,
+                .and_then(|gw| super::engine_id(gw, &p.name).map(|id| (gw, id)));
+            let report = PeerReport {
+                config: p,
+                enforcement: config.enforcement_for(p),
+                tunnel: engine
+                    .and_then(|(gw, id)| gw.peer_status(id))
+                    .map(|s| tunnel(now, &s)),
             };
-            write!(
-                w,
-                "{:<16} {:<21} {:<12} enforcement {}",
-                p.name,
-                p.endpoint,
-                state_name(state),
-                config.enforcement_for(p).keyword()
-            )?;
-            if p.enforcement.is_none() {
-                w.write_str(" (global)")?;
+            write_peer(&report, only.is_some(), w)?;
+            if only.is_none() {
+                continue;
             }
-            w.write_str("\n")?;
-            if only.is_some() {
-                writeln!(w, "  fingerprint {}", p.fingerprint)?;
-                w.write_str("  prefixes   ")?;
-                for (i, q) in p.prefixes.iter().enumerate() {
-                    write!(w, "{}{q}", if i > 0 { "," } else { "" })?;
-                }
-                w.write_str("\n")?;
-                if let (Some(gw), Some(id)) = (&self.engine, id) {
-                    if let Some(c) = gw.peer_counters(id) {
-                        writeln!(
-                            w,
-                            "  sealed     {} packets {} bytes",
-                            c.sealed_packets, c.sealed_bytes
-                        )?;
-                        writeln!(
-                            w,
-                            "  opened     {} packets {} bytes",
-                            c.opened_packets, c.opened_bytes
-                        )?;
-                        writeln!(
-                            w,
-                            "  handshakes {} started {} completed {} failed; rekeys {}; replaced {}; drops {}",
-                            c.handshakes_started, c.handshakes_completed, c.handshakes_failed,
-                            c.rekeys, c.sessions_replaced, c.drops
-                        )?;
-                    }
-                }
+            if let Some(c) = engine.and_then(|(gw, id)| gw.peer_counters(id)) {
+                writeln!(
+                    w,
+                    "  sealed      {} packets {} bytes",
+                    c.sealed_packets, c.sealed_bytes
+                )?;
+                writeln!(
+                    w,
+                    "  opened      {} packets {} bytes",
+                    c.opened_packets, c.opened_bytes
+                )?;
+                writeln!(
+                    w,
+                    "  handshakes  {} started {} completed {} failed; rekeys {}; replaced {}; drops {}",
+                    c.handshakes_started, c.handshakes_completed, c.handshakes_failed,
+                    c.rekeys, c.sessions_replaced, c.drops
+                )?;
             }
         }
         if !found {
@@ -144,8 +154,9 @@ impl Datapath {
         let x = self.export;
         writeln!(
             w,
-            "flow export: {} records ({} tuples) sent, {} failed",
-            x.records, x.tuples, x.failed
+            "flow export: {} records ({} tuples) sent ({} through a peer's tunnel), {} failed, \
+             {} not sent: no protected path to the collector",
+            x.records, x.tuples, x.tunnelled, x.failed, x.no_path
         )
     }
 

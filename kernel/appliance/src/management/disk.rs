@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use vnetcrypt_config::gpt::{self, GptError};
 use vnetcrypt_config::store::{self, Saved, Selection, SlotError, SLOT_SIZE};
+use zeroize::Zeroizing;
 
 pub const SECTOR: usize = 512;
 const SLOT_SECTORS: u64 = (SLOT_SIZE / SECTOR) as u64;
@@ -110,9 +111,13 @@ impl<D: BlockDevice> ConfigDisk<D> {
 
     /// Reads both slots; remembers where the next save goes.
     pub fn load(&mut self) -> Result<Selection, DiskError> {
-        let mut slots = [vec![0u8; SLOT_SIZE], vec![0u8; SLOT_SIZE]];
+        // The slots carry the identity key: wiped when dropped.
+        let mut slots = [
+            Zeroizing::new(vec![0u8; SLOT_SIZE]),
+            Zeroizing::new(vec![0u8; SLOT_SIZE]),
+        ];
         for (i, buf) in slots.iter_mut().enumerate() {
-            self.dev.read(self.slot_lba(i), buf)?;
+            self.dev.read(self.slot_lba(i), &mut buf[..])?;
         }
         let sel = store::select(&slots[0], &slots[1]);
         self.next = sel.next_write();
@@ -151,8 +156,9 @@ impl<D: BlockDevice> ConfigDisk<D> {
     }
 }
 
-fn encode(seq: u64, saved: &Saved) -> Result<Vec<u8>, DiskError> {
-    let mut image = vec![0u8; SLOT_SIZE];
+/// The slot image carries the identity key: wiped when dropped.
+fn encode(seq: u64, saved: &Saved) -> Result<Zeroizing<Vec<u8>>, DiskError> {
+    let mut image = Zeroizing::new(vec![0u8; SLOT_SIZE]);
     let n = store::encode(seq, saved, &mut image).map_err(DiskError::Slot)?;
     image.truncate(n);
     Ok(image)

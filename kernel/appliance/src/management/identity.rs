@@ -33,8 +33,9 @@ impl IdentityKey {
     /// A new key from the CSPRNG; refused when the CSPRNG has no hardware seed.
     pub fn generate() -> Result<Self, RngUnavailable> {
         loop {
-            let mut secret = [0u8; 32];
-            rng::fill(&mut secret)?;
+            // Wiped when dropped, like every copy of the key.
+            let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+            rng::fill(&mut secret[..])?;
             // A 32-byte string is a valid scalar except with probability ~2^-32.
             if let Some(key) = Self::from_secret(&secret) {
                 return Ok(key);

@@ -5,6 +5,9 @@
 //! crate checks it first); `config save` persists it; at boot the newest valid slot
 //! of the disk is loaded, and the first boot on an empty disk generates the identity
 //! and saves it at once, so the fingerprint never changes behind the operator's back.
+//! A disk that cannot be read (or holds only damaged slots) locks the appliance
+//! instead: no identity, no data path, no `config save`, until `config initialize
+//! confirm` (`vnetcrypt_config::boot`).
 
 mod blk;
 pub mod disk;
@@ -12,9 +15,12 @@ mod identity;
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::string::ToString;
 use core::fmt::Write;
-use disk::{BlockDevice, ConfigDisk};
+use disk::{BlockDevice, ConfigDisk, DiskError};
 pub use identity::IdentityKey;
+use vnetcrypt_config::boot::{BootPlan, DiskRead, LockReason};
+use vnetcrypt_config::gpt::GptError;
 use vnetcrypt_config::store::{self, Saved};
 use vnetcrypt_config::{Config, Statement};
 use vnetcrypt_console::{Command, View};
@@ -35,63 +41,123 @@ pub struct Management {
     disk: Option<ConfigDisk<Box<dyn BlockDevice>>>,
     /// The configuration differs from what was last saved or loaded.
     pub unsaved: bool,
+    /// Set when the disk could not be read (or held nothing valid): no identity is
+    /// generated, the data path stays off and `config save` is refused until an
+    /// operator runs `config initialize confirm`.
+    locked: Option<LockReason>,
+    /// Both slots were read, so the disk knows where the next save goes.
+    slots_read: bool,
 }
 
 impl Management {
     /// Loads the configuration and identity from `disk` (if any), reporting what it
-    /// finds on the console. Never fails: a damaged or missing disk leaves defaults.
+    /// finds on the console. Never fails; what it does follows [`BootPlan::decide`]:
+    /// a blank or absent disk gets a first identity, an unreadable one locks.
     pub fn boot(dev: Option<Box<dyn BlockDevice>>, w: &mut dyn Write) -> Self {
         let mut m = Management {
             config: Config::default(),
             identity: None,
             disk: None,
             unsaved: false,
+            locked: None,
+            slots_read: false,
         };
-        match dev.map(ConfigDisk::open) {
+        let mut selection = None;
+        let read = match dev.map(ConfigDisk::open) {
             None => {
                 let _ = writeln!(
                     w,
                     "config: no configuration disk; changes will not survive a reboot"
                 );
+                DiskRead::Absent
             }
             Some(Err(e)) => {
-                let _ = writeln!(
-                    w,
-                    "config: configuration disk unusable: {e}; running on defaults"
-                );
+                let _ = writeln!(w, "config: configuration disk unusable: {e}");
+                match e {
+                    DiskError::TooSmall | DiskError::Gpt(GptError::NoConfigPartition) => {
+                        let _ = writeln!(w, "config: running on defaults");
+                        DiskRead::NotConfigDisk
+                    }
+                    _ => DiskRead::Unreadable,
+                }
             }
             Some(Ok(mut d)) => {
-                match d.load() {
+                let read = match d.load() {
                     Ok(sel) => {
                         for (slot, e) in sel.damaged() {
                             let _ = writeln!(w, "config: warning: slot {slot} {e}; ignored");
                         }
-                        if let Some((slot, seq, saved)) = sel.newest {
-                            m.restore(&saved, w);
-                            let _ = writeln!(
-                                w,
-                                "config: loaded slot {slot} (sequence {seq}) from the {}",
-                                d.layout
-                            );
-                        } else {
-                            let _ =
-                                writeln!(w, "config: configuration disk is empty ({})", d.layout);
+                        match &sel.newest {
+                            Some((slot, seq, _)) => {
+                                let _ = writeln!(
+                                    w,
+                                    "config: loaded slot {slot} (sequence {seq}) from the {}",
+                                    d.layout
+                                );
+                            }
+                            None if sel.damaged().next().is_none() => {
+                                let _ = writeln!(
+                                    w,
+                                    "config: configuration disk is empty ({})",
+                                    d.layout
+                                );
+                            }
+                            None => {}
                         }
+                        selection = Some(sel);
+                        m.slots_read = true;
+                        None
                     }
                     Err(e) => {
                         let _ = writeln!(w, "config: cannot read the configuration disk: {e}");
+                        Some(DiskRead::Unreadable)
                     }
-                }
+                };
                 m.disk = Some(d);
+                read.unwrap_or(DiskRead::Absent)
             }
+        };
+        let read = match &selection {
+            Some(sel) => DiskRead::Read(sel),
+            None => read,
+        };
+        let plan = BootPlan::decide(read, |k| IdentityKey::from_secret(k).is_some());
+        let saved = selection.as_ref().and_then(|s| s.newest.as_ref());
+        match (plan, saved) {
+            (BootPlan::Restore | BootPlan::RestoreThenFirstIdentity, Some((_, _, saved))) => {
+                m.restore(saved, w);
+            }
+            (BootPlan::Locked { restore: true, .. }, Some((_, _, saved))) => {
+                m.restore_config(saved, w);
+            }
+            _ => {}
         }
-        if m.identity.is_none() {
-            m.first_identity(w);
+        if let Some(reason) = plan.lock() {
+            m.locked = Some(reason);
+            let _ = writeln!(
+                w,
+                "config: LOCKED: {reason}. No identity was generated, the data path stays off \
+                 and 'config save' is refused, so nothing the disk holds is overwritten.\n\
+                 config: check the disk and reboot, or start anew with \
+                 'config initialize confirm' (see 'help config')"
+            );
+        } else if plan.generates_identity() && m.identity.is_none() {
+            m.first_identity(plan.saves_at_boot(), w);
         }
         m
     }
 
-    fn restore(&mut self, saved: &Saved, w: &mut dyn Write) {
+    /// The identity the data path may use, or why there is none.
+    pub fn engine_identity(&self) -> Result<&IdentityKey, &'static str> {
+        if self.locked.is_some() {
+            return Err("locked: the configuration disk could not be used (see the console)");
+        }
+        self.identity
+            .as_ref()
+            .ok_or("no identity (no hardware random source)")
+    }
+
+    fn restore_config(&mut self, saved: &Saved, w: &mut dyn Write) {
         let (config, errors) = store::load_text(&saved.text);
         for e in &errors {
             let _ = writeln!(
@@ -101,6 +167,10 @@ impl Management {
             );
         }
         self.config = config;
+    }
+
+    fn restore(&mut self, saved: &Saved, w: &mut dyn Write) {
+        self.restore_config(saved, w);
         self.identity = match saved.identity.as_ref().map(IdentityKey::from_secret) {
             Some(Some(key)) => Some(key),
             Some(None) => {
@@ -111,12 +181,12 @@ impl Management {
         };
     }
 
-    fn first_identity(&mut self, w: &mut dyn Write) {
+    fn first_identity(&mut self, save: bool, w: &mut dyn Write) {
         match IdentityKey::generate() {
             Ok(key) => {
                 let _ = writeln!(w, "identity: generated; fingerprint {}", key.fingerprint());
                 self.identity = Some(key);
-                if self.disk.is_some() {
+                if save && self.disk.is_some() {
                     match self.save() {
                         Ok((slot, seq)) => {
                             let _ = writeln!(w, "identity: saved (slot {slot}, sequence {seq})");
@@ -148,6 +218,13 @@ impl Management {
     fn save(&mut self) -> Result<(usize, u64), disk::DiskError> {
         let saved = self.saved();
         let disk = self.disk.as_mut().ok_or(disk::DiskError::Absent)?;
+        if !self.slots_read {
+            // The slots could not be read at boot: read them now, or a save could go
+            // to the slot holding the newest configuration, or lose to a slot with a
+            // higher sequence number at the next boot.
+            disk.load()?;
+            self.slots_read = true;
+        }
         let r = disk.save(&saved)?;
         self.unsaved = false;
         Ok(r)
@@ -162,9 +239,14 @@ impl Management {
                     Some(k) => {
                         let _ = k.write_show(w);
                     }
-                    None => {
-                        let _ = writeln!(w, "no identity (no hardware random source)");
-                    }
+                    None => match self.locked {
+                        Some(reason) => {
+                            let _ = writeln!(w, "no identity: locked: {reason}");
+                        }
+                        None => {
+                            let _ = writeln!(w, "no identity (no hardware random source)");
+                        }
+                    },
                 }
                 Changed::Nothing
             }
@@ -185,6 +267,16 @@ impl Management {
                 );
                 Changed::Config
             }
+            Command::ConfigSave | Command::IdentityRotate if self.locked.is_some() => {
+                let _ = writeln!(
+                    w,
+                    "error: refused: {}; check the disk and reboot, or 'config initialize \
+                     confirm' to start anew",
+                    self.locked.map(|r| r.to_string()).unwrap_or_default()
+                );
+                Changed::Nothing
+            }
+            Command::ConfigInitialize => return Some(self.initialize(w)),
             Command::ConfigSave => {
                 if self.disk.is_none() {
                     let _ = writeln!(w, "error: no configuration disk attached");
@@ -227,6 +319,42 @@ impl Management {
         Some(changed)
     }
 
+    /// `config initialize confirm`: the operator's decision to abandon what an
+    /// unreadable disk holds. Ends the lock; generates an identity if there is none;
+    /// the next `config save` writes the disk.
+    fn initialize(&mut self, w: &mut dyn Write) -> Changed {
+        let Some(reason) = self.locked else {
+            let _ = writeln!(
+                w,
+                "error: nothing to initialize: the appliance is not locked"
+            );
+            return Changed::Nothing;
+        };
+        if self.identity.is_none() {
+            match IdentityKey::generate() {
+                Ok(key) => {
+                    let _ = writeln!(w, "new identity; fingerprint {}", key.fingerprint());
+                    self.identity = Some(key);
+                }
+                Err(_) => {
+                    let _ = writeln!(
+                        w,
+                        "error: no hardware random source: key generation refused; still locked"
+                    );
+                    return Changed::Nothing;
+                }
+            }
+        }
+        self.locked = None;
+        self.unsaved = true;
+        let _ = writeln!(
+            w,
+            "unlocked (was: {reason}); peers must pin this identity; 'config save' \
+             overwrites the configuration disk"
+        );
+        Changed::Identity
+    }
+
     fn set(&mut self, st: Statement<'_>, w: &mut dyn Write) -> Changed {
         match self.config.apply(st) {
             Ok(()) => {
@@ -243,6 +371,10 @@ impl Management {
     /// Test builds: a save cut short after `sectors` sectors, as a power cut would.
     #[cfg(feature = "test-faults")]
     pub fn torn_save(&mut self, sectors: u64, w: &mut dyn Write) {
+        if let Some(reason) = self.locked {
+            let _ = writeln!(w, "error: refused: {reason}");
+            return;
+        }
         let saved = self.saved();
         match self.disk.as_mut() {
             Some(d) => match d.save_partial(&saved, sectors) {

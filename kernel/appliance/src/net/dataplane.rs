@@ -181,7 +181,7 @@ impl Interfaces {
 }
 
 /// The local port flow records to a collector leave from.
-const COLLECTOR_PORT: u16 = 49_999;
+pub(crate) const COLLECTOR_PORT: u16 = 49_999;
 
 impl Nic {
     /// Sends one datagram to a flow-log collector from [`COLLECTOR_PORT`] (a socket

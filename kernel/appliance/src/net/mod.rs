@@ -16,6 +16,7 @@ mod trace;
 mod view;
 
 pub use command::execute;
+pub(crate) use dataplane::COLLECTOR_PORT;
 pub use nic::{ApplyError, Nic};
 
 use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};

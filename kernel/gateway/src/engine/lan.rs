@@ -11,7 +11,7 @@ use crate::frag;
 use crate::icmp;
 use crate::mss;
 use crate::peer::PeerId;
-use crate::policy::{self, Outbound};
+use crate::policy::{self, Outbound, PeerFacts};
 use crate::session::SessionLayer;
 use crate::time::Instant;
 
@@ -113,9 +113,12 @@ impl<L: SessionLayer> Gateway<L> {
         }
         let global = self.cfg.enforcement;
         let peer = self.owners.lookup(dst).copied();
-        let facts = peer
-            .and_then(|id| self.slot(id))
-            .map(|s| (s.enforcement(global), s.state(now)));
+        let fallback_after = self.cfg.fallback_after;
+        let facts = peer.and_then(|id| self.slot(id)).map(|s| PeerFacts {
+            enforcement: s.enforcement(global),
+            state: s.peer_state(),
+            fallback_due: s.fallback_due(now, fallback_after),
+        });
         // (Whether D is private only matters when no peer owns it.)
         let dst_private = peer.is_none() && self.cfg.private.contains(dst);
         let mut decision = policy::outbound(facts, dst_private, global);

@@ -1,33 +1,41 @@
-//! Session lifecycle per peer: handshakes started on demand, timers, promotion of
-//! established handshakes, failures and their enforcement fallback, rekeys.
+//! Session lifecycle per peer: handshakes started on demand and retried with backoff,
+//! promotion of completed handshakes (make before break), keepalive and dead-peer
+//! timers, failures and their enforcement fallback, rekeys.
+//!
+//! Only the engine's own timers and authenticated input move a peer's [`Link`]: a
+//! handshake ends by completing or by the handshake timeout, and a peer goes down only
+//! when nothing authenticated came from it for `dead_after`.
 
-use super::peers::slot_in;
-use super::peers::PeerSlot;
+use core::time::Duration;
+
+use super::peers::{slot_in, Attempt, Link, PeerSlot};
 use super::{flow_event, Gateway, TxItem};
 use crate::counters::DropReason;
 use crate::flowlog::Direction;
 use crate::peer::PeerId;
 use crate::policy::{self, Outbound};
 use crate::session::{Rekey, Session, SessionLayer};
+use crate::status::FailureReason;
 use crate::time::Instant;
 
 impl<L: SessionLayer> Gateway<L> {
-    /// Starts our own handshake with a peer.
+    /// Starts our own handshake with a peer that is not up.
     pub(super) fn start_handshake(&mut self, now: Instant, id: PeerId) {
         let Some(slot) = slot_in(&mut self.peers, id) else {
             return;
         };
-        let session = self.layer.connect(now, &slot.cfg);
-        slot.current = Some(session);
+        if slot.link == Link::Up {
+            return;
+        }
+        slot.current = Some(self.layer.connect(now, &slot.cfg));
         slot.pending = None;
-        slot.pending_initiated = false;
-        slot.pending_drained = false;
-        slot.pending_opened = false;
-        slot.pending_switch_at = None;
-        slot.initiated = true;
-        slot.established_seen = false;
-        slot.retry_at = None;
-        slot.handshake_started = now;
+        slot.set_attempt(
+            Attempt::Running {
+                started: now,
+                ours: true,
+            },
+            now,
+        );
         slot.counters.handshakes_started += 1;
     }
 
@@ -39,17 +47,26 @@ impl<L: SessionLayer> Gateway<L> {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
+        let cfg = &self.cfg;
         for slot in self.peers.iter().flatten() {
             min(slot.current.as_ref().and_then(|s| s.poll_timeout()));
             min(slot.pending.as_ref().and_then(|s| s.poll_timeout()));
-            min(slot.retry_at);
             min(slot.pending_switch_at);
-            if slot.current.as_ref().is_some_and(|s| !s.is_established()) {
-                min(Some(slot.handshake_started + self.cfg.handshake_timeout));
+            if slot.pending.as_ref().is_some_and(|s| !s.is_established()) {
+                min(Some(slot.pending_started + cfg.handshake_timeout));
             }
             min(slot.previous.as_ref().map(|(_, until)| *until));
-            if slot.established() {
-                min(Some(slot.keyed_at + self.cfg.rekey_interval));
+            match slot.attempt() {
+                Some(Attempt::Running { started, .. }) => {
+                    min(Some(started + cfg.handshake_timeout))
+                }
+                Some(Attempt::Backoff { until }) => min(Some(until)),
+                None => {}
+            }
+            if slot.link == Link::Up {
+                min(Some(slot.keyed_at + cfg.rekey_interval));
+                min(Some(slot.last_sent + cfg.keepalive_interval));
+                min(slot.last_authenticated.map(|t| t + cfg.dead_after));
             }
         }
         min(self
@@ -59,63 +76,96 @@ impl<L: SessionLayer> Gateway<L> {
         t
     }
 
-    /// Runs timers: session retransmissions and failures, rekeys, retry of failed
-    /// peers, ARP expiry.
+    /// Runs timers: session retransmissions, handshake timeouts and retries, dead-peer
+    /// detection, rekeys, ARP expiry. (Keepalives due go out of `poll_transmit`.)
     pub fn handle_timeout(&mut self, now: Instant) {
         for i in 0..self.peers.len() {
             let id = PeerId(i as u16);
-            let interval = self.cfg.rekey_interval;
-            if let Some(slot) = self.slot_mut(id) {
-                for s in [slot.current.as_mut(), slot.pending.as_mut()]
-                    .into_iter()
-                    .flatten()
-                {
-                    if s.poll_timeout().is_some_and(|t| t <= now) {
-                        s.handle_timeout(now);
-                    }
-                }
-                if slot
-                    .previous
-                    .as_ref()
-                    .is_some_and(|(_, until)| *until <= now)
-                {
-                    slot.previous = None;
-                }
-            }
-            // A handshake that takes too long counts as failed (the session layer's own
-            // give-up may be minutes away: DTLS doubles its timer 7 times).
-            let timeout = self.cfg.handshake_timeout;
-            let timed_out = self.slot(id).is_some_and(|slot| {
-                slot.current.as_ref().is_some_and(|s| !s.is_established())
-                    && now.saturating_since(slot.handshake_started) >= timeout
-            });
-            if timed_out {
-                if let Some(slot) = self.slot_mut(id) {
-                    slot.current = None;
-                    slot.initiated = false;
-                    slot.counters.handshakes_failed += 1;
-                }
-                self.handshake_failed(now, id);
-            }
-            let layer = &mut self.layer;
-            let mut retry = false;
-            if let Some(slot) = self.peers.get_mut(i).and_then(Option::as_mut) {
-                if slot.established() && now.saturating_since(slot.keyed_at) >= interval {
-                    rekey(layer, slot, now);
-                }
-                retry = slot.current.is_none() && slot.retry_at.is_some_and(|t| t <= now);
-            }
-            if retry {
-                // In the background: packets keep the fallback until it succeeds.
-                self.start_handshake(now, id);
-            }
+            self.peer_timers(now, id);
             self.update_peer(now, id);
         }
         self.expire_arp(now);
     }
 
-    /// Promotes established handshakes, retires failed ones, and applies the
-    /// enforcement fallback to packets that waited for a failed handshake.
+    fn peer_timers(&mut self, now: Instant, id: PeerId) {
+        let cfg = &self.cfg;
+        let layer = &mut self.layer;
+        let Some(slot) = slot_in(&mut self.peers, id) else {
+            return;
+        };
+        for s in [slot.current.as_mut(), slot.pending.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
+            }
+        }
+        if slot
+            .previous
+            .as_ref()
+            .is_some_and(|(_, until)| *until <= now)
+        {
+            slot.previous = None;
+        }
+        // A replacing handshake that does not complete is given up: it never blocks
+        // rekeys, and the current session goes on meanwhile.
+        let pending_stuck = slot.pending.as_ref().is_some_and(|s| !s.is_established())
+            && now.saturating_since(slot.pending_started) >= cfg.handshake_timeout;
+        if pending_stuck {
+            slot.pending = None;
+            slot.pending_initiated = false;
+            slot.counters.handshakes_failed += 1;
+        }
+        let mut retry = false;
+        let mut failed = None;
+        match slot.attempt() {
+            // The session layer's own give-up may be minutes away (DTLS doubles its
+            // timer 7 times): the engine's timeout ends the attempt.
+            Some(Attempt::Running { started, .. })
+                if now.saturating_since(started) >= cfg.handshake_timeout =>
+            {
+                let reason = slot.current.as_ref().and_then(|s| s.failure());
+                failed = Some(reason.unwrap_or(FailureReason::Timeout));
+            }
+            Some(Attempt::Backoff { until }) if until <= now => retry = true,
+            _ => {}
+        }
+        if slot.link == Link::Up {
+            let silent = slot
+                .last_authenticated
+                .is_none_or(|t| now.saturating_since(t) >= cfg.dead_after);
+            if silent {
+                // Dead peer: its session is useless; keep it only to open stragglers.
+                if let Some(s) = slot.current.take() {
+                    slot.previous = Some((s, now + cfg.rekey_overlap));
+                }
+                slot.pending = None;
+                slot.pending_initiated = false;
+                slot.counters.went_down += 1;
+                slot.last_failure = Some(FailureReason::NoResponse);
+                slot.set_link(
+                    Link::Down {
+                        since: now,
+                        attempt: Attempt::Backoff { until: now },
+                    },
+                    now,
+                );
+                retry = true;
+            } else if now.saturating_since(slot.keyed_at) >= cfg.rekey_interval {
+                rekey(layer, slot, now);
+            }
+        }
+        if let Some(reason) = failed {
+            self.attempt_failed(now, id, reason);
+        }
+        if retry {
+            self.start_handshake(now, id);
+        }
+    }
+
+    /// Promotes completed handshakes, retires failed ones, and notes a peer that came
+    /// up.
     pub(super) fn update_peer(&mut self, now: Instant, id: PeerId) {
         let overlap = self.cfg.rekey_overlap;
         let Some(slot) = slot_in(&mut self.peers, id) else {
@@ -127,14 +177,13 @@ impl<L: SessionLayer> Gateway<L> {
         // otherwise overtake its last flight and reach a peer not yet able to open them.
         let switch = slot.pending_opened || slot.pending_switch_at.is_some_and(|t| t <= now);
         let pending_ready = slot.pending.as_ref().is_some_and(|s| s.is_established())
-            && (slot.pending_initiated || !slot.established() || (slot.pending_drained && switch));
+            && (slot.pending_initiated || (slot.pending_drained && switch));
         if pending_ready {
             slot.pending_drained = false;
             slot.pending_opened = false;
             slot.pending_switch_at = None;
             let replaced = slot.current.take();
             slot.current = slot.pending.take();
-            slot.established_seen = false;
             if let Some(old) = replaced.filter(|s| s.is_established()) {
                 // A peer's own new handshake means a restart; ours, a rekey.
                 if !slot.pending_initiated {
@@ -143,44 +192,63 @@ impl<L: SessionLayer> Gateway<L> {
                 slot.previous = Some((old, now + overlap));
             }
             slot.pending_initiated = false;
+            came_up(slot, now);
         }
         if slot.pending.as_ref().is_some_and(|s| s.is_failed()) {
             slot.pending = None;
             slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;
         }
-        if slot.established() && !slot.established_seen {
-            slot.established_seen = true;
-            slot.initiated = false;
-            slot.keyed_at = now;
-            slot.failed = false;
-            slot.retry_at = None;
-            slot.counters.handshakes_completed += 1;
+        let current_up = slot.current.as_ref().is_some_and(|s| s.is_established());
+        if current_up && slot.link != Link::Up {
+            slot.set_link(Link::Up, now);
+            slot.failures = 0;
+            came_up(slot, now);
         }
         if !slot.current.as_ref().is_some_and(|s| s.is_failed()) {
             return;
         }
-        slot.current = None;
-        slot.initiated = false;
-        slot.counters.handshakes_failed += 1;
-        if slot.pending.is_some() {
-            return;
+        // Failed for good: authenticated (pin mismatch, the peer's alert) or the
+        // session layer's own timeout.
+        let reason = slot
+            .current
+            .as_ref()
+            .and_then(|s| s.failure())
+            .unwrap_or(FailureReason::Protocol);
+        if slot.link == Link::Up {
+            // An established session that the peer closed: connect again.
+            slot.current = None;
+            slot.set_link(
+                Link::Connecting {
+                    since: now,
+                    attempt: Attempt::Backoff { until: now },
+                },
+                now,
+            );
+            slot.last_failure = Some(reason);
+            self.start_handshake(now, id);
+        } else {
+            self.attempt_failed(now, id, reason);
         }
-        self.handshake_failed(now, id);
     }
 
-    /// Enters the fallback after a failed handshake (retry later), and applies it to
-    /// the packets that waited.
-    pub(super) fn handshake_failed(&mut self, now: Instant, id: PeerId) {
+    /// Ends the running attempt of a peer that is not up: backoff before the next one,
+    /// and the waiting packets take the enforcement's way.
+    pub(super) fn attempt_failed(&mut self, now: Instant, id: PeerId, reason: FailureReason) {
         let global = self.cfg.enforcement;
-        let retry = self.cfg.handshake_retry;
+        let (first, most) = (self.cfg.handshake_retry, self.cfg.handshake_retry_max);
+        let fallback_after = self.cfg.fallback_after;
         let Some(slot) = slot_in(&mut self.peers, id) else {
             return;
         };
-        slot.failed = true;
-        slot.retry_at = Some(now + retry);
-        let disposition = policy::after_failed_handshake(slot.enforcement(global));
-        // Flush the waiting packets per enforcement.
+        slot.current = None;
+        slot.failures = slot.failures.saturating_add(1);
+        slot.last_failure = Some(reason);
+        slot.counters.handshakes_failed += 1;
+        let until = now + backoff(first, most, slot.failures);
+        slot.set_attempt(Attempt::Backoff { until }, now);
+        let due = slot.fallback_due(now, fallback_after);
+        let disposition = policy::after_failed_attempt(slot.enforcement(global), due);
         while let Some((_, pkt)) = slot.waiting.front() {
             match disposition {
                 Outbound::Clear(enc) => {
@@ -204,7 +272,7 @@ impl<L: SessionLayer> Gateway<L> {
                     self.counters.drop(reason);
                     slot.counters.drops += 1;
                 }
-                // Not produced for a failed handshake; count rather than lose silently.
+                // Not produced for a failed attempt; count rather than lose silently.
                 Outbound::Seal | Outbound::Wait { .. } => {
                     self.counters.drop(DropReason::HandshakeFailed);
                     slot.counters.drops += 1;
@@ -214,6 +282,25 @@ impl<L: SessionLayer> Gateway<L> {
         }
     }
 }
+
+/// The wait before attempt `failures + 1`: `first`, doubled per failure, at most `most`.
+fn backoff(first: Duration, most: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    first.saturating_mul(1 << doublings).min(most.max(first))
+}
+
+/// A handshake completed: fresh keys, and the peer has just authenticated.
+fn came_up<S>(slot: &mut PeerSlot<S>, now: Instant) {
+    slot.keyed_at = now;
+    slot.sealed_since_rekey = 0;
+    slot.last_sent = now;
+    slot.last_handshake = Some(now);
+    slot.last_authenticated = Some(now);
+    slot.counters.handshakes_completed += 1;
+}
+
+/// How long a handshake the peer started may hold off our rekey.
+const PEER_HANDSHAKE_YIELDS_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts a rekey: inside the session if it can (new keys, old ones overlapping), else
 /// by a new handshake whose session replaces the current one when established (the old
@@ -226,15 +313,39 @@ pub(super) fn rekey<L: SessionLayer>(layer: &mut L, slot: &mut PeerSlot<L::Sessi
     let by_new_session = match current.start_rekey(now) {
         Rekey::Started => {
             slot.counters.rekeys += 1;
+            slot.sealed_since_rekey = 0;
             false
         }
         Rekey::InProgress => false,
         Rekey::ByNewSession => true,
     };
-    if by_new_session && slot.pending.is_none() {
+    // A handshake the peer started that has not completed within a second (a real one
+    // takes two round trips) yields to our rekey: an unauthenticated hello must not
+    // hold rekeys off.
+    let theirs_unfinished = !slot.pending_initiated
+        && slot.pending.as_ref().is_some_and(|s| !s.is_established())
+        && now.saturating_since(slot.pending_started) >= PEER_HANDSHAKE_YIELDS_AFTER;
+    if by_new_session && (slot.pending.is_none() || theirs_unfinished) {
         slot.pending = Some(layer.connect(now, &slot.cfg));
         slot.pending_initiated = true;
+        slot.pending_started = now;
         slot.counters.rekeys += 1;
         slot.counters.handshakes_started += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use core::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound() {
+        let s = Duration::from_secs;
+        let b = |n| backoff(s(1), s(30), n);
+        assert_eq!(
+            [b(1), b(2), b(3), b(5), b(6), b(40)],
+            [s(1), s(2), s(4), s(16), s(30), s(30)]
+        );
     }
 }

@@ -93,6 +93,8 @@ enum TxItem {
     WanClear,
     /// A complete Ethernet frame for lan.
     Lan,
+    /// A datagram for this peer's endpoint, complete (a stateless cookie answer).
+    Reply(PeerId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +116,8 @@ pub struct Gateway<L: SessionLayer> {
     arp_asked: heapless::FnvIndexMap<Ipv4Addr, Instant, 32>,
     tx: PacketQueue<TxItem>,
     scratch: Vec<u8>,
+    /// Where the session layer writes a stateless answer to a hello.
+    reply: Vec<u8>,
     flows: FlowTable,
     counters: Counters,
 }
@@ -148,6 +152,7 @@ impl<L: SessionLayer> Gateway<L> {
             arp_asked: heapless::FnvIndexMap::new(),
             tx: PacketQueue::new(cfg.tx_queue, SLOT + ETH),
             scratch: vec![0; SLOT],
+            reply: vec![0; 256],
             flows: FlowTable::new(cfg.flow_capacity, cfg.flow_idle),
             counters: Counters::default(),
             peers: Vec::new(),

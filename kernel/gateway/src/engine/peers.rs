@@ -1,28 +1,59 @@
-//! Per-peer runtime state: sessions, the queue of packets waiting for one, counters.
+//! Per-peer runtime state: sessions, the tunnel's state, the queue of packets waiting
+//! for a session, counters.
+
+use core::time::Duration;
 
 use crate::counters::PeerCounters;
 use crate::peer::{PeerConfig, PeerId};
 use crate::policy::{Enforcement, SessionState};
 use crate::queue::PacketQueue;
 use crate::session::Session;
-use crate::status::{PeerState, PeerStatus};
+use crate::status::{FailureReason, PeerState, PeerStatus};
 use crate::time::Instant;
+
+/// The tunnel to one peer. Only authenticated input (a completed handshake, an opened
+/// record) or the engine's own timers move it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// No packet has asked for a session yet.
+    Idle,
+    /// No working session since `since`: handshakes are tried.
+    Connecting { since: Instant, attempt: Attempt },
+    /// `current` is established and the peer is heard from.
+    Up,
+    /// The peer fell silent at `since` (no authenticated record for `dead_after`):
+    /// handshakes are tried.
+    Down { since: Instant, attempt: Attempt },
+}
+
+/// Where the handshake attempts of a peer that is not up stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// The handshake in `current` runs since `started`; `ours` if we sent its first
+    /// flight (it then wins a simultaneous start when our endpoint is lower).
+    Running { started: Instant, ours: bool },
+    /// The last attempt failed: the next one starts at `until`.
+    Backoff { until: Instant },
+}
 
 /// One configured peer and its sessions.
 #[derive(Debug)]
 pub(crate) struct PeerSlot<S> {
     pub cfg: PeerConfig,
-    /// The session in use (established, or our own handshake in progress).
+    pub link: Link,
+    /// When `link` last changed state.
+    pub since: Instant,
+    /// Failed attempts since the peer was last up (for the backoff).
+    pub failures: u32,
+    /// The session in use when up; the running handshake otherwise.
     pub current: Option<S>,
-    /// A handshake the peer started while `current` is established (a restart): it
-    /// replaces `current` once established.
+    /// A handshake that replaces `current` (established) once it completes: a rekey of
+    /// ours, or the peer's restart. Make before break: until then `current` is used.
     pub pending: Option<S>,
     /// The session `pending` replaced, kept until this time to open records still in
     /// flight (the overlap of a rekey by new session, or of a restart).
     pub previous: Option<(S, Instant)>,
-    /// `current` was started by us and is not yet established.
-    pub initiated: bool,
-    /// `pending` was started by us (a rekey by new session) and is not yet established.
+    /// `pending` was started by us (a rekey by new session).
     pub pending_initiated: bool,
     /// `pending` (started by the peer) is established and its last flight was sent.
     pub pending_drained: bool,
@@ -30,18 +61,17 @@ pub(crate) struct PeerSlot<S> {
     pub pending_opened: bool,
     /// When we switch to `pending` even if the peer has not used it yet.
     pub pending_switch_at: Option<Instant>,
-    /// When the peer's handshake in `pending` began.
+    /// When `pending` began (it is given up after the handshake timeout).
     pub pending_started: Instant,
-    /// `current` has been seen established.
-    pub established_seen: bool,
     /// When the current keys were made (handshake or last rekey).
     pub keyed_at: Instant,
-    /// The last handshake failed: the enforcement fallback applies until one succeeds.
-    pub failed: bool,
-    /// When to try again after a failure (in the background: the fallback goes on).
-    pub retry_at: Option<Instant>,
-    /// When our current handshake started (for the engine's handshake timeout).
-    pub handshake_started: Instant,
+    /// Records sealed under the current keys (for `rekey_records`).
+    pub sealed_since_rekey: u64,
+    /// When we last sent a record to the peer (for keepalives).
+    pub last_sent: Instant,
+    pub last_handshake: Option<Instant>,
+    pub last_authenticated: Option<Instant>,
+    pub last_failure: Option<FailureReason>,
     /// Inner packets waiting for the session (metadata: when queued).
     pub waiting: PacketQueue<Instant>,
     pub counters: PeerCounters,
@@ -51,20 +81,23 @@ impl<S: Session> PeerSlot<S> {
     pub fn new(cfg: PeerConfig, queue: usize, slot: usize) -> Self {
         Self {
             cfg,
+            link: Link::Idle,
+            since: Instant::ZERO,
+            failures: 0,
             current: None,
             pending: None,
             previous: None,
-            initiated: false,
             pending_initiated: false,
             pending_drained: false,
             pending_opened: false,
             pending_switch_at: None,
             pending_started: Instant::ZERO,
-            established_seen: false,
             keyed_at: Instant::ZERO,
-            failed: false,
-            retry_at: None,
-            handshake_started: Instant::ZERO,
+            sealed_since_rekey: 0,
+            last_sent: Instant::ZERO,
+            last_handshake: None,
+            last_authenticated: None,
+            last_failure: None,
             waiting: PacketQueue::new(queue, slot),
             counters: PeerCounters::default(),
         }
@@ -74,35 +107,77 @@ impl<S: Session> PeerSlot<S> {
         self.cfg.effective_enforcement(global)
     }
 
+    /// Records can be sealed to the peer.
     pub fn established(&self) -> bool {
-        self.current.as_ref().is_some_and(|s| s.is_established())
+        self.link == Link::Up && self.current.as_ref().is_some_and(|s| s.is_established())
     }
 
-    pub fn status(&self) -> PeerStatus {
-        let state = match self.state(Instant::ZERO) {
-            SessionState::Established => PeerState::Up,
-            SessionState::Handshaking => PeerState::Connecting,
-            SessionState::Failed => PeerState::Down,
-            SessionState::Absent => PeerState::Idle,
-        };
-        PeerStatus {
-            state,
-            since: self.keyed_at,
-            last_handshake: None,
-            last_authenticated: None,
-            last_failure: None,
+    pub fn peer_state(&self) -> PeerState {
+        match self.link {
+            Link::Idle => PeerState::Idle,
+            Link::Connecting { .. } => PeerState::Connecting,
+            Link::Up => PeerState::Up,
+            Link::Down { .. } => PeerState::Down,
         }
     }
 
+    /// Enters `link`, noting when if the state changes.
+    pub fn set_link(&mut self, link: Link, now: Instant) {
+        if core::mem::discriminant(&link) != core::mem::discriminant(&self.link) {
+            self.since = now;
+        }
+        self.link = link;
+    }
+
+    /// The attempt of a peer that is not up.
+    pub fn attempt(&self) -> Option<Attempt> {
+        match self.link {
+            Link::Connecting { attempt, .. } | Link::Down { attempt, .. } => Some(attempt),
+            Link::Idle | Link::Up => None,
+        }
+    }
+
+    /// Replaces the attempt of a peer that is not up (entering `Connecting` from idle).
+    pub fn set_attempt(&mut self, attempt: Attempt, now: Instant) {
+        let link = match self.link {
+            Link::Down { since, .. } => Link::Down { since, attempt },
+            Link::Connecting { since, .. } => Link::Connecting { since, attempt },
+            Link::Idle | Link::Up => Link::Connecting {
+                since: now,
+                attempt,
+            },
+        };
+        self.set_link(link, now);
+    }
+
+    /// The peer has failed every handshake for `after`: AllowUnencrypted may send its
+    /// traffic clear.
+    pub fn fallback_due(&self, now: Instant, after: Duration) -> bool {
+        match self.link {
+            Link::Connecting { since, .. } | Link::Down { since, .. } => {
+                now.saturating_since(since) >= after
+            }
+            Link::Idle | Link::Up => false,
+        }
+    }
+
+    pub fn status(&self) -> PeerStatus {
+        PeerStatus {
+            state: self.peer_state(),
+            since: self.since,
+            last_handshake: self.last_handshake,
+            last_authenticated: self.last_authenticated,
+            last_failure: self.last_failure,
+        }
+    }
+
+    /// The older, coarser view (kept for the console's `sessions`).
     pub fn state(&self, _now: Instant) -> SessionState {
-        if self.established() {
-            SessionState::Established
-        } else if self.failed {
-            SessionState::Failed
-        } else if self.current.is_some() || self.pending.is_some() {
-            SessionState::Handshaking
-        } else {
-            SessionState::Absent
+        match self.link {
+            Link::Up => SessionState::Established,
+            Link::Idle => SessionState::Absent,
+            Link::Connecting { .. } => SessionState::Handshaking,
+            Link::Down { .. } => SessionState::Failed,
         }
     }
 }

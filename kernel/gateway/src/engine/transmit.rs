@@ -32,18 +32,73 @@ impl<L: SessionLayer> Gateway<L> {
             .ok_or(DropReason::SealFailed)?;
         let end = ip_off + ip_len + Self::TAILROOM;
         let region = buf.get_mut(start..end).ok_or(DropReason::SealFailed)?;
-        let interval = self.cfg.rekey_interval;
-        let slot = slot_in(&mut self.peers, id).ok_or(DropReason::SealFailed)?;
-        let session = slot.current.as_mut().ok_or(DropReason::SealFailed)?;
-        let n = session
-            .seal_in_place(now, region, ip_len)
-            .map_err(|_| DropReason::SealFailed)?;
-        slot.counters.sealed_packets += 1;
-        slot.counters.sealed_bytes += ip_len as u64;
-        if session.rekey_due() || now.saturating_since(slot.keyed_at) >= interval {
-            rekey(&mut self.layer, slot, now);
+        let n = self.seal_record(now, id, region, ip_len)?;
+        if let Some(slot) = self.slot_mut(id) {
+            slot.counters.sealed_packets += 1;
+            slot.counters.sealed_bytes += ip_len as u64;
         }
         Ok(start..start + n)
+    }
+
+    /// Seals `region[HEADROOM..HEADROOM + len]` with the peer's current session (an
+    /// empty record is a keepalive), and starts a rekey when the keys are due for one:
+    /// by age, by `rekey_records`, or at the session's AEAD limit.
+    fn seal_record(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        region: &mut [u8],
+        len: usize,
+    ) -> Result<usize, DropReason> {
+        let interval = self.cfg.rekey_interval;
+        let records = self.cfg.rekey_records;
+        let slot = slot_in(&mut self.peers, id).ok_or(DropReason::SealFailed)?;
+        if !slot.established() {
+            return Err(DropReason::SealFailed);
+        }
+        let session = slot.current.as_mut().ok_or(DropReason::SealFailed)?;
+        let n = session
+            .seal_in_place(now, region, len)
+            .map_err(|_| DropReason::SealFailed)?;
+        slot.last_sent = now;
+        slot.sealed_since_rekey += 1;
+        let by_count = records > 0 && slot.sealed_since_rekey >= records;
+        if session.rekey_due() || by_count || now.saturating_since(slot.keyed_at) >= interval {
+            rekey(&mut self.layer, slot, now);
+        }
+        Ok(n)
+    }
+
+    /// An authenticated keepalive for an up peer that we have sent nothing to for
+    /// `keepalive_interval`: an empty record, which the peer absorbs.
+    fn keepalive(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let every = self.cfg.keepalive_interval;
+        let due = self.peers.iter().position(|p| {
+            p.as_ref()
+                .is_some_and(|s| s.established() && now.saturating_since(s.last_sent) >= every)
+        })?;
+        let id = PeerId(due as u16);
+        let to = self.slot(id)?.cfg.endpoint;
+        let region = buf.get_mut(..Self::HEADROOM + Self::TAILROOM)?;
+        match self.seal_record(now, id, region, 0) {
+            Ok(n) => {
+                if let Some(s) = self.slot_mut(id) {
+                    s.counters.keepalives_sent += 1;
+                }
+                self.counters.wan.tx(n);
+                Some(Transmit {
+                    destination: Destination::Peer(to),
+                    len: n,
+                })
+            }
+            Err(_) => {
+                // Not sealable now (usage limit): try again after another interval.
+                if let Some(s) = self.slot_mut(id) {
+                    s.last_sent = now;
+                }
+                None
+            }
+        }
     }
 
     /// Writes the next transmission into `buf` (of at least [`Gateway::BUFFER_LEN`]
@@ -131,6 +186,17 @@ impl<L: SessionLayer> Gateway<L> {
                         len: n,
                     });
                 }
+                TxItem::Reply(id) => {
+                    let (_, n) = self.tx.pop_into(buf, 0)?;
+                    let Some(to) = self.slot(id).map(|s| s.cfg.endpoint) else {
+                        continue;
+                    };
+                    self.counters.wan.tx(n);
+                    return Some(Transmit {
+                        destination: Destination::Peer(to),
+                        len: n,
+                    });
+                }
                 TxItem::Seal(id) => {
                     let (_, n) = self.tx.pop_into(buf, Self::HEADROOM)?;
                     if let Some(t) = self.seal_polled(now, id, buf, n) {
@@ -167,7 +233,7 @@ impl<L: SessionLayer> Gateway<L> {
                 return Some(t);
             }
         }
-        None
+        self.keepalive(now, buf)
     }
 
     pub(super) fn seal_polled(

@@ -3,15 +3,15 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use super::peers::slot_in;
-use super::{write_eth, ArpWait, Gateway, Verdict, ETH};
+use super::peers::{slot_in, Attempt, Link};
+use super::{write_eth, ArpWait, Gateway, TxItem, Verdict, ETH};
 use crate::antispoof;
 use crate::counters::DropReason;
 use crate::flowlog::{Direction, Encryption};
 use crate::mss;
 use crate::peer::PeerId;
 use crate::policy::{self, InboundClear};
-use crate::session::{Received, Session, SessionError, SessionLayer};
+use crate::session::{Accepted, Received, Session, SessionError, SessionLayer};
 use crate::time::Instant;
 
 impl<L: SessionLayer> Gateway<L> {
@@ -36,6 +36,16 @@ impl<L: SessionLayer> Gateway<L> {
         match outcome {
             Ok(Received::Handshake) => Verdict::Consumed,
             Ok(Received::Data(r)) => {
+                // Opened: the peer authenticated this record.
+                if let Some(s) = self.slot_mut(id) {
+                    s.last_authenticated = Some(now);
+                    if r.is_empty() {
+                        s.counters.keepalives_received += 1;
+                        return Verdict::Consumed;
+                    }
+                    s.counters.opened_packets += 1;
+                    s.counters.opened_bytes += r.len() as u64;
+                }
                 if r.start < ETH || r.end > len {
                     return self.drop_for(DropReason::OpenFailed, Some(id));
                 }
@@ -46,28 +56,38 @@ impl<L: SessionLayer> Gateway<L> {
                 self.drop_for(DropReason::StaleHandshake, Some(id))
             }
             Err(SessionError::NotEstablished) | Err(SessionError::NotThisSession) => {
-                // A peer that restarted keeps sending with keys we no longer have, or
-                // we restarted: handshake so that traffic resumes by itself.
-                if self
-                    .slot(id)
-                    .is_some_and(|s| s.state(now) == crate::policy::SessionState::Absent)
-                {
+                // We restarted while the peer kept its session: handshake so that
+                // traffic resumes by itself. (Only from idle: a forged record must not
+                // cut a retry's backoff short.)
+                if self.slot(id).is_some_and(|s| s.link == Link::Idle) {
                     self.start_handshake(now, id);
                 }
                 self.drop_for(DropReason::NoSession, Some(id))
+            }
+            Err(SessionError::Invalid) if L::is_initial(&buf[off..end]) => {
+                self.drop_for(DropReason::HelloIgnored, Some(id))
             }
             Err(_) => self.drop_for(DropReason::OpenFailed, Some(id)),
         }
     }
 
-    /// Offers a datagram to the peer's sessions, then as a new handshake.
+    /// Offers a datagram to the peer's sessions, or, if it carries a ClientHello, to the
+    /// session layer's front door. A hello never reaches an established session, and a
+    /// new handshake never replaces the current session before it completes.
     fn feed_sessions(
         &mut self,
         now: Instant,
         id: PeerId,
         dg: &mut [u8],
     ) -> Result<Received, SessionError> {
-        let ours = self.cfg.wan_endpoint;
+        if L::is_initial(dg) {
+            return self.hello(now, id, dg);
+        }
+        self.offer(now, id, dg)
+    }
+
+    /// Offers a datagram to the peer's sessions in turn.
+    fn offer(&mut self, now: Instant, id: PeerId, dg: &mut [u8]) -> Result<Received, SessionError> {
         let Some(slot) = slot_in(&mut self.peers, id) else {
             return Err(SessionError::NotThisSession);
         };
@@ -106,11 +126,7 @@ impl<L: SessionLayer> Gateway<L> {
             let Some(s) = s else { continue };
             match s.handle_datagram(now, dg) {
                 Ok(r) => {
-                    if let Received::Data(range) = &r {
-                        opened_on_pending = is_pending;
-                        slot.counters.opened_packets += 1;
-                        slot.counters.opened_bytes += range.len() as u64;
-                    }
+                    opened_on_pending = is_pending && matches!(r, Received::Data(_));
                     result = Some(r);
                     break;
                 }
@@ -145,37 +161,77 @@ impl<L: SessionLayer> Gateway<L> {
                 }
             }
         }
-        if !L::is_initial(dg) {
-            return last;
-        }
+        last
+    }
+
+    /// A datagram with a ClientHello from the peer's endpoint (anyone can forge one).
+    /// The layer answers it statelessly until the sender proves its address; a session
+    /// it makes only ever becomes the running handshake or the pending one.
+    fn hello(&mut self, now: Instant, id: PeerId, dg: &mut [u8]) -> Result<Received, SessionError> {
+        let ours = self.cfg.wan_endpoint;
+        let Some(slot) = slot_in(&mut self.peers, id) else {
+            return Err(SessionError::NotThisSession);
+        };
         // Simultaneous initiation (first contact, or rekeys by new handshake): the side
         // with the lower endpoint keeps its own handshake; the other answers.
-        let racing = (slot.initiated && slot.current.as_ref().is_some_and(|s| !s.is_established()))
+        let racing = matches!(slot.attempt(), Some(Attempt::Running { ours: true, .. }))
             || (slot.pending_initiated
                 && slot.pending.as_ref().is_some_and(|s| !s.is_established()));
         if racing && ours < slot.cfg.endpoint {
             return Ok(Received::Handshake);
         }
-        let mut reply = [0u8; 0];
-        let crate::session::Accepted::Session(session) =
-            self.layer.accept(now, &slot.cfg, dg, &mut reply)
-        else {
-            return Err(SessionError::Invalid);
+        // A hello the peer retransmits (our answer was lost) belongs to the handshake
+        // we run as its server, which answers again.
+        let answering = matches!(slot.attempt(), Some(Attempt::Running { ours: false, .. }))
+            || (!slot.pending_initiated
+                && slot.pending.as_ref().is_some_and(|s| !s.is_established()));
+        if answering {
+            let server = if slot.link == Link::Up {
+                slot.pending.as_mut()
+            } else {
+                slot.current.as_mut()
+            };
+            if let Some(Ok(r)) = server.map(|s| s.handle_datagram(now, dg)) {
+                return Ok(r);
+            }
+        }
+        let session = match self.layer.accept(now, &slot.cfg, dg, &mut self.reply) {
+            Accepted::Session(s) => s,
+            Accepted::Reply(n) => {
+                slot.counters.cookies_sent += 1;
+                let reply = self.reply.get(..n).unwrap_or_default();
+                if self.tx.push(TxItem::Reply(id), reply).is_err() {
+                    self.counters.drop(DropReason::TxQueueFull);
+                }
+                return Ok(Received::Handshake);
+            }
+            Accepted::Ignored => return Err(SessionError::Invalid),
         };
         slot.counters.handshakes_started += 1;
-        if slot.established() {
+        if slot.link == Link::Up {
+            // Make before break: the current session stays in use until this completes.
+            // A hello replacing an unfinished one of the peer's keeps its start time, so
+            // that a stream of hellos cannot keep a pending handshake alive.
+            let theirs_unfinished = !slot.pending_initiated
+                && slot.pending.as_ref().is_some_and(|s| !s.is_established());
+            if !theirs_unfinished {
+                slot.pending_started = now;
+            }
             slot.pending = Some(session);
             slot.pending_initiated = false;
             slot.pending_drained = false;
             slot.pending_opened = false;
             slot.pending_switch_at = None;
-            slot.pending_started = now;
         } else {
             slot.current = Some(session);
             slot.pending = None;
-            slot.initiated = false;
-            slot.established_seen = false;
-            slot.handshake_started = now;
+            slot.set_attempt(
+                Attempt::Running {
+                    started: now,
+                    ours: false,
+                },
+                now,
+            );
         }
         Ok(Received::Handshake)
     }
@@ -236,12 +292,13 @@ impl<L: SessionLayer> Gateway<L> {
         let (src, dst) = (p.src_addr(), p.dst_addr());
         let global = self.cfg.enforcement;
         let src_peer = self.owners.lookup(src).copied();
-        let src_enf = src_peer
-            .and_then(|id| self.slot(id))
-            .map(|s| s.enforcement(global));
+        let src_slot = src_peer.and_then(|id| self.slot(id));
+        let src_enf = src_slot.map(|s| s.enforcement(global));
+        let tunnel = src_slot.is_some_and(|s| s.link == Link::Up);
         let decision = policy::inbound_clear(
             self.cfg.private.contains(src),
             src_enf,
+            tunnel,
             self.lan.contains(dst) && dst != self.cfg.lan_ip,
             global,
         );

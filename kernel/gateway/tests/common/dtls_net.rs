@@ -42,6 +42,10 @@ pub struct Net {
     pub loss_permille: u64,
     loss_state: u64,
     pub lost: u64,
+    /// Sides powered off (killed): they receive, run and send nothing.
+    pub off: [bool; 2],
+    /// Plaintext packets a gateway sent on wan (allowed only under AllowUnencrypted).
+    pub clear: Vec<Vec<u8>>,
 }
 
 pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -> Gw {
@@ -94,7 +98,39 @@ impl Net {
             loss_permille: 0,
             loss_state: seed,
             lost: 0,
+            off: [false; 2],
+            clear: Vec::new(),
         }
+    }
+
+    /// Rebuilds both gateways with a changed configuration (before any traffic).
+    pub fn reconfigure(&mut self, f: impl Fn(&mut GatewayConfig)) {
+        self.reconfigure_with(|c, _| f(c));
+    }
+
+    /// Rebuilds both gateways with a changed engine and DTLS configuration.
+    pub fn reconfigure_with(&mut self, f: impl Fn(&mut GatewayConfig, &mut Config)) {
+        for i in 0..2 {
+            let mut cfg = self.sides[i].gw.config().clone();
+            let mut dtls = Config::new(self.identities[i].clone(), PeerPolicy::AnyKey);
+            f(&mut cfg, &mut dtls);
+            let peers: Vec<PeerConfig> = self.sides[i].gw.peers().map(|(_, p)| p.clone()).collect();
+            let mut seed = [0u8; 32];
+            seed[0] = i as u8 + 17;
+            let layer = DtlsLayer::new(dtls, seed);
+            let mut gw = Gateway::new(cfg, layer);
+            for p in peers {
+                gw.add_peer(p).unwrap();
+            }
+            self.sides[i].gw = gw;
+        }
+    }
+
+    /// Puts `d` on the fabric toward side `to`, as if side `1 - to` had sent it (an
+    /// attacker forging the peer's endpoint).
+    pub fn inject(&mut self, to: usize, d: Vec<u8>) {
+        self.log.push(d.clone());
+        self.wire.push_back((self.now, to, d));
     }
 
     pub fn restart(&mut self, i: usize, seed: u64, rekey: Duration) {
@@ -123,7 +159,11 @@ impl Net {
             .handle_lan_frame(now, &mut buf, h, frame.len())
         {
             Verdict::ToPeer { datagram, .. } => Some(datagram.to_vec()),
-            Verdict::ToWanClear { .. } => panic!("plaintext on wan under DropUnencrypted"),
+            Verdict::ToWanClear { packet } => {
+                let p = packet.to_vec();
+                self.wan_clear(i, p);
+                None
+            }
             Verdict::ToLan { frame } => {
                 let f = frame.to_vec();
                 self.lan_out(i, f);
@@ -202,6 +242,9 @@ impl Net {
         let (due, later): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|(t, _, _)| *t <= now);
         self.wire.extend(later);
         for (_, to, mut d) in due {
+            if self.off[to] {
+                continue;
+            }
             let from = self.sides[1 - to].wan;
             let n = d.len();
             let v = self.sides[to]
@@ -213,6 +256,9 @@ impl Net {
             }
         }
         for i in 0..2 {
+            if self.off[i] {
+                continue;
+            }
             if self.sides[i].gw.poll_timeout().is_some_and(|t| t <= now) {
                 self.sides[i].gw.handle_timeout(now);
             }
@@ -225,10 +271,20 @@ impl Net {
                 match t.destination {
                     Destination::Peer(_) => self.send_wan(i, buf),
                     Destination::Lan => self.lan_out(i, buf),
-                    Destination::WanClear => panic!("plaintext on wan under DropUnencrypted"),
+                    Destination::WanClear => self.wan_clear(i, buf),
                 }
             }
         }
+    }
+
+    fn wan_clear(&mut self, i: usize, p: Vec<u8>) {
+        let global = self.sides[i].gw.config().enforcement;
+        let allowed = self.sides[i]
+            .gw
+            .peers()
+            .any(|(_, c)| c.effective_enforcement(global) == Enforcement::AllowUnencrypted);
+        assert!(allowed, "plaintext on wan under DropUnencrypted");
+        self.clear.push(p);
     }
 
     pub fn run(&mut self, ms: u64) {

@@ -94,6 +94,8 @@ pub struct Node {
     pub prefix: Prefix,
     pub peers: Vec<(usize, PeerId)>,
     lan_in: VecDeque<Vec<u8>>,
+    /// Powered off (killed): receives, runs and sends nothing.
+    pub off: bool,
 }
 
 /// The whole simulated network.
@@ -142,6 +144,7 @@ impl World {
                 prefix,
                 peers: Vec::new(),
                 lan_in: VecDeque::new(),
+                off: false,
             });
             for h in 0..hosts {
                 all_hosts.push(Host {
@@ -361,7 +364,7 @@ impl World {
         for w in self.fabric.due(now) {
             match &w {
                 Wire::Dtls { from, to, data } => {
-                    if let Some(n) = self.nodes.iter().position(|n| n.wan == *to) {
+                    if let Some(n) = self.nodes.iter().position(|n| n.wan == *to && !n.off) {
                         let out = wan_datagram(&mut self.nodes[n].gw, now, *from, data);
                         self.apply(n, out);
                     }
@@ -369,6 +372,7 @@ impl World {
                 Wire::Clear { data } => {
                     let dst = Ipv4Addr::new(data[16], data[17], data[18], data[19]);
                     match self.nodes.iter().position(|n| n.prefix.contains(dst)) {
+                        Some(n) if self.nodes[n].off => {}
                         Some(n) => {
                             let out = wan_packet(&mut self.nodes[n].gw, now, data);
                             self.apply(n, out);
@@ -379,6 +383,9 @@ impl World {
             }
         }
         for n in 0..self.nodes.len() {
+            if self.nodes[n].off {
+                continue;
+            }
             while let Some(frame) = self.nodes[n].lan_in.pop_front() {
                 let out = lan_frame(&mut self.nodes[n].gw, now, &frame);
                 self.apply(n, out);
