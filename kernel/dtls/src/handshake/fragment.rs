@@ -1,6 +1,10 @@
 //! Handshake message headers, fragmentation on send and reassembly on receive
 //! (RFC 6347 §4.2.3): overlapping and duplicated fragments, messages out of order.
 //!
+//! Forged fragments cannot take a genuine message's place: candidates for one
+//! message_seq are kept apart by (type, length, epoch) ([`MAX_CANDIDATES`] of them), and a
+//! candidate the connection refused is gone while the others stay.
+//!
 //! Bounds: a message is at most [`MAX_MESSAGE_LEN`] bytes and at most [`MAX_AHEAD`]
 //! messages beyond the next expected one are buffered; anything else is dropped.
 
@@ -102,37 +106,58 @@ impl Message {
     }
 }
 
+/// Disjoint byte ranges one candidate may be split into; a fragment that would leave more
+/// is refused, so merging stays O(MAX_RANGES) per fragment (never quadratic).
+pub const MAX_RANGES: usize = 16;
+/// Candidates kept per message_seq, told apart by (type, length, epoch): a forged
+/// fragment cannot fix the type or length of the slot the genuine message needs.
+pub const MAX_CANDIDATES: usize = 4;
+/// Candidates kept in all.
+pub const MAX_PARTIALS: usize = 24;
+
 #[derive(Debug)]
 struct Partial {
     epoch: u16,
     msg_type: u8,
     seq: u16,
     body: Vec<u8>,
-    /// Disjoint, sorted ranges already received.
+    /// Disjoint, sorted, non-adjacent ranges already received.
     have: Vec<(u32, u32)>,
 }
 
 impl Partial {
-    fn add(&mut self, offset: u32, data: &[u8]) {
+    /// Records `data` at `offset`; false (and nothing written) when the ranges would
+    /// exceed [`MAX_RANGES`]. Later bytes overwrite earlier ones: whatever a forged
+    /// fragment wrote is caught when the flight is verified, and a retransmission writes
+    /// the genuine bytes again.
+    fn add(&mut self, offset: u32, data: &[u8]) -> bool {
+        let (s, e) = (offset, offset + data.len() as u32);
+        // Ranges entirely left of the new one, then those it touches, then the rest.
+        let first = self
+            .have
+            .iter()
+            .position(|&(_, b)| b >= s)
+            .unwrap_or(self.have.len());
+        let last = self.have[first..]
+            .iter()
+            .position(|&(a, _)| a > e)
+            .map_or(self.have.len(), |i| first + i);
+        let merged = if first < last {
+            (s.min(self.have[first].0), e.max(self.have[last - 1].1))
+        } else {
+            (s, e)
+        };
+        if self.have.len() - (last - first) + 1 > MAX_RANGES {
+            return false;
+        }
         let start = offset as usize;
         self.body[start..start + data.len()].copy_from_slice(data);
-        let (mut s, mut e) = (offset, offset + data.len() as u32);
-        let mut merged = Vec::with_capacity(self.have.len() + 1);
-        for &(a, b) in &self.have {
-            if b < s || a > e {
-                merged.push((a, b));
-            } else {
-                s = s.min(a);
-                e = e.max(b);
-            }
-        }
-        merged.push((s, e));
-        merged.sort_unstable();
-        self.have = merged;
+        self.have.splice(first..last, core::iter::once(merged));
+        true
     }
 
     fn complete(&self) -> bool {
-        self.have.len() == 1 && self.have[0] == (0, self.body.len() as u32) || self.body.is_empty()
+        self.body.is_empty() || self.have.first() == Some(&(0, self.body.len() as u32))
     }
 }
 
@@ -141,15 +166,22 @@ impl Partial {
 pub enum Accepted {
     /// Stored (or already known) for a message not yet processed.
     Buffered,
-    /// Belongs to a message already processed: the peer is retransmitting.
+    /// Belongs to a flight already processed: the peer is retransmitting.
     Old,
-    /// Dropped: too far ahead, too long, or inconsistent with earlier fragments.
+    /// Dropped: too far ahead, too long, or no room for another candidate or range.
     Dropped,
 }
 
 /// Reassembles the peer's handshake messages in message_seq order.
+///
+/// Messages are delivered one flight at a time: `floor` is the first message_seq of the
+/// flight being assembled, `next_seq` the next one to deliver. The connection either
+/// [`Reassembler::commit`]s a flight (it verified: the floor moves on and older candidates
+/// go) or [`Reassembler::rewind`]s (it did not: delivery restarts at the floor with the
+/// candidates that remain, e.g. the genuine message next to a forged one).
 #[derive(Debug, Default)]
 pub struct Reassembler {
+    floor: u16,
     next_seq: u16,
     partial: Vec<Partial>,
 }
@@ -158,6 +190,7 @@ impl Reassembler {
     /// A reassembler expecting `next_seq` first.
     pub fn new(next_seq: u16) -> Self {
         Reassembler {
+            floor: next_seq,
             next_seq,
             partial: Vec::new(),
         }
@@ -168,30 +201,57 @@ impl Reassembler {
         self.next_seq
     }
 
+    /// The first message_seq of the flight being assembled.
+    pub fn floor(&self) -> u16 {
+        self.floor
+    }
+
     /// Restarts at `next_seq`, dropping everything buffered.
     pub fn reset(&mut self, next_seq: u16) {
+        self.floor = next_seq;
         self.next_seq = next_seq;
         self.partial.clear();
     }
 
-    /// Takes in one fragment that arrived in a record of `epoch`.
+    /// The flight delivered so far was accepted: forget everything before `next_seq`.
+    pub fn commit(&mut self) {
+        self.floor = self.next_seq;
+        let floor = self.floor;
+        self.partial.retain(|p| p.seq >= floor);
+    }
+
+    /// The flight delivered so far was refused: deliver again from its first message, out
+    /// of the candidates that remain (delivered ones are gone).
+    pub fn rewind(&mut self) {
+        self.next_seq = self.floor;
+    }
+
+    /// Takes in one fragment that arrived in a record of `epoch`. The caller has checked
+    /// that its type is one the state machine expects at its position.
     pub fn insert(&mut self, h: &FragmentHeader, data: &[u8], epoch: u16) -> Accepted {
-        if h.message_seq < self.next_seq {
+        if h.message_seq < self.floor {
             return Accepted::Old;
         }
-        if h.message_seq - self.next_seq > MAX_AHEAD || h.length as usize > MAX_MESSAGE_LEN {
+        if h.message_seq - self.floor > MAX_AHEAD || h.length as usize > MAX_MESSAGE_LEN {
             return Accepted::Dropped;
         }
-        let idx = match self.partial.iter().position(|p| p.seq == h.message_seq) {
-            Some(i) => {
-                let p = &self.partial[i];
-                if p.msg_type != h.msg_type || p.body.len() != h.length as usize || p.epoch != epoch
-                {
+        let same_key = |p: &Partial| {
+            p.seq == h.message_seq
+                && p.msg_type == h.msg_type
+                && p.body.len() == h.length as usize
+                && p.epoch == epoch
+        };
+        let idx = match self.partial.iter().position(same_key) {
+            Some(i) => i,
+            None => {
+                let at_seq = self
+                    .partial
+                    .iter()
+                    .filter(|p| p.seq == h.message_seq)
+                    .count();
+                if at_seq >= MAX_CANDIDATES || self.partial.len() >= MAX_PARTIALS {
                     return Accepted::Dropped;
                 }
-                i
-            }
-            None => {
                 self.partial.push(Partial {
                     epoch,
                     msg_type: h.msg_type,
@@ -202,17 +262,20 @@ impl Reassembler {
                 self.partial.len() - 1
             }
         };
-        self.partial[idx].add(h.fragment_offset, data);
-        Accepted::Buffered
+        if self.partial[idx].add(h.fragment_offset, data) {
+            Accepted::Buffered
+        } else {
+            Accepted::Dropped
+        }
     }
 
-    /// The next message, if all of it arrived.
+    /// The next message, if one candidate for it is complete (the oldest such).
     pub fn pop(&mut self) -> Option<Message> {
         let i = self
             .partial
             .iter()
             .position(|p| p.seq == self.next_seq && p.complete())?;
-        let p = self.partial.swap_remove(i);
+        let p = self.partial.remove(i);
         self.next_seq = self.next_seq.wrapping_add(1);
         Some(Message {
             epoch: p.epoch,
@@ -283,6 +346,7 @@ mod tests {
             assert_ne!(r.insert(h, d, 0), Accepted::Dropped);
             while let Some(m) = r.pop() {
                 got.push(m);
+                r.commit();
             }
         }
         assert_eq!(got, vec![m1, m2]);
@@ -320,14 +384,6 @@ mod tests {
         };
         assert_eq!(r.insert(&h, &[0, 0], 0), Accepted::Buffered);
         assert_eq!(
-            r.insert(&FragmentHeader { length: 11, ..h }, &[0, 0], 0),
-            Accepted::Dropped
-        );
-        assert_eq!(
-            r.insert(&FragmentHeader { msg_type: 2, ..h }, &[0, 0], 0),
-            Accepted::Dropped
-        );
-        assert_eq!(
             r.insert(
                 &FragmentHeader {
                     message_seq: 100,
@@ -353,5 +409,119 @@ mod tests {
         .encode(&mut bytes);
         bytes.extend_from_slice(&[0, 0]);
         assert!(FragmentHeader::parse(&mut Reader::new(&bytes)).is_err());
+    }
+
+    fn frag(seq: u16, msg_type: u8, length: u32, offset: u32, n: u32) -> FragmentHeader {
+        FragmentHeader {
+            msg_type,
+            length,
+            message_seq: seq,
+            fragment_offset: offset,
+            fragment_length: n,
+        }
+    }
+
+    #[test]
+    fn forged_length_or_type_does_not_block_the_genuine_message() {
+        let genuine = Message {
+            epoch: 0,
+            msg_type: 11,
+            message_seq: 0,
+            body: (0..200u8).collect(),
+        };
+        let mut r = Reassembler::new(0);
+        // Forged first fragments that claim other lengths and another type.
+        assert_eq!(
+            r.insert(&frag(0, 11, 5000, 0, 4), &[9; 4], 0),
+            Accepted::Buffered
+        );
+        assert_eq!(
+            r.insert(&frag(0, 12, 200, 0, 4), &[9; 4], 0),
+            Accepted::Buffered
+        );
+        for (h, d) in parse_all(&genuine.fragments(60)) {
+            assert_eq!(r.insert(&h, &d, 0), Accepted::Buffered);
+        }
+        assert_eq!(r.pop(), Some(genuine));
+        // A full slot refuses new candidates instead of evicting the ones it has.
+        let mut r = Reassembler::new(0);
+        for len in 0..MAX_CANDIDATES as u32 {
+            assert_eq!(
+                r.insert(&frag(0, 11, 100 + len, 0, 1), &[0], 0),
+                Accepted::Buffered
+            );
+        }
+        assert_eq!(r.insert(&frag(0, 11, 99, 0, 1), &[0], 0), Accepted::Dropped);
+    }
+
+    #[test]
+    fn rewind_offers_the_remaining_candidates_and_commit_forgets() {
+        let forged = Message {
+            epoch: 0,
+            msg_type: 11,
+            message_seq: 3,
+            body: vec![1; 10],
+        };
+        let genuine = Message {
+            body: vec![2; 12],
+            ..forged.clone()
+        };
+        let mut r = Reassembler::new(3);
+        for m in [&forged, &genuine] {
+            for (h, d) in parse_all(&m.fragments(100)) {
+                r.insert(&h, &d, 0);
+            }
+        }
+        assert_eq!(r.pop(), Some(forged.clone()));
+        assert_eq!(r.pop(), None);
+        // The flight with the forged message did not verify.
+        r.rewind();
+        assert_eq!(r.pop(), Some(genuine));
+        r.commit();
+        assert_eq!(r.floor(), 4);
+        let (h, d) = &parse_all(&forged.fragments(100))[0];
+        assert_eq!(r.insert(h, d, 0), Accepted::Old);
+    }
+
+    #[test]
+    fn ranges_per_candidate_are_bounded() {
+        let mut r = Reassembler::new(0);
+        // Every other byte: disjoint ranges until the limit, then refused.
+        for i in 0..MAX_RANGES as u32 {
+            assert_eq!(
+                r.insert(&frag(0, 11, 1000, 2 * i, 1), &[1], 0),
+                Accepted::Buffered
+            );
+        }
+        assert_eq!(
+            r.insert(&frag(0, 11, 1000, 500, 1), &[1], 0),
+            Accepted::Dropped
+        );
+        // Filling a gap merges ranges and is still accepted; the whole message completes.
+        assert_eq!(
+            r.insert(&frag(0, 11, 1000, 1, 1), &[1], 0),
+            Accepted::Buffered
+        );
+        assert_eq!(
+            r.insert(&frag(0, 11, 1000, 0, 1000), &[1; 1000], 0),
+            Accepted::Buffered
+        );
+        assert_eq!(r.pop().map(|m| m.body.len()), Some(1000));
+    }
+
+    #[test]
+    fn many_tiny_fragments_cost_linear_work() {
+        // 16 KiB in one-byte fragments, in reverse order: each insert touches at most a
+        // couple of ranges, so this stays fast (quadratic merging took seconds).
+        let len = MAX_MESSAGE_LEN as u32;
+        let mut r = Reassembler::new(0);
+        for off in (0..len).rev() {
+            assert_eq!(
+                r.insert(&frag(0, 11, len, off, 1), &[7], 0),
+                Accepted::Buffered
+            );
+            assert!(r.partial[0].have.len() <= 1);
+        }
+        assert_eq!(r.pop().map(|m| m.body.len()), Some(len as usize));
     }
 }

@@ -1,0 +1,165 @@
+//! Taking in the peer's flights so that only verified input changes the handshake.
+//!
+//! Each complete message of the peer's flight runs on a *copy* of the handshake state (a
+//! [`Trial`], with its own transcript and pending actions). The copy replaces the state
+//! only when the flight's last message went through without error (a flight to send, the
+//! keys of the client's flight 5, or the end of the handshake): that is the commit. A
+//! message that fails (a Certificate with another key, a signature that does not verify,
+//! bad parameters) throws the whole trial away: nothing reached the transcript, no flight
+//! was sent, no keys were installed, and the reassembler offers the flight again from its
+//! first message out of the candidates that remain (the genuine message next to a forged
+//! one), or waits for the peer's retransmission. The reason is remembered for
+//! [`super::Connection::failure`] should the handshake time out.
+//!
+//! A failing flight sent under the session's keys (a Finished in epoch 1) is the
+//! authenticated peer, so that failure is final.
+
+use super::{Connection, State};
+use crate::error::Error;
+use crate::handshake::client::ClientState;
+use crate::handshake::fragment::Message;
+use crate::handshake::msgs::msg_type as t;
+use crate::handshake::server::ServerState;
+use crate::handshake::{Action, Ctx};
+use crate::time::Instant;
+use alloc::vec::Vec;
+
+/// A flight being taken in on a copy of the state.
+pub(super) struct Trial {
+    state: State,
+    transcript: Vec<u8>,
+    next_send_seq: u16,
+    actions: Vec<Action>,
+    /// The flight arrived under the session's keys.
+    authenticated: bool,
+}
+
+impl Trial {
+    /// Whether the flight is over: the state machine has something to send, keys for the
+    /// peer's Finished, or the handshake is done.
+    fn complete(&self) -> bool {
+        self.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Flight { .. } | Action::Stateless(_) | Action::Connected(_)
+            )
+        }) || matches!(self.state, State::Server(ServerState::ExpectFinished(_)))
+    }
+}
+
+/// Whether the flight awaited in `state` has a message of `msg_type`, in a record of
+/// `epoch`, at `offset` (its message_seq minus that of the flight's first message).
+/// Fragments of anything else never reach the reassembler.
+pub(super) fn expects(state: &State, offset: u16, msg_type: u8, epoch: u16) -> bool {
+    match state {
+        State::Client(ClientState::ExpectServerHello(_)) => {
+            epoch == 0
+                && match offset {
+                    0 => msg_type == t::HELLO_VERIFY_REQUEST || msg_type == t::SERVER_HELLO,
+                    1 => msg_type == t::CERTIFICATE,
+                    2 => msg_type == t::SERVER_KEY_EXCHANGE,
+                    3 => msg_type == t::CERTIFICATE_REQUEST || msg_type == t::SERVER_HELLO_DONE,
+                    4 => msg_type == t::SERVER_HELLO_DONE,
+                    _ => false,
+                }
+        }
+        State::Client(ClientState::ExpectFinished(_))
+        | State::Server(ServerState::ExpectFinished(_)) => {
+            epoch == 1 && offset == 0 && msg_type == t::FINISHED
+        }
+        State::Server(ServerState::ExpectClientHello(_)) => {
+            epoch == 0 && msg_type == t::CLIENT_HELLO
+        }
+        State::Server(ServerState::ExpectCertificate(_)) => {
+            epoch == 0
+                && match offset {
+                    0 => msg_type == t::CERTIFICATE,
+                    1 => msg_type == t::CLIENT_KEY_EXCHANGE,
+                    2 => msg_type == t::CERTIFICATE_VERIFY,
+                    _ => false,
+                }
+        }
+        State::Server(ServerState::ExpectClientKeyExchange(_)) => {
+            epoch == 0 && offset == 0 && msg_type == t::CLIENT_KEY_EXCHANGE
+        }
+        // States inside a flight are never committed; nothing is awaited once done.
+        _ => false,
+    }
+}
+
+impl Connection {
+    /// Runs one complete message of the peer's current flight on the trial copy.
+    pub(super) fn take_message(&mut self, now: Instant, m: Message) {
+        let mut trial = self.trial.take().unwrap_or_else(|| Trial {
+            state: self.state.clone(),
+            transcript: self.transcript.clone(),
+            next_send_seq: self.next_send_seq,
+            actions: Vec::new(),
+            authenticated: m.epoch >= 1,
+        });
+        let state = core::mem::replace(&mut trial.state, State::Closed);
+        let result = {
+            let mut ctx = Ctx {
+                config: &self.config,
+                rng: &mut self.rng,
+                transcript: &mut trial.transcript,
+                next_send_seq: &mut trial.next_send_seq,
+                actions: &mut trial.actions,
+            };
+            match state {
+                State::Client(s) => s.handle(&mut ctx, &m).map(State::Client),
+                State::Server(s) => s.handle(&mut ctx, &m).map(State::Server),
+                other => Ok(other),
+            }
+        };
+        match result {
+            Ok(next) => {
+                trial.state = next;
+                if trial.complete() {
+                    self.commit(now, trial);
+                } else {
+                    self.trial = Some(trial);
+                }
+            }
+            Err(e) if trial.authenticated => self.fail(e),
+            Err(e) => self.refuse(e, m.msg_type),
+        }
+    }
+
+    fn commit(&mut self, now: Instant, trial: Trial) {
+        self.reassembler.commit();
+        // A hello without a cookie was answered statelessly: nothing of it is kept.
+        let stateless = matches!(
+            trial.state,
+            State::Server(ServerState::ExpectClientHello(_))
+        );
+        self.state = trial.state;
+        self.transcript = trial.transcript;
+        self.next_send_seq = trial.next_send_seq;
+        if stateless {
+            self.reassembler.reset(0);
+        } else {
+            self.peer_answered = true;
+            self.last_refusal = None;
+        }
+        self.run_actions(now, trial.actions);
+        if self.is_established() && !self.early.is_empty() {
+            self.replay_early(now);
+        }
+    }
+
+    fn refuse(&mut self, e: Error, msg_type: u8) {
+        self.reassembler.rewind();
+        self.stats.flights_refused += 1;
+        if e == Error::PeerKeyMismatch {
+            self.stats.pin_mismatch += 1;
+        }
+        if msg_type == t::HELLO_VERIFY_REQUEST {
+            self.stats.hello_verify_ignored += 1;
+        }
+        // Something claiming to be the peer answered (a dead peer and a refused flight
+        // look different in `failure()`).
+        self.peer_answered = true;
+        self.last_refusal = Some(e);
+    }
+}
