@@ -29,19 +29,24 @@ impl Connection {
         self.start_clock(now);
         let mut peer_retransmitted = false;
         self.fragment_budget = MAX_FRAGMENTS_PER_DATAGRAM;
+        self.reassembler.next_datagram();
         let mut records = Records::new(datagram);
         for (i, (header, record)) in records.by_ref().enumerate() {
             if i == MAX_RECORDS_PER_DATAGRAM {
                 self.stats.over_budget += 1;
                 break;
             }
-            self.handle_record(now, header, record, &mut peer_retransmitted);
+            self.handle_record(header, record, &mut peer_retransmitted);
             if self.is_closed() {
                 return;
             }
         }
         if records.malformed() {
             self.stats.malformed += 1;
+        }
+        self.take_messages(now);
+        if self.is_closed() {
+            return;
         }
         if peer_retransmitted && !self.flight.is_empty() && !self.awaiting_timer_only() {
             self.resend_for_peer(now);
@@ -67,13 +72,7 @@ impl Connection {
         self.is_client && self.is_established()
     }
 
-    fn handle_record(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        record: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_record(&mut self, h: RecordHeader, record: &[u8], peer_retransmitted: &mut bool) {
         match h.epoch {
             0 => {
                 self.last_record_seq = h.seq;
@@ -94,7 +93,7 @@ impl Connection {
                         }
                     }
                 }
-                self.handle_plaintext(now, h, body, peer_retransmitted);
+                self.handle_plaintext(h, body, peer_retransmitted);
             }
             1 => {
                 let Some(key) = self.read.as_mut() else {
@@ -110,7 +109,7 @@ impl Connection {
                 match key.open_in_place(&mut copy) {
                     Ok((h, range)) => {
                         let plain = copy[range].to_vec();
-                        self.handle_plaintext(now, h, &plain, peer_retransmitted);
+                        self.handle_plaintext(h, &plain, peer_retransmitted);
                     }
                     Err(RecordError::BadTag) => {
                         self.stats.bad_tag += 1;
@@ -126,15 +125,9 @@ impl Connection {
         }
     }
 
-    fn handle_plaintext(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        body: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_plaintext(&mut self, h: RecordHeader, body: &[u8], peer_retransmitted: &mut bool) {
         match h.content_type {
-            ContentType::Handshake => self.handle_handshake(now, h, body, peer_retransmitted),
+            ContentType::Handshake => self.handle_handshake(h, body, peer_retransmitted),
             ContentType::ChangeCipherSpec => {
                 // Keys switch when they are derived; the record itself carries nothing.
                 if body != [1] {
@@ -183,13 +176,7 @@ impl Connection {
         }
     }
 
-    fn handle_handshake(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        body: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_handshake(&mut self, h: RecordHeader, body: &[u8], peer_retransmitted: &mut bool) {
         let mut r = Reader::new(body);
         while !r.is_empty() {
             if self.fragment_budget == 0 {
@@ -214,6 +201,18 @@ impl Connection {
                 }
             }
             let floor = self.reassembler.floor();
+            if fh.msg_type == msg_type::HELLO_VERIFY_REQUEST
+                && !trial::expects(
+                    &self.state,
+                    fh.message_seq.wrapping_sub(floor),
+                    fh.msg_type,
+                    h.epoch,
+                )
+            {
+                // Never a sign of a retransmitted flight: only the answer to our hello.
+                self.stats.hello_verify_ignored += 1;
+                continue;
+            }
             if fh.message_seq < floor {
                 // Part of the peer's previous flight: it lost ours (its current flight
                 // seen again is no reason to resend).
@@ -233,12 +232,6 @@ impl Connection {
                 Accepted::Dropped => self.stats.fragments_dropped += 1,
                 Accepted::Buffered => {}
             }
-            while let Some(m) = self.reassembler.pop() {
-                self.take_message(now, m);
-                if self.is_closed() || self.is_established() {
-                    return;
-                }
-            }
         }
     }
 
@@ -254,6 +247,10 @@ impl Connection {
     ) {
         if h.epoch == 0 && fh.msg_type == msg_type::CLIENT_HELLO {
             self.stats.client_hellos_ignored += 1;
+            return;
+        }
+        if fh.msg_type == msg_type::HELLO_VERIFY_REQUEST {
+            self.stats.hello_verify_ignored += 1;
             return;
         }
         if h.epoch >= 1
@@ -313,13 +310,15 @@ impl Connection {
         let mut dummy = false;
         // At most MAX_EARLY_RECORDS records, each within its own fragment budget.
         self.fragment_budget = MAX_FRAGMENTS_PER_DATAGRAM;
+        self.reassembler.next_datagram();
         for rec in early {
             if let Some(h) = RecordHeader::parse(&rec) {
-                self.handle_record(now, h, &rec, &mut dummy);
+                self.handle_record(h, &rec, &mut dummy);
             }
             if self.is_closed() {
                 return;
             }
         }
+        self.take_messages(now);
     }
 }

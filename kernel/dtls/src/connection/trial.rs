@@ -32,6 +32,8 @@ pub(super) struct Trial {
     actions: Vec<Action>,
     /// The flight arrived under the session's keys.
     authenticated: bool,
+    /// The datagram that brought the last message taken: the next is preferred from it.
+    last_arrival: u64,
 }
 
 impl Trial {
@@ -88,15 +90,30 @@ pub(super) fn expects(state: &State, offset: u16, msg_type: u8, epoch: u16) -> b
 }
 
 impl Connection {
+    /// Takes every message the reassembler has complete, in order, until a flight is
+    /// waiting for more (called once per datagram, after all its fragments are in, so
+    /// that a flight's messages are taken from the datagram that carried them).
+    pub(super) fn take_messages(&mut self, now: Instant) {
+        while !self.is_closed() && !self.is_established() {
+            let prefer = self.trial.as_ref().map(|t| t.last_arrival);
+            let Some((m, arrival)) = self.reassembler.pop_preferring(prefer) else {
+                return;
+            };
+            self.take_message(now, m, arrival);
+        }
+    }
+
     /// Runs one complete message of the peer's current flight on the trial copy.
-    pub(super) fn take_message(&mut self, now: Instant, m: Message) {
+    fn take_message(&mut self, now: Instant, m: Message, arrival: u64) {
         let mut trial = self.trial.take().unwrap_or_else(|| Trial {
             state: self.state.clone(),
             transcript: self.transcript.clone(),
             next_send_seq: self.next_send_seq,
             actions: Vec::new(),
             authenticated: m.epoch >= 1,
+            last_arrival: arrival,
         });
+        trial.last_arrival = arrival;
         let state = core::mem::replace(&mut trial.state, State::Closed);
         let result = {
             let mut ctx = Ctx {
@@ -157,9 +174,11 @@ impl Connection {
         if msg_type == t::HELLO_VERIFY_REQUEST {
             self.stats.hello_verify_ignored += 1;
         }
-        // Something claiming to be the peer answered (a dead peer and a refused flight
-        // look different in `failure()`).
-        self.peer_answered = true;
+        // A well-formed flight claiming to be the peer's is an answer (a dead peer and a
+        // refused flight look different in `failure()`); garbage is not.
+        if !matches!(e, Error::Decode | Error::UnexpectedMessage) {
+            self.peer_answered = true;
+        }
         self.last_refusal = Some(e);
     }
 }

@@ -2,8 +2,10 @@
 //! (RFC 6347 §4.2.3): overlapping and duplicated fragments, messages out of order.
 //!
 //! Forged fragments cannot take a genuine message's place: candidates for one
-//! message_seq are kept apart by (type, length, epoch) ([`MAX_CANDIDATES`] of them), and a
-//! candidate the connection refused is gone while the others stay.
+//! message_seq are kept apart by (type, length, epoch) and by content (a fragment that
+//! contradicts bytes already received starts another candidate), at most
+//! [`MAX_CANDIDATES`] per message; a candidate the connection refused is gone while the
+//! others stay.
 //!
 //! Bounds: a message is at most [`MAX_MESSAGE_LEN`] bytes and at most [`MAX_AHEAD`]
 //! messages beyond the next expected one are buffered; anything else is dropped.
@@ -109,8 +111,9 @@ impl Message {
 /// Disjoint byte ranges one candidate may be split into; a fragment that would leave more
 /// is refused, so merging stays O(MAX_RANGES) per fragment (never quadratic).
 pub const MAX_RANGES: usize = 16;
-/// Candidates kept per message_seq, told apart by (type, length, epoch): a forged
-/// fragment cannot fix the type or length of the slot the genuine message needs.
+/// Candidates kept per message_seq, told apart by (type, length, epoch) and content: a
+/// forged fragment cannot fix the type, length or bytes of the slot the genuine message
+/// needs.
 pub const MAX_CANDIDATES: usize = 4;
 /// Candidates kept in all.
 pub const MAX_PARTIALS: usize = 24;
@@ -123,13 +126,25 @@ struct Partial {
     body: Vec<u8>,
     /// Disjoint, sorted, non-adjacent ranges already received.
     have: Vec<(u32, u32)>,
+    /// The datagram that brought its last fragment.
+    arrival: u64,
 }
 
 impl Partial {
-    /// Records `data` at `offset`; false (and nothing written) when the ranges would
-    /// exceed [`MAX_RANGES`]. Later bytes overwrite earlier ones: whatever a forged
-    /// fragment wrote is caught when the flight is verified, and a retransmission writes
-    /// the genuine bytes again.
+    /// Whether `data` at `offset` agrees with every byte already received there: a
+    /// fragment that contradicts a candidate belongs to another one (forged or genuine,
+    /// the flight's verification tells).
+    fn consistent(&self, offset: u32, data: &[u8]) -> bool {
+        let (s, e) = (offset, offset + data.len() as u32);
+        self.have.iter().all(|&(a, b)| {
+            let (lo, hi) = (a.max(s), b.min(e));
+            lo >= hi
+                || self.body[lo as usize..hi as usize] == data[(lo - s) as usize..(hi - s) as usize]
+        })
+    }
+
+    /// Records `data` at `offset` (consistent with what is there); false (and nothing
+    /// written) when the ranges would exceed [`MAX_RANGES`].
     fn add(&mut self, offset: u32, data: &[u8]) -> bool {
         let (s, e) = (offset, offset + data.len() as u32);
         // Ranges entirely left of the new one, then those it touches, then the rest.
@@ -184,6 +199,8 @@ pub struct Reassembler {
     floor: u16,
     next_seq: u16,
     partial: Vec<Partial>,
+    /// The datagram being taken in (see [`Reassembler::next_datagram`]).
+    arrival: u64,
 }
 
 impl Reassembler {
@@ -193,6 +210,7 @@ impl Reassembler {
             floor: next_seq,
             next_seq,
             partial: Vec::new(),
+            arrival: 0,
         }
     }
 
@@ -204,6 +222,12 @@ impl Reassembler {
     /// The first message_seq of the flight being assembled.
     pub fn floor(&self) -> u16 {
         self.floor
+    }
+
+    /// Fragments from now on came in another datagram. A flight's messages are preferred
+    /// from the datagram that brought the previous one (see [`Reassembler::pop_preferring`]).
+    pub fn next_datagram(&mut self) {
+        self.arrival += 1;
     }
 
     /// Restarts at `next_seq`, dropping everything buffered.
@@ -235,54 +259,87 @@ impl Reassembler {
         if h.message_seq - self.floor > MAX_AHEAD || h.length as usize > MAX_MESSAGE_LEN {
             return Accepted::Dropped;
         }
-        let same_key = |p: &Partial| {
+        let fits = |p: &Partial| {
             p.seq == h.message_seq
                 && p.msg_type == h.msg_type
                 && p.body.len() == h.length as usize
                 && p.epoch == epoch
+                && p.consistent(h.fragment_offset, data)
         };
-        let idx = match self.partial.iter().position(same_key) {
-            Some(i) => i,
-            None => {
-                let at_seq = self
-                    .partial
-                    .iter()
-                    .filter(|p| p.seq == h.message_seq)
-                    .count();
-                if at_seq >= MAX_CANDIDATES || self.partial.len() >= MAX_PARTIALS {
-                    return Accepted::Dropped;
-                }
-                self.partial.push(Partial {
-                    epoch,
-                    msg_type: h.msg_type,
-                    seq: h.message_seq,
-                    body: alloc::vec![0; h.length as usize],
-                    have: Vec::new(),
-                });
-                self.partial.len() - 1
+        // A fragment consistent with several candidates goes into each of them (it
+        // belongs to every hypothesis it does not contradict).
+        let mut stored = false;
+        let mut any_fit = false;
+        let arrival = self.arrival;
+        for p in self.partial.iter_mut().filter(|p| fits(p)) {
+            any_fit = true;
+            if p.add(h.fragment_offset, data) {
+                stored = true;
+                p.arrival = arrival;
             }
-        };
-        if self.partial[idx].add(h.fragment_offset, data) {
-            Accepted::Buffered
-        } else {
-            Accepted::Dropped
         }
+        if any_fit {
+            return if stored {
+                Accepted::Buffered
+            } else {
+                Accepted::Dropped
+            };
+        }
+        let seq = h.message_seq;
+        let at_seq = self.partial.iter().filter(|p| p.seq == seq).count();
+        if at_seq >= MAX_CANDIDATES || self.partial.len() >= MAX_PARTIALS {
+            // Make room by dropping the oldest incomplete candidate (of this message if
+            // its slots are full): a genuine message usually arrives whole, so partial
+            // forgeries cannot push it out.
+            let victim = self
+                .partial
+                .iter()
+                .position(|p| !p.complete() && (at_seq < MAX_CANDIDATES || p.seq == seq));
+            match victim {
+                Some(v) => {
+                    self.partial.remove(v);
+                }
+                None => return Accepted::Dropped,
+            }
+        }
+        let mut p = Partial {
+            epoch,
+            msg_type: h.msg_type,
+            seq,
+            body: alloc::vec![0; h.length as usize],
+            have: Vec::new(),
+            arrival,
+        };
+        p.add(h.fragment_offset, data);
+        self.partial.push(p);
+        Accepted::Buffered
     }
 
     /// The next message, if one candidate for it is complete (the oldest such).
     pub fn pop(&mut self) -> Option<Message> {
-        let i = self
-            .partial
-            .iter()
-            .position(|p| p.seq == self.next_seq && p.complete())?;
+        self.pop_preferring(None).map(|(m, _)| m)
+    }
+
+    /// The next message and the datagram that completed it, if one candidate for it is
+    /// complete: the one completed by datagram `prefer` if there is one (a peer packs a
+    /// flight's messages together, a forger cannot add to its datagram), else the oldest.
+    pub fn pop_preferring(&mut self, prefer: Option<u64>) -> Option<(Message, u64)> {
+        let next = self.next_seq;
+        let ready = |p: &Partial| p.seq == next && p.complete();
+        let i = prefer
+            .and_then(|a| self.partial.iter().position(|p| ready(p) && p.arrival == a))
+            .or_else(|| self.partial.iter().position(ready))?;
         let p = self.partial.remove(i);
         self.next_seq = self.next_seq.wrapping_add(1);
-        Some(Message {
-            epoch: p.epoch,
-            msg_type: p.msg_type,
-            message_seq: p.seq,
-            body: p.body,
-        })
+        Some((
+            Message {
+                epoch: p.epoch,
+                msg_type: p.msg_type,
+                message_seq: p.seq,
+                body: p.body,
+            },
+            p.arrival,
+        ))
     }
 }
 
@@ -443,15 +500,23 @@ mod tests {
             assert_eq!(r.insert(&h, &d, 0), Accepted::Buffered);
         }
         assert_eq!(r.pop(), Some(genuine));
-        // A full slot refuses new candidates instead of evicting the ones it has.
+        // A full slot gives up its oldest incomplete candidate, never a complete one.
         let mut r = Reassembler::new(0);
-        for len in 0..MAX_CANDIDATES as u32 {
+        assert_eq!(r.insert(&frag(0, 11, 1, 0, 1), &[5], 0), Accepted::Buffered);
+        for len in 0..10 {
             assert_eq!(
                 r.insert(&frag(0, 11, 100 + len, 0, 1), &[0], 0),
                 Accepted::Buffered
             );
         }
-        assert_eq!(r.insert(&frag(0, 11, 99, 0, 1), &[0], 0), Accepted::Dropped);
+        assert_eq!(r.pop().map(|m| m.body), Some(vec![5]));
+        // Complete candidates everywhere: a new one is dropped.
+        let mut r = Reassembler::new(0);
+        for b in 0..MAX_CANDIDATES as u8 {
+            assert_eq!(r.insert(&frag(0, 11, 1, 0, 1), &[b], 0), Accepted::Buffered);
+        }
+        assert_eq!(r.insert(&frag(0, 11, 1, 0, 1), &[99], 0), Accepted::Dropped);
+        assert_eq!(r.pop().map(|m| m.body), Some(vec![0]));
     }
 
     #[test]
@@ -523,5 +588,60 @@ mod tests {
             assert!(r.partial[0].have.len() <= 1);
         }
         assert_eq!(r.pop().map(|m| m.body.len()), Some(len as usize));
+    }
+
+    #[test]
+    fn contradicting_bytes_start_another_candidate() {
+        let genuine = Message {
+            epoch: 0,
+            msg_type: 11,
+            message_seq: 0,
+            body: (0..100u8).collect(),
+        };
+        let mut forged = genuine.clone();
+        forged.body[10] ^= 0xff;
+        let mut r = Reassembler::new(0);
+        // A forged first half with the genuine type and length, then the genuine message.
+        let (h, d) = &parse_all(&forged.fragments(HANDSHAKE_HEADER_LEN + 50))[0];
+        assert_eq!(r.insert(h, d, 0), Accepted::Buffered);
+        for (h, d) in parse_all(&genuine.fragments(HANDSHAKE_HEADER_LEN + 30)) {
+            assert_eq!(r.insert(&h, &d, 0), Accepted::Buffered);
+        }
+        // Its later fragments fit both hypotheses: both complete, the older first.
+        assert_eq!(r.pop(), Some(forged.clone()));
+        r.rewind();
+        assert_eq!(r.pop(), Some(genuine.clone()));
+        // A complete forgery that arrived first is offered first; after it is refused,
+        // the genuine one (which did not mix with it) follows.
+        let mut r = Reassembler::new(0);
+        for m in [&forged, &genuine] {
+            let (h, d) = &parse_all(&m.fragments(200))[0];
+            assert_eq!(r.insert(h, d, 0), Accepted::Buffered);
+        }
+        assert_eq!(r.pop(), Some(forged));
+        r.rewind();
+        assert_eq!(r.pop(), Some(genuine));
+    }
+
+    #[test]
+    fn a_flight_is_taken_from_one_datagram_when_it_can() {
+        let m = |t: u8, seq: u16, b: u8| Message {
+            epoch: 0,
+            msg_type: t,
+            message_seq: seq,
+            body: vec![b; 3],
+        };
+        let mut r = Reassembler::new(0);
+        // A forgery for position 1 arrives first, in a datagram of its own.
+        let (h, d) = &parse_all(&m(14, 1, 9).fragments(100))[0];
+        r.insert(h, d, 0);
+        r.next_datagram();
+        for msg in [m(2, 0, 1), m(13, 1, 2)] {
+            let (h, d) = &parse_all(&msg.fragments(100))[0];
+            r.insert(h, d, 0);
+        }
+        let (first, from) = r.pop_preferring(None).unwrap();
+        assert_eq!(first, m(2, 0, 1));
+        assert_eq!(r.pop_preferring(Some(from)).unwrap().0, m(13, 1, 2));
     }
 }
