@@ -496,3 +496,48 @@ fn reassembly_work_per_datagram_is_bounded() {
     assert!(st.fragments_refused + st.fragments_dropped <= 64, "{st:?}");
     pair.connect_within(10);
 }
+
+/// A blind attacker who knows what our ServerHello looks like floods well-formed ones
+/// with random server randoms at every position the client might wait at, racing every
+/// datagram to it. A flight built on a forged one yields to the genuine datagram (or
+/// fails on the genuine ServerKeyExchange signature); the handshake completes.
+#[test]
+fn blind_server_hello_flood_does_not_stall() {
+    const SERVER_HELLO: u8 = 2;
+    // Learn the ServerHello's shape from one clean handshake.
+    let (c, s) = configs(41);
+    let mut clean = Pair::new(c.clone(), s.clone(), 41, Link::default());
+    let shape: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
+    let learned = shape.clone();
+    clean.attacker = Some(Box::new(move |to_server, d| {
+        for (fh, data) in fragments(d) {
+            if !to_server && fh.msg_type == SERVER_HELLO && data.len() == fh.length as usize {
+                *learned.borrow_mut() = Some(data);
+            }
+        }
+        Vec::new()
+    }));
+    clean.connect_within(10);
+    let template = shape.borrow().clone().expect("a ServerHello");
+
+    let mut pair = Pair::new(c, s, 41, Link::default());
+    let mut rng = ChaCha20Rng::seed_from_u64(41);
+    pair.attacker = Some(Box::new(move |to_server, _| {
+        if to_server {
+            return Vec::new();
+        }
+        (0..5)
+            .map(|seq| {
+                let mut body = template.clone();
+                rng.fill_bytes(&mut body[2..34]);
+                (false, message(SERVER_HELLO, seq, &body))
+            })
+            .collect()
+    }));
+    pair.connect_within(30);
+    let st = pair.client.stats();
+    // Forged ServerHellos were taken (where the client waited for a HelloVerifyRequest or
+    // its ServerHello) and given up when the genuine datagram came.
+    assert!(st.flights_restarted + st.flights_refused >= 1, "{st:?}");
+    exchange_data(&mut pair);
+}

@@ -65,6 +65,9 @@ pub struct Stats {
     /// key, bad signature, bad parameters) and were discarded; the handshake goes on
     /// waiting for the genuine flight. `pin_mismatch` counts those refused for the key.
     pub flights_refused: u64,
+    /// Flights on trial started again because a datagram brought an alternative for a
+    /// message they had taken (they were waiting for more; nothing was refused).
+    pub flights_restarted: u64,
     /// Epoch-0 ClientHellos this connection did not take: it is established, or past its
     /// own hello. The owner may start a new connection for them (make before break).
     pub client_hellos_ignored: u64,

@@ -8,7 +8,8 @@
 //! bad parameters) throws the whole trial away: nothing reached the transcript, no flight
 //! was sent, no keys were installed, and the reassembler offers the flight again from its
 //! first message out of the candidates that remain (the genuine message next to a forged
-//! one), or waits for the peer's retransmission. The reason is remembered for
+//! one; the refused flight's messages except its first and the failing one go back), or
+//! waits for the peer's retransmission. The reason is remembered for
 //! [`super::Connection::failure`] should the handshake time out.
 //!
 //! A failing flight sent under the session's keys (a Finished in epoch 1) is the
@@ -34,6 +35,8 @@ pub(super) struct Trial {
     authenticated: bool,
     /// The datagram that brought the last message taken: the next is preferred from it.
     last_arrival: u64,
+    /// The messages taken so far, with their datagrams (to put back if refused).
+    taken: Vec<(Message, u64)>,
 }
 
 impl Trial {
@@ -94,8 +97,26 @@ impl Connection {
     /// waiting for more (called once per datagram, after all its fragments are in, so
     /// that a flight's messages are taken from the datagram that carried them).
     pub(super) fn take_messages(&mut self, now: Instant) {
+        let mut prefer_now = false;
+        if self.trial.is_some() && self.reassembler.has_alternative() {
+            // The flight on trial waits for more, and this datagram completed another
+            // candidate for a message it took (e.g. the genuine HelloVerifyRequest where a
+            // forged ServerHello was taken): start the flight again, this datagram first.
+            if let Some(trial) = self.trial.take() {
+                self.reassembler.rewind();
+                for (m, arrival) in trial.taken {
+                    self.reassembler.restore(m, arrival);
+                }
+                self.stats.flights_restarted += 1;
+                prefer_now = true;
+            }
+        }
         while !self.is_closed() && !self.is_established() {
-            let prefer = self.trial.as_ref().map(|t| t.last_arrival);
+            let prefer = match self.trial.as_ref() {
+                Some(t) => Some(t.last_arrival),
+                None if prefer_now => Some(self.reassembler.arrival()),
+                None => None,
+            };
             let Some((m, arrival)) = self.reassembler.pop_preferring(prefer) else {
                 return;
             };
@@ -112,8 +133,10 @@ impl Connection {
             actions: Vec::new(),
             authenticated: m.epoch >= 1,
             last_arrival: arrival,
+            taken: Vec::new(),
         });
         trial.last_arrival = arrival;
+        trial.taken.push((m.clone(), arrival));
         let state = core::mem::replace(&mut trial.state, State::Closed);
         let result = {
             let mut ctx = Ctx {
@@ -139,7 +162,7 @@ impl Connection {
                 }
             }
             Err(e) if trial.authenticated => self.fail(e),
-            Err(e) => self.refuse(e, m.msg_type),
+            Err(e) => self.refuse(e, m.msg_type, trial.taken),
         }
     }
 
@@ -165,8 +188,18 @@ impl Connection {
         }
     }
 
-    fn refuse(&mut self, e: Error, msg_type: u8) {
+    /// Throws a flight away. The message that failed and the flight's first one (which
+    /// chose the datagram the others were preferred from: a forged ServerHello leads to a
+    /// genuine ServerKeyExchange failing) are dropped; the others go back as candidates,
+    /// so a genuine flight behind a forged message needs no retransmission.
+    fn refuse(&mut self, e: Error, msg_type: u8, taken: Vec<(Message, u64)>) {
+        let last = taken.len().saturating_sub(1);
         self.reassembler.rewind();
+        for (i, (m, arrival)) in taken.into_iter().enumerate() {
+            if i != 0 && i != last {
+                self.reassembler.restore(m, arrival);
+            }
+        }
         self.stats.flights_refused += 1;
         if e == Error::PeerKeyMismatch {
             self.stats.pin_mismatch += 1;

@@ -230,6 +230,22 @@ impl Reassembler {
         self.arrival += 1;
     }
 
+    /// The datagram being taken in.
+    pub fn arrival(&self) -> u64 {
+        self.arrival
+    }
+
+    /// Whether the datagram being taken in completed a candidate for a message already
+    /// delivered in the current flight (an alternative to what the flight was built on).
+    pub fn has_alternative(&self) -> bool {
+        self.partial.iter().any(|p| {
+            p.seq >= self.floor
+                && p.seq < self.next_seq
+                && p.arrival == self.arrival
+                && p.complete()
+        })
+    }
+
     /// Restarts at `next_seq`, dropping everything buffered.
     pub fn reset(&mut self, next_seq: u16) {
         self.floor = next_seq;
@@ -286,21 +302,8 @@ impl Reassembler {
             };
         }
         let seq = h.message_seq;
-        let at_seq = self.partial.iter().filter(|p| p.seq == seq).count();
-        if at_seq >= MAX_CANDIDATES || self.partial.len() >= MAX_PARTIALS {
-            // Make room by dropping the oldest incomplete candidate (of this message if
-            // its slots are full): a genuine message usually arrives whole, so partial
-            // forgeries cannot push it out.
-            let victim = self
-                .partial
-                .iter()
-                .position(|p| !p.complete() && (at_seq < MAX_CANDIDATES || p.seq == seq));
-            match victim {
-                Some(v) => {
-                    self.partial.remove(v);
-                }
-                None => return Accepted::Dropped,
-            }
+        if !self.make_room(seq) {
+            return Accepted::Dropped;
         }
         let mut p = Partial {
             epoch,
@@ -313,6 +316,48 @@ impl Reassembler {
         p.add(h.fragment_offset, data);
         self.partial.push(p);
         Accepted::Buffered
+    }
+
+    /// Room for one more candidate for `seq`: when its slots or the whole store are
+    /// full, the oldest incomplete candidate (of `seq` if its slots are full) goes; a
+    /// genuine message usually arrives whole, so partial forgeries cannot push it out.
+    fn make_room(&mut self, seq: u16) -> bool {
+        let at_seq = self.partial.iter().filter(|p| p.seq == seq).count();
+        if at_seq < MAX_CANDIDATES && self.partial.len() < MAX_PARTIALS {
+            return true;
+        }
+        let victim = self
+            .partial
+            .iter()
+            .position(|p| !p.complete() && (at_seq < MAX_CANDIDATES || p.seq == seq));
+        match victim {
+            Some(v) => {
+                self.partial.remove(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Puts a delivered message back as a complete candidate (it came with a refused
+    /// flight but was not to blame), as if completed by datagram `arrival`.
+    pub fn restore(&mut self, m: Message, arrival: u64) {
+        if m.message_seq < self.floor || !self.make_room(m.message_seq) {
+            return;
+        }
+        let len = m.body.len() as u32;
+        self.partial.push(Partial {
+            epoch: m.epoch,
+            msg_type: m.msg_type,
+            seq: m.message_seq,
+            body: m.body,
+            have: if len == 0 {
+                Vec::new()
+            } else {
+                alloc::vec![(0, len)]
+            },
+            arrival,
+        });
     }
 
     /// The next message, if one candidate for it is complete (the oldest such).
