@@ -18,24 +18,18 @@ BENCH_TARGETS :=
 FUZZ_TARGETS  :=
 
 # Runs cargo-fuzz (nightly) targets of one fuzz package: $(1) its directory, $(2) the
-# targets, $(3) seconds per target. The corpus stays in $(1)/corpus (not committed).
-# Prints the executed-run count of each target; fails on the first crash.
-define run_fuzz
-	cd $(1) && cargo +nightly fuzz build -O && \
-	for t in $(2); do \
-	  mkdir -p corpus/$$t && \
-	  echo "fuzz $$t for $(3) s" && \
-	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(3) -print_final_stats=1 2>&1 \
-	    | grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|thread)' ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
-	done
-endef
+# targets, $(3) seconds per target (scripts/fuzz.sh: skips with a notice without nightly).
+run_fuzz = bash scripts/fuzz.sh $(1) $(3) $(2)
+
+# Runs one suite of make test and records its time and test count (scripts/suite.sh);
+# make test prints the table at its end.
+SUITE = bash scripts/suite.sh $@
 
 # Host crates: the whole workspace except the bare-metal binary and the QEMU tests
 # (those run in test-qemu, after the kernel is built).
 HOST_CARGO_ARGS := --workspace --exclude vnetcrypt --exclude vnetcrypt-tests
 
-.PHONY: deps build run test bench fuzz fmt clippy clean test-host
+.PHONY: deps build run test bench fuzz fmt clippy clean test-host check lint
 
 deps:
 	@bash scripts/deps.sh
@@ -43,9 +37,15 @@ deps:
 include $(sort $(wildcard mk/*.mk))
 
 test-host: deps
-	cargo test $(HOST_CARGO_ARGS)
+	$(SUITE) cargo test $(HOST_CARGO_ARGS)
 
-test: deps test-host $(TEST_TARGETS)
+# The summary starts before the first suite and is printed after the last.
+.PHONY: test-start
+test-start:
+	@bash scripts/suite.sh --start
+
+test: test-start deps test-host $(TEST_TARGETS)
+	@bash scripts/suite.sh --report
 	@echo "make test: all suites passed"
 
 bench: deps $(BENCH_TARGETS)
@@ -57,6 +57,15 @@ fmt:
 
 clippy:
 	cargo clippy $(HOST_CARGO_ARGS) --all-targets -- -D warnings
+
+# The style CI enforces: formatting, and clippy on the host crates and the kernel.
+lint: clippy clippy-kernel
+	cargo fmt --all -- --check
+
+# Fast feedback, no root and no QEMU: lint, then the host crates' tests (the DTLS
+# interop tests among them need openssl and gnutls-bin, which make deps installs).
+check: lint
+	cargo test $(HOST_CARGO_ARGS)
 
 clean:
 	cargo clean

@@ -11,7 +11,7 @@ FUZZ_TARGETS += fuzz-console
 .PHONY: test-console-fuzz fuzz-console
 
 test-console-fuzz: deps
-	$(call run_fuzz,kernel/console/fuzz,$(CONSOLE_FUZZ_TARGETS),$(CONSOLE_FUZZ_SMOKE_SECONDS))
+	$(SUITE) $(call run_fuzz,kernel/console/fuzz,$(CONSOLE_FUZZ_TARGETS),$(CONSOLE_FUZZ_SMOKE_SECONDS))
 
 fuzz-console: deps
 	$(call run_fuzz,kernel/console/fuzz,$(CONSOLE_FUZZ_TARGETS),$(CONSOLE_FUZZ_SECONDS))

@@ -15,7 +15,7 @@ FUZZ_TARGETS  += fuzz-dtls
 .PHONY: test-dtls-fuzz fuzz-dtls bench-dtls
 
 test-dtls-fuzz: deps
-	$(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SMOKE_SECONDS))
+	$(SUITE) $(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SMOKE_SECONDS))
 
 fuzz-dtls: deps
 	$(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SECONDS))

@@ -8,5 +8,5 @@
 .PHONY: test-e2e
 test-e2e: deps $(KERNEL_ELF)
 	cargo build -q -p vnetcrypt-provision
-	cargo test -p vnetcrypt-tests --features nic --test e2e -- --test-threads=2
+	$(SUITE) cargo test -p vnetcrypt-tests --features nic --test e2e -- --test-threads=2
 TEST_TARGETS += test-e2e

@@ -15,10 +15,10 @@ FUZZ_TARGETS  += fuzz-gateway
 
 # Two gateways over the real DTLS engine (handshake, restart, rekey); a few seconds.
 test-gateway-dtls: deps
-	cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter
+	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter
 
 test-gateway-fuzz: deps
-	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))
+	$(SUITE) $(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))
 
 fuzz-gateway: deps
 	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SECONDS))

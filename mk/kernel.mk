@@ -42,7 +42,7 @@ run: deps $(KERNEL_ELF)
 
 # QEMU tests: boot microvm and q35 through the launcher (tests/tests/*.rs).
 test-qemu: deps $(KERNEL_ELF) $(KERNEL_TEST_ELF)
-	cargo test -p vnetcrypt-tests -- --include-ignored
+	$(SUITE) cargo test -p vnetcrypt-tests -- --include-ignored
 TEST_TARGETS += test-qemu
 
 bench-boot: deps $(KERNEL_ELF)

@@ -5,7 +5,7 @@
 
 .PHONY: test-nic test-underlay-fuzz fuzz-underlay
 test-nic: deps $(KERNEL_ELF)
-	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3 --skip bench_
+	$(SUITE) cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3 --skip bench_
 TEST_TARGETS += test-nic
 
 # Ping round trips, a ping flood and a transit (zero-copy forwarding) flood, on
@@ -21,7 +21,7 @@ BENCH_TARGETS += bench-nic
 UNDERLAY_FUZZ_SECONDS       ?= 120
 UNDERLAY_FUZZ_SMOKE_SECONDS ?= 5
 test-underlay-fuzz: deps
-	$(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
+	$(SUITE) $(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
 TEST_TARGETS += test-underlay-fuzz
 
 fuzz-underlay: deps

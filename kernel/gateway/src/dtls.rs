@@ -24,7 +24,8 @@ use rand_core::SeedableRng;
 use vnetcrypt_dtls::{Config, Connection, Event, Fingerprint, PeerPolicy, RecordError};
 
 use crate::peer::PeerConfig;
-use crate::session::{Received, Rekey, Session, SessionError, SessionLayer};
+use crate::session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
+use crate::status::FailureReason;
 use crate::time::Instant;
 
 const HEADER_LEN: usize = 13;
@@ -132,6 +133,14 @@ impl Session for DtlsSession {
         self.closed || self.conn.is_closed()
     }
 
+    fn failure(&self) -> Option<FailureReason> {
+        if self.is_failed() {
+            Some(FailureReason::Protocol)
+        } else {
+            None
+        }
+    }
+
     fn handle_datagram(&mut self, now: Instant, d: &mut [u8]) -> Result<Received, SessionError> {
         if d.len() < HEADER_LEN {
             return Err(SessionError::Invalid);
@@ -224,9 +233,15 @@ impl SessionLayer for DtlsLayer {
         }
     }
 
-    fn accept(&mut self, now: Instant, peer: &PeerConfig, d: &mut [u8]) -> Option<DtlsSession> {
+    fn accept(
+        &mut self,
+        now: Instant,
+        peer: &PeerConfig,
+        d: &mut [u8],
+        _reply: &mut [u8],
+    ) -> Accepted<DtlsSession> {
         if !Self::is_initial(d) {
-            return None;
+            return Accepted::Ignored;
         }
         let config = self.config_for(peer);
         let mut conn = Connection::server(config, &address_bytes(peer.endpoint), &mut self.rng);
@@ -239,7 +254,7 @@ impl SessionLayer for DtlsLayer {
             received: VecDeque::new(),
         };
         s.drain_events();
-        Some(s)
+        Accepted::Session(s)
     }
 
     fn is_initial(d: &[u8]) -> bool {

@@ -32,6 +32,7 @@ pub mod private;
 pub mod queue;
 pub mod render;
 pub mod session;
+pub mod status;
 pub mod time;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
@@ -43,5 +44,6 @@ pub use peer::{PeerConfig, PeerError, PeerId};
 pub use policy::{Enforcement, SessionState};
 pub use prefix::Prefix;
 pub use private::PrivateSet;
-pub use session::{Received, Rekey, Session, SessionError, SessionLayer};
+pub use session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
+pub use status::{FailureReason, PeerState, PeerStatus};
 pub use time::Instant;

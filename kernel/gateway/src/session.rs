@@ -1,7 +1,7 @@
 //! The narrow interface between the gateway and its secure-session layer (DTLS).
 //!
 //! The engine owns up to two sessions per peer (the current one and a handshake that may
-//! replace it after a peer restart) and drives them sans-IO. Records are sealed and
+//! replace it once it completes: make before break) and drives them sans-IO. Records are sealed and
 //! opened in place in the caller's buffer: a session writes its record header in the
 //! [`Session::HEADROOM`] bytes before the payload and its tag in the
 //! [`Session::TAILROOM`] bytes after, so no packet is copied or allocated.
@@ -13,6 +13,7 @@
 use core::ops::Range;
 
 use crate::peer::PeerConfig;
+use crate::status::FailureReason;
 use crate::time::Instant;
 
 /// What a datagram fed to a session turned out to be.
@@ -35,6 +36,18 @@ pub enum Rekey {
     InProgress,
     /// This session rekeys only by a new handshake.
     ByNewSession,
+}
+
+/// What [`SessionLayer::accept`] made of a datagram carrying a ClientHello.
+#[derive(Debug)]
+pub enum Accepted<S> {
+    /// A new server session, having processed the datagram; drain its transmissions.
+    Session(S),
+    /// No state was kept: send the first `n` bytes of the reply buffer back to the peer
+    /// (a stateless HelloVerifyRequest with a cookie).
+    Reply(usize),
+    /// Nothing to answer (not a ClientHello we accept): count and drop.
+    Ignored,
 }
 
 /// Why a session refused a datagram or a seal.
@@ -69,6 +82,9 @@ pub trait Session {
     fn is_established(&self) -> bool;
     /// The handshake failed for good (timeout or authentication).
     fn is_failed(&self) -> bool;
+    /// Why the handshake failed (once [`Session::is_failed`]), or what held it up when
+    /// the engine gives up on it first: `None` then means the session cannot tell.
+    fn failure(&self) -> Option<FailureReason>;
 
     /// Feeds one datagram received from the peer. The slice may be modified (records
     /// are decrypted in place), also when the result is an error (the engine restores
@@ -125,15 +141,19 @@ pub trait SessionLayer {
     /// Starts a handshake towards `peer` (we send the first flight).
     fn connect(&mut self, now: Instant, peer: &PeerConfig) -> Self::Session;
 
-    /// Answers a first handshake datagram (see [`SessionLayer::is_initial`]) from
-    /// `peer`; `None` if it is not acceptable at all. The datagram is consumed.
+    /// Answers a datagram that carries a ClientHello (see [`SessionLayer::is_initial`])
+    /// from `peer`'s endpoint. Anyone can forge that datagram: a layer that can keeps
+    /// no state until the peer proves it receives at its address (a cookie), answering
+    /// in `reply` instead. The datagram is consumed.
     fn accept(
         &mut self,
         now: Instant,
         peer: &PeerConfig,
         datagram: &mut [u8],
-    ) -> Option<Self::Session>;
+        reply: &mut [u8],
+    ) -> Accepted<Self::Session>;
 
-    /// Whether a datagram opens a new handshake (a DTLS ClientHello).
+    /// Whether a datagram opens a new handshake: a ClientHello in any of its records.
+    /// Such a datagram is never offered to an established session.
     fn is_initial(datagram: &[u8]) -> bool;
 }

@@ -38,9 +38,24 @@ pub struct GatewayConfig {
     pub switch_grace: Duration,
     /// A handshake not established after this long has failed.
     pub handshake_timeout: Duration,
-    /// After a failed handshake, when to try again (in the background: packets take the
-    /// enforcement fallback until a handshake succeeds).
+    /// After a failed handshake, when to try again first (doubling per failure up to
+    /// `handshake_retry_max`).
     pub handshake_retry: Duration,
+    /// Most time between two handshake attempts: the wait after a failed attempt
+    /// starts at `handshake_retry` and doubles per failure up to this.
+    pub handshake_retry_max: Duration,
+    /// An idle tunnel sends an authenticated keepalive (an empty record) this often,
+    /// so that the peer can tell it is alive.
+    pub keepalive_interval: Duration,
+    /// No authenticated record from an up peer for this long: the peer is down
+    /// (its traffic is no longer logged `X`), and handshakes are retried.
+    pub dead_after: Duration,
+    /// AllowUnencrypted only: a peer's traffic goes clear (`NX_FALLBACK`) only after it
+    /// has failed to complete any handshake for this long; before, packets wait or are
+    /// dropped (counted), never sent clear.
+    pub fallback_after: Duration,
+    /// Rekey a session after this many sealed records (0: only at the AEAD limit).
+    pub rekey_records: u64,
     /// Packets waiting for a session, per peer.
     pub session_queue: usize,
     /// Packets waiting for an ARP answer.
@@ -60,7 +75,9 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     /// Defaults for everything but addresses: DropUnencrypted, 1500-byte wan MTU,
-    /// RFC 1918 + RFC 6598 private set, proxy ARP on, rekey hourly.
+    /// RFC 1918 + RFC 6598 private set, proxy ARP on, rekey hourly,
+    /// keepalive every 10 s, peer down after 30 s of silence, fallback (Allow only) after
+    /// 30 s of failed handshakes.
     pub fn new(
         lan_mac: EthernetAddress,
         lan_ip: Ipv4Addr,
@@ -80,7 +97,12 @@ impl GatewayConfig {
             rekey_overlap: Duration::from_secs(10),
             switch_grace: Duration::from_millis(500),
             handshake_timeout: Duration::from_secs(10),
-            handshake_retry: Duration::from_secs(10),
+            handshake_retry: Duration::from_secs(1),
+            handshake_retry_max: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(10),
+            dead_after: Duration::from_secs(30),
+            fallback_after: Duration::from_secs(30),
+            rekey_records: 0,
             session_queue: 32,
             arp_queue: 32,
             tx_queue: 128,

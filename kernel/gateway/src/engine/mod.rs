@@ -38,6 +38,7 @@ use crate::policy::{Enforcement, SessionState};
 use crate::prefix::Prefix;
 use crate::queue::PacketQueue;
 use crate::session::{Session, SessionLayer};
+use crate::status::PeerStatus;
 use crate::time::Instant;
 
 /// Largest packet (IPv4) or frame the engine queues.
@@ -249,6 +250,12 @@ impl<L: SessionLayer> Gateway<L> {
     /// A peer's session state, as the data path sees it now.
     pub fn session_state(&self, now: Instant, id: PeerId) -> Option<SessionState> {
         self.slot(id).map(|s| s.state(now))
+    }
+
+    /// A peer's tunnel at a glance: state, since when, last handshake, last
+    /// authenticated record, and why the last handshake failed.
+    pub fn peer_status(&self, id: PeerId) -> Option<PeerStatus> {
+        self.slot(id).map(|s| s.status())
     }
 
     /// Global counters.

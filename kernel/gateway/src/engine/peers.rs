@@ -5,6 +5,7 @@ use crate::peer::{PeerConfig, PeerId};
 use crate::policy::{Enforcement, SessionState};
 use crate::queue::PacketQueue;
 use crate::session::Session;
+use crate::status::{PeerState, PeerStatus};
 use crate::time::Instant;
 
 /// One configured peer and its sessions.
@@ -75,6 +76,22 @@ impl<S: Session> PeerSlot<S> {
 
     pub fn established(&self) -> bool {
         self.current.as_ref().is_some_and(|s| s.is_established())
+    }
+
+    pub fn status(&self) -> PeerStatus {
+        let state = match self.state(Instant::ZERO) {
+            SessionState::Established => PeerState::Up,
+            SessionState::Handshaking => PeerState::Connecting,
+            SessionState::Failed => PeerState::Down,
+            SessionState::Absent => PeerState::Idle,
+        };
+        PeerStatus {
+            state,
+            since: self.keyed_at,
+            last_handshake: None,
+            last_authenticated: None,
+            last_failure: None,
+        }
     }
 
     pub fn state(&self, _now: Instant) -> SessionState {

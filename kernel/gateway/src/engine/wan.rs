@@ -156,7 +156,10 @@ impl<L: SessionLayer> Gateway<L> {
         if racing && ours < slot.cfg.endpoint {
             return Ok(Received::Handshake);
         }
-        let Some(session) = self.layer.accept(now, &slot.cfg, dg) else {
+        let mut reply = [0u8; 0];
+        let crate::session::Accepted::Session(session) =
+            self.layer.accept(now, &slot.cfg, dg, &mut reply)
+        else {
             return Err(SessionError::Invalid);
         };
         slot.counters.handshakes_started += 1;

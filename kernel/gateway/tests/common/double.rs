@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use vnetcrypt_gateway::{
-    Instant, PeerConfig, Received, Rekey, Session, SessionError, SessionLayer,
+    Accepted, FailureReason, Instant, PeerConfig, Received, Rekey, Session, SessionError,
+    SessionLayer,
 };
 
 const HDR: usize = 13;
@@ -217,6 +218,10 @@ pub struct TestSession {
     /// The last rekey we initiated and completed: (our random, our confirmation).
     confirmed: Option<([u8; 32], Vec<u8>)>,
     stats: Arc<Stats>,
+    /// A valid handshake message came from the peer (for `failure`).
+    heard: bool,
+    /// The peer authenticated with an identity that is not the pinned one.
+    pin_mismatch: bool,
 }
 
 impl std::fmt::Debug for TestSession {
@@ -382,7 +387,9 @@ impl TestSession {
                 if mac(&self.secret, &[b"sh", &self.crand, &srand, fp]) != body[66 + fl..] {
                     return Err(SessionError::Invalid);
                 }
+                self.heard = true;
                 if fp != self.peer_fp.as_bytes() {
+                    self.pin_mismatch = true;
                     self.state = State::Failed; // authentication failure
                     self.next_retx = None;
                     return Err(SessionError::Invalid);
@@ -582,6 +589,14 @@ impl Session for TestSession {
     fn is_failed(&self) -> bool {
         self.state == State::Failed
     }
+    fn failure(&self) -> Option<FailureReason> {
+        match self.state {
+            State::Failed if self.pin_mismatch => Some(FailureReason::PinMismatch),
+            State::Established => None,
+            _ if self.heard => Some(FailureReason::Timeout),
+            _ => Some(FailureReason::NoResponse),
+        }
+    }
 
     fn handle_datagram(&mut self, now: Instant, d: &mut [u8]) -> Result<Received, SessionError> {
         let (ty, epoch, seq, len) = parse_header(d).ok_or(SessionError::Invalid)?;
@@ -718,18 +733,30 @@ impl SessionLayer for TestLayer {
             answered: None,
             confirmed: None,
             stats: self.stats.clone(),
+            heard: false,
+            pin_mismatch: false,
         }
     }
 
-    fn accept(&mut self, now: Instant, peer: &PeerConfig, d: &mut [u8]) -> Option<TestSession> {
-        let (ty, epoch, _, _) = parse_header(d)?;
+    /// The double has no cookie exchange: a hello with the pinned fingerprint (public,
+    /// so anyone can forge one) makes a session, as a stateful server would.
+    fn accept(
+        &mut self,
+        now: Instant,
+        peer: &PeerConfig,
+        d: &mut [u8],
+        _reply: &mut [u8],
+    ) -> Accepted<TestSession> {
+        let Some((ty, epoch, _, _)) = parse_header(d) else {
+            return Accepted::Ignored;
+        };
         let body = &d[HDR..];
         if ty != HANDSHAKE || epoch != 0 || body.len() < 34 || body[0] != CH {
-            return None;
+            return Accepted::Ignored;
         }
         let fl = usize::from(body[33]);
         if body.len() != 34 + fl || &body[34..] != peer.fingerprint.as_bytes() {
-            return None; // not the pinned identity
+            return Accepted::Ignored; // not the pinned identity
         }
         let mut crand = [0u8; 32];
         crand.copy_from_slice(&body[1..33]);
@@ -764,10 +791,12 @@ impl SessionLayer for TestLayer {
             answered: None,
             confirmed: None,
             stats: self.stats.clone(),
+            heard: true,
+            pin_mismatch: false,
         };
         s.install_initial();
         s.next_retx = Some(now + self.params.retransmit);
-        Some(s)
+        Accepted::Session(s)
     }
 
     fn is_initial(d: &[u8]) -> bool {

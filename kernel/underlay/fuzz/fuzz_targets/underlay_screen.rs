@@ -29,16 +29,24 @@ fuzz_target!(|data: &[u8]| {
             assert!(ip.verify_checksum());
         }
     }
-    // The limiter on arbitrary timestamps: never panics, never answers more than the
-    // burst at one instant.
-    let mut limiter = ArpLimiter::new(4, 1000);
-    let mut at_once = 0;
-    for chunk in data.chunks(8).take(64) {
-        let mut t = [0u8; 8];
-        t[..chunk.len()].copy_from_slice(chunk);
-        if limiter.allow(u64::from_le_bytes(t) & 0xff) {
-            at_once += 1;
+    // The limiter on arbitrary request times (mostly forward, sometimes backwards):
+    // never panics, never answers more than the burst plus what the elapsed time
+    // earned, and always answers again once a token's worth of time has passed.
+    const BURST: u32 = 4;
+    const PER_SECOND: u64 = 1000; // one token per millisecond
+    let mut limiter = ArpLimiter::new(BURST, PER_SECOND);
+    let (mut now, mut latest, mut answered) = (0u64, 0u64, 0u64);
+    for chunk in data.chunks(3).take(256) {
+        let mut b = [0u8; 3];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let step = u64::from(u16::from_le_bytes([b[0], b[1]])); // up to 65 ms
+        now = if b[2] & 1 == 0 { now + step } else { now.saturating_sub(step) };
+        let allowed = limiter.allow(now);
+        if now >= latest + 1_000_000 / PER_SECOND {
+            assert!(allowed, "a token's worth of quiet must refill");
         }
+        latest = latest.max(now);
+        answered += u64::from(allowed);
+        assert!(answered <= u64::from(BURST) + latest * PER_SECOND / 1_000_000);
     }
-    assert!(at_once <= 4 + 1);
 });
