@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let mut open = OpeningKey::new(key(), [1, 2, 3, 4], 1, RecordLimits::default());
     // Never panics; agrees with what splitting the records finds.
     let hello = vnetcrypt_dtls::datagram_has_client_hello(data);
-    let found = Records::new(data).any(|(h, r)| h.epoch == 0 && r[0] == 22 && r.get(13) == Some(&1));
+    let found =
+        Records::new(data).any(|(h, r)| h.epoch == 0 && r[0] == 22 && r.get(13) == Some(&1));
     assert_eq!(hello, found);
     for (_, record) in Records::new(data) {
         let mut copy = record.to_vec();
