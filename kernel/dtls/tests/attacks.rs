@@ -541,3 +541,34 @@ fn blind_server_hello_flood_does_not_stall() {
     assert!(st.flights_restarted + st.flights_refused >= 1, "{st:?}");
     exchange_data(&mut pair);
 }
+
+/// Junk epoch-1 records sent to the server before the client's last flight fill its
+/// early-record buffer; the client's Finished, which comes behind its key exchange in
+/// the same datagram, does not need that buffer, so no retransmission is needed.
+#[test]
+fn junk_protected_records_do_not_crowd_out_the_finished() {
+    let (c, s) = configs(42);
+    let mut pair = Pair::new(c, s, 42, Link::default());
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+    pair.attacker = Some(Box::new(move |to_server, _| {
+        if !to_server {
+            return Vec::new();
+        }
+        (0..20)
+            .map(|_| {
+                let mut body = [0u8; 40];
+                rng.fill_bytes(&mut body);
+                (true, record(HANDSHAKE, 1, u64::from(rng.next_u32()), &body))
+            })
+            .collect()
+    }));
+    pair.connect_within(5);
+    let st = server_stats(&pair);
+    assert!(st.buffered_early >= 16, "{st:?}");
+    assert_eq!(
+        st.retransmits + pair.client.stats().retransmits,
+        0,
+        "{st:?}"
+    );
+    exchange_data(&mut pair);
+}

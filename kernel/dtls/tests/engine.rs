@@ -34,6 +34,9 @@ fn clean_handshake_both_suites() {
         assert!(server.negotiated().unwrap().extended_master_secret);
         // No loss: nothing was retransmitted, and the handshake took well under a second.
         assert_eq!(pair.client.stats().retransmits, 0);
+        // The client's Finished, behind its key exchange in one datagram, did not need
+        // the early-record buffer.
+        assert_eq!(server.stats().buffered_early, 0);
         assert!(pair.now < Instant::from_millis(2000));
     }
 }

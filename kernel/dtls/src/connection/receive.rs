@@ -30,11 +30,19 @@ impl Connection {
         let mut peer_retransmitted = false;
         self.fragment_budget = MAX_FRAGMENTS_PER_DATAGRAM;
         self.reassembler.next_datagram();
+        // Epoch-1 records that come before their keys wait for the end of the datagram:
+        // its handshake messages (taken all at once) may install the keys (the client's
+        // Finished behind its key exchange).
+        let mut later = Vec::new();
         let mut records = Records::new(datagram);
         for (i, (header, record)) in records.by_ref().enumerate() {
             if i == MAX_RECORDS_PER_DATAGRAM {
                 self.stats.over_budget += 1;
                 break;
+            }
+            if header.epoch == 1 && self.read.is_none() {
+                later.push((header, record));
+                continue;
             }
             self.handle_record(header, record, &mut peer_retransmitted);
             if self.is_closed() {
@@ -43,6 +51,13 @@ impl Connection {
         }
         if records.malformed() {
             self.stats.malformed += 1;
+        }
+        self.take_messages(now);
+        for (header, record) in later {
+            if self.is_closed() {
+                return;
+            }
+            self.handle_record(header, record, &mut peer_retransmitted);
         }
         self.take_messages(now);
         if self.is_closed() {
