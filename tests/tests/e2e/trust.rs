@@ -98,7 +98,6 @@ fn allow_with_clear_route(topo: &mut Topology) {
 /// handshake runs. Nothing unauthenticated may end a handshake: it completes, the
 /// traffic flows encrypted, no protected packet crosses in the clear, flows say `X`.
 #[test]
-#[ignore = "waiting for the DTLS engine's fix (issue 12 item 1, not on main yet): forged plaintext alerts still stall the first handshake past 'fallback after' (30 s), then traffic goes clear"]
 fn forged_alerts_during_the_first_handshake_change_nothing() {
     let mut topo = Topology::build(
         "forged-alerts",
