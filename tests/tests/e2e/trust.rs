@@ -408,18 +408,13 @@ fn a_peer_killed_with_sigkill_is_down_in_time_and_nothing_goes_clear() {
     let mut topo = Topology::build("sigkill", "sk", ["microvm", "microvm"], Fabric::Bridge);
     // Drop is the provisioned enforcement; a clear route to B makes any leak visible.
     topo.a.set(&format!("interface wan gateway {}", B.wan));
-    let liveness = [
-        format!("keepalive interval {KEEPALIVE_S}"),
-        format!("dead-peer after {DEAD_AFTER_S}"),
-    ];
-    let refused: Vec<String> = liveness
-        .iter()
-        .filter_map(|s| {
-            let out = topo.a.cmd(s);
-            out.contains("error")
-                .then(|| format!("{s:?}: {}", out.trim()))
-        })
-        .collect();
+    // On both: a peer's keepalives are what keeps it alive in the other's eyes, so
+    // each side's keepalive interval must be below the other's dead-peer time (with B
+    // at its default 10 s, A's 6 s would call a live, idle B down).
+    for gw in [&mut topo.a, &mut topo.b] {
+        gw.set(&format!("keepalive interval {KEEPALIVE_S}"));
+        gw.set(&format!("dead-peer after {DEAD_AFTER_S}"));
+    }
     assert!(
         topo.ping_until_reply(Duration::from_secs(60)).is_some(),
         "no tunnel before the kill\n{}",
@@ -465,18 +460,12 @@ fn a_peer_killed_with_sigkill_is_down_in_time_and_nothing_goes_clear() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let refusal = if refused.is_empty() {
-        String::new()
-    } else {
-        format!("\n(gateway A refused the liveness statements: {refused:?})")
-    };
     eprintln!("e2e sigkill: gw-b down after {down:?} (dead-peer after {DEAD_AFTER_S} s):\n{peers}");
     assert!(
         down.is_some_and(|d| d <= limit),
-        "gateway A did not show gw-b down within {limit:?} of B's SIGKILL (dead-peer after {DEAD_AFTER_S} s; seen down after {down:?}):\n{peers}{refusal}\n{}",
+        "gateway A did not show gw-b down within {limit:?} of B's SIGKILL (dead-peer after {DEAD_AFTER_S} s; seen down after {down:?}):\n{peers}\n{}",
         topo.logs()
     );
-    assert!(refused.is_empty(), "{refusal}");
     // The reason: at the latest when the first handshake retried toward the dead peer
     // has timed out (10 s).
     let reason_limit = limit + Duration::from_secs(HANDSHAKE_TIMEOUT_S);
