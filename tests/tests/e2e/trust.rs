@@ -71,7 +71,7 @@ fn is_up(state: &str) -> bool {
     state == "established" || state == "up"
 }
 
-/// hostA -> hostB flows on `gw` whose encryption is not `X`.
+/// The hostA -> hostB tuples of a `flows` view whose encryption is not `X`.
 fn not_x(flows: &[String]) -> Vec<String> {
     flows
         .iter()
