@@ -212,6 +212,18 @@ impl Connection {
         self.failure
     }
 
+    /// What [`Connection::failure`] would say if the handshake's time ran out now: the
+    /// reason a refused flight was refused (a key that does not match the pin), else
+    /// whether the peer answered at all. For a caller that gives up before the
+    /// connection's own deadline and wants to tell a wrong pin from a dead peer.
+    pub fn timeout_failure(&self) -> HandshakeFailure {
+        match self.last_refusal {
+            Some(Error::PeerKeyMismatch | Error::BadSignature) => HandshakeFailure::PinMismatch,
+            _ if self.peer_answered => HandshakeFailure::Timeout,
+            _ => HandshakeFailure::NoResponse,
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -410,13 +422,8 @@ impl Connection {
     /// Ends the connection for good: on its own timeout, or on an authenticated failure
     /// (only those send an alert, protected by the keys).
     fn fail(&mut self, e: Error) {
-        let pin = |e: Option<Error>| {
-            matches!(e, Some(Error::PeerKeyMismatch) | Some(Error::BadSignature))
-        };
         self.failure = Some(match e {
-            Error::HandshakeTimeout if pin(self.last_refusal) => HandshakeFailure::PinMismatch,
-            Error::HandshakeTimeout if self.peer_answered => HandshakeFailure::Timeout,
-            Error::HandshakeTimeout => HandshakeFailure::NoResponse,
+            Error::HandshakeTimeout => self.timeout_failure(),
             Error::PeerKeyMismatch | Error::BadSignature => HandshakeFailure::PinMismatch,
             Error::PeerAlert(d) => HandshakeFailure::AlertFromPeer(d),
             _ => HandshakeFailure::Protocol,
