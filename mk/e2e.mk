@@ -6,7 +6,7 @@
 # s_client, an impaired fabric, the make run demo itself, and nothing left behind.
 # Tunnel trust (issue 12, tests/tests/e2e/trust.rs): a forging attacker in the fabric
 # namespace (qemu/netns-tools forge) during the first handshake and against an
-# established tunnel, and a peer killed with SIGKILL; about 2 more minutes.
+# established tunnel, and a peer killed with SIGKILL; about 1.5-2 more minutes.
 
 .PHONY: test-e2e
 test-e2e: deps $(KERNEL_ELF)
