@@ -133,3 +133,60 @@ impl core::fmt::Debug for PacketBuf {
         write!(f, "PacketBuf({} bytes at {})", self.len, self.start)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_grows_into_its_headroom_and_shrinks_back() {
+        let mut b = PacketBuf::new();
+        assert!(b.set_received(60));
+        b.frame_mut().fill(7);
+        assert_eq!(b.headroom(), HEADROOM);
+        let head = b.push_front(42).expect("room for outer headers");
+        head.fill(1);
+        assert_eq!(b.frame().len(), 102);
+        assert_eq!(b.headroom(), HEADROOM - 42);
+        assert!(
+            b.push_front(HEADROOM).is_none(),
+            "no more than the headroom"
+        );
+        assert!(b.pull_front(42));
+        assert_eq!(b.frame(), &[7; 60][..]);
+        assert!(!b.pull_front(61));
+        assert!(b.set_len(60 + TAILROOM + MAX_FRAME - 60));
+        assert!(!b.set_len(MAX_FRAME + TAILROOM + 1));
+    }
+
+    #[test]
+    fn the_device_header_goes_just_in_front_of_the_frame() {
+        let mut b = PacketBuf::new();
+        assert!(b.set_received(10));
+        assert_eq!(b.header_mut(HDR_MAX).map(|h| h.len()), Some(HDR_MAX));
+        assert!(b.header_mut(RX_FRAME_AT + 1).is_none());
+    }
+
+    #[test]
+    fn raw_parts_make_the_same_buffer_and_nothing_else() {
+        let mut b = PacketBuf::new();
+        assert!(b.set_received(100));
+        b.frame_mut()[0] = 0xaa;
+        let (data, start, len) = b.into_raw();
+        let b = PacketBuf::from_raw(data, start, len).expect("its own parts");
+        assert_eq!(
+            (b.start(), b.frame().len(), b.frame()[0]),
+            (RX_FRAME_AT, 100, 0xaa)
+        );
+        let (data, _, _) = b.into_raw();
+        assert!(
+            PacketBuf::from_raw(data, 0, 10).is_none(),
+            "no room for the header"
+        );
+        let short = alloc::vec![0u8; 100].into_boxed_slice();
+        assert!(
+            PacketBuf::from_raw(short, HDR_MAX, 10).is_none(),
+            "not a buffer"
+        );
+    }
+}

@@ -111,3 +111,21 @@ fn the_lan_host_pings_the_node() {
     let view = sim.cmd(0, "interfaces");
     assert!(view.contains("lan: mac 02:00:00:00:01:02"), "{view}");
 }
+
+#[test]
+fn an_idle_node_has_no_deadline_now() {
+    let mut sim = Sim::new(4, Faults::default());
+    sim.add_node(1);
+    // Nothing to start the data plane on: it must not ask to be polled at once.
+    sim.set(0, "interface wan address none");
+    sim.run_for(2_000);
+    let now = sim.now_us();
+    let at = sim.node(0).poll_at();
+    assert!(at.is_none_or(|t| t > now), "deadline {at:?} at {now}");
+    // With the data plane running and no peer, the same.
+    sim.set(0, &format!("interface wan address {}/24", sim::wan_ip(1)));
+    sim.run_for(2_000);
+    let now = sim.now_us();
+    let at = sim.node(0).poll_at();
+    assert!(at.is_none_or(|t| t > now), "deadline {at:?} at {now}");
+}

@@ -59,6 +59,8 @@ pub struct Datapath {
     epoch_ms: u64,
     pub errors: OutputErrors,
     next_retry_us: u64,
+    /// Everything the engine needs is there but it is not running: retries are due.
+    retrying: bool,
     next_export_us: u64,
     export: export::ExportStats,
 }
@@ -82,6 +84,7 @@ impl Datapath {
             epoch_ms: clock::epoch_ms(p),
             errors: OutputErrors::default(),
             next_retry_us: 0,
+            retrying: false,
             next_export_us: 0,
             export: export::ExportStats::default(),
         }
@@ -112,7 +115,8 @@ impl Datapath {
         let stale = match &self.built {
             Some(b) => Some(b.wan_ip) != wan || Some(b.lan) != lan,
             None => {
-                wan.is_some() && lan.is_some() && identity.is_ok() && self.retry_due(p.now_us())
+                self.retrying = wan.is_some() && lan.is_some() && identity.is_ok();
+                self.retrying && self.retry_due(p.now_us())
             }
         };
         if stale {
@@ -185,7 +189,7 @@ impl Datapath {
     /// timers, the next flow export, a retry to start), in microseconds of uptime.
     pub fn poll_at(&self, cfg: &Config) -> Option<u64> {
         let Some(gw) = self.engine.as_ref() else {
-            return self.built.is_none().then_some(self.next_retry_us);
+            return (self.built.is_none() && self.retrying).then_some(self.next_retry_us);
         };
         let export = cfg.collector.map(|_| self.next_export_us);
         let timer = gw.poll_timeout().map(Instant::as_micros);

@@ -13,6 +13,8 @@ pub type Clock = Rc<Cell<u64>>;
 pub struct FakePlatform {
     pub clock: Clock,
     rng: Cell<u64>,
+    /// A machine without RDSEED/RDRAND: every request for random bytes is refused.
+    pub no_rng: bool,
     pub log: Rc<RefCell<Vec<String>>>,
 }
 
@@ -21,6 +23,7 @@ impl FakePlatform {
         FakePlatform {
             clock: clock.clone(),
             rng: Cell::new(seed),
+            no_rng: false,
             log: Rc::default(),
         }
     }
@@ -41,6 +44,9 @@ impl Platform for FakePlatform {
         self.clock.get()
     }
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), RngUnavailable> {
+        if self.no_rng {
+            return Err(RngUnavailable);
+        }
         for chunk in buf.chunks_mut(8) {
             let r = self.next().to_le_bytes();
             chunk.copy_from_slice(&r[..chunk.len()]);
@@ -91,6 +97,34 @@ impl BlockDevice for MemDisk {
         let dst = disk.get_mut(at..at + buf.len()).ok_or(IoError)?;
         dst.copy_from_slice(buf);
         Ok(())
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+/// A disk that answers with errors (reads only, or everything).
+pub struct FailingDisk {
+    pub inner: MemDisk,
+    pub fail_reads: bool,
+    pub fail_writes: bool,
+}
+
+impl BlockDevice for FailingDisk {
+    fn sectors(&self) -> u64 {
+        self.inner.sectors()
+    }
+    fn read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        if self.fail_reads {
+            return Err(IoError);
+        }
+        self.inner.read(lba, buf)
+    }
+    fn write(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        if self.fail_writes {
+            return Err(IoError);
+        }
+        self.inner.write(lba, buf)
     }
     fn flush(&mut self) -> Result<(), IoError> {
         Ok(())
