@@ -200,3 +200,114 @@ fn a_node_rebooted_from_its_saved_disk_rejoins() {
     assert!(back.len() >= 40, "back after the reboot: {back:?}");
     assert_eq!(clear_on_wan(&sim), 0);
 }
+
+/// A UDP datagram on the wan from `src` to `dst`, as anyone on the fabric can send it
+/// (any source address and port, a peer's among them).
+fn spoofed_udp(
+    dst_mac: [u8; 6],
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    data: &[u8],
+) -> Vec<u8> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
+        Ipv4Repr, UdpPacket, UdpRepr,
+    };
+    let udp = UdpRepr {
+        src_port: src.1,
+        dst_port: dst.1,
+    };
+    let ip = Ipv4Repr {
+        src_addr: src.0,
+        dst_addr: dst.0,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + data.len(),
+        hop_limit: 64,
+    };
+    let mut frame = vec![0; 14 + 20 + 8 + data.len()];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0xee, 1]),
+        dst_addr: EthernetAddress(dst_mac),
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut eth);
+    let caps = ChecksumCapabilities::default();
+    let mut p = Ipv4Packet::new_unchecked(eth.payload_mut());
+    ip.emit(&mut p, &caps);
+    udp.emit(
+        &mut UdpPacket::new_unchecked(p.payload_mut()),
+        &src.0.into(),
+        &dst.0.into(),
+        data.len(),
+        |b| b.copy_from_slice(data),
+        &caps,
+    );
+    frame
+}
+
+#[test]
+fn forged_datagrams_from_a_peers_endpoint_do_not_disturb_the_tunnel() {
+    let mut sim = pair(16, Faults::default());
+    let got = transfer(&mut sim, 0, 1, 0, 20);
+    assert_eq!(got.len(), 20);
+    let stats_before = sim.cmd(1, "peer show gw1");
+    // "handshakes N started N completed N failed; rekeys N; replaced N; drops N"
+    let line = |s: &str| {
+        let l = s
+            .lines()
+            .find(|l| l.contains("handshakes"))
+            .expect("counters");
+        let (handshakes, drops) = l.rsplit_once("; drops ").expect("drops");
+        (
+            handshakes.to_string(),
+            drops.trim().parse::<u64>().expect("a count"),
+        )
+    };
+
+    // An attacker on the fabric sends, from A's endpoint to B's DTLS port: garbage,
+    // application-data records of the current epoch with junk inside, a handshake
+    // record, an alert, and a datagram larger than any record.
+    let attacker = sim.fabric.borrow_mut().attach(sim.wan);
+    let from = (sim::wan_ip(1), sim::DTLS_PORT);
+    let to = (sim::wan_ip(2), sim::DTLS_PORT);
+    let mut forged: Vec<Vec<u8>> = vec![vec![0xff; 64], Vec::new(), vec![23; 13]];
+    for seq in 0..20u8 {
+        let mut r = vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 200 + seq, 0, 40];
+        r.extend_from_slice(&[seq; 40]);
+        forged.push(r);
+    }
+    forged.push(
+        [
+            &[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12][..],
+            &[1; 12],
+        ]
+        .concat(),
+    );
+    forged.push(vec![21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 250, 0, 2, 2, 40]);
+    forged.push(vec![23; 3000]);
+    for data in &forged {
+        let frame = spoofed_udp(sim::wan_mac(2), from, to, data);
+        sim.fabric.borrow_mut().transmit(attacker, &frame);
+        sim.step();
+    }
+    sim.run_for(100);
+
+    assert!(sim.tunnels_up(0, 1) && sim.tunnels_up(1, 1));
+    let got = transfer(&mut sim, 0, 1, 100, 20);
+    assert_eq!(got.len(), 20, "the tunnel carries on: {got:?}");
+    let back = transfer(&mut sim, 1, 0, 200, 20);
+    assert_eq!(back.len(), 20, "both ways");
+    let (before, drops_before) = line(&stats_before);
+    let (after, drops_after) = line(&sim.cmd(1, "peer show gw1"));
+    assert_eq!(
+        after, before,
+        "no handshake started, failed or replaced because of forged datagrams"
+    );
+    assert!(
+        drops_after > drops_before,
+        "forged records are counted as drops"
+    );
+    assert_eq!(clear_on_wan(&sim), 0);
+}
