@@ -12,7 +12,7 @@
 extern crate alloc;
 
 mod datapath;
-pub mod management;
+mod management;
 mod net;
 mod node;
 pub mod packet;
