@@ -51,6 +51,14 @@ fn pair(seed: u64, faults: Faults) -> Sim {
     sim
 }
 
+/// Starts the tunnel with a first packet (which waits for the handshake or is
+/// dropped) and runs until both ends have it established.
+fn bring_up(sim: &mut Sim) {
+    sim.hosts[0].send_udp(host_ip(2), b"hello");
+    let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
+    assert!(up, "tunnel up within 30 s:\n{}", sim.cmd(0, "peers"));
+}
+
 /// Sends `count` datagrams from host `from` to `to`, one per step; the sequence
 /// numbers `to` received (each checked intact).
 fn transfer(sim: &mut Sim, from: usize, to: usize, first: u32, count: u32) -> Vec<u32> {
@@ -80,10 +88,7 @@ fn transfer(sim: &mut Sim, from: usize, to: usize, first: u32, count: u32) -> Ve
 #[test]
 fn a_transfer_crosses_a_lossy_wan_sealed() {
     let mut sim = pair(11, LOSSY);
-    // The first packets start the handshake (and wait for it or are dropped).
-    sim.hosts[0].send_udp(host_ip(2), b"hello");
-    let up = sim.run_until(10_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
-    assert!(up, "tunnel up within 10 s:\n{}", sim.cmd(0, "peers"));
+    bring_up(&mut sim);
     let got = transfer(&mut sim, 0, 1, 0, 300);
     let mut unique = got.clone();
     unique.sort_unstable();
@@ -164,6 +169,7 @@ fn allow_unencrypted_forwards_traffic_without_a_peer_in_the_clear() {
     let clear = clear_on_wan(&sim);
     assert!(clear >= 19, "forwarded in the clear: {clear} of 20");
     // Traffic to the peer's prefix is still sealed.
+    bring_up(&mut sim);
     let got = transfer(&mut sim, 0, 1, 100, 20);
     assert!(got.len() >= 18, "{got:?}");
     assert_eq!(clear_on_wan(&sim), clear, "the peer's traffic sealed");
@@ -175,6 +181,7 @@ fn a_node_rebooted_from_its_saved_disk_rejoins() {
     sim.set(0, "config save");
     sim.set(1, "config save");
     let fp_b = sim.fingerprint(1);
+    bring_up(&mut sim);
     let got = transfer(&mut sim, 0, 1, 0, 50);
     assert!(got.len() >= 40, "before the reboot: {got:?}");
 
@@ -250,6 +257,7 @@ fn spoofed_udp(
 #[test]
 fn forged_datagrams_from_a_peers_endpoint_do_not_disturb_the_tunnel() {
     let mut sim = pair(16, Faults::default());
+    bring_up(&mut sim);
     let got = transfer(&mut sim, 0, 1, 0, 20);
     assert_eq!(got.len(), 20);
     let stats_before = sim.cmd(1, "peer show gw1");
