@@ -109,6 +109,9 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
     let bridge = boot.cmdline.get("net.bridge").is_some();
     let (mut interfaces, mut other_virtio) = net::Interfaces::new(virtio_devices, trace, bridge);
     let disk = management::take_disk(&mut other_virtio);
+    // After the drivers' set-up: routing programs the NICs' MSI-X queue vectors.
+    let idle_mode = idle::init(&boot.cmdline);
+    defmt::info!("idle: {}", defmt::Debug2Format(&idle_mode));
     console::run(&app, &mut interfaces, disk, entry_tsc)
 }
 
