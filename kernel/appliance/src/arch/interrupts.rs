@@ -25,7 +25,7 @@ use super::cpu::{has_apic, rdmsr, rdtsc, wrmsr};
 use super::exceptions::{report, ExceptionFrame};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use spin::Mutex;
-use vnetcrypt_drivers::apic::{mask_8259, Eoi, IoApic, LocalApic, Trigger};
+use vnetcrypt_drivers::apic::{mask_8259, IoApic, LocalApic, Trigger};
 
 const PIC_BASE: u8 = 0x20;
 const TIMER_VECTOR: u8 = 0x30;
@@ -248,8 +248,7 @@ fn eoi() {
         // SAFETY: the local APIC window `init` checked and enabled; only its EOI
         // register is written through this handle.
         let apic = unsafe { LocalApic::new(base) };
-        let e: Eoi = apic.eoi_handle();
-        e.send();
+        apic.eoi_handle().send();
     }
 }
 
@@ -263,8 +262,7 @@ fn ack_mmio(vector: u8) {
     let Some(acks) = MMIO_ACK.try_lock() else {
         return;
     };
-    for &(v, base) in acks.iter().filter(|(v, _)| *v == vector) {
-        let _ = v;
+    for &(_, base) in acks.iter().filter(|(v, _)| *v == vector) {
         // SAFETY: `base` is a virtio-mmio window the virtio module registered (checked
         // to be identity-mapped when its transport was made). InterruptStatus and
         // InterruptACK are registers of their own that virtio-drivers never uses, so
