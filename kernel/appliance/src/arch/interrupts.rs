@@ -39,6 +39,7 @@ pub const COM1_GSI: u32 = 4;
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const APIC_GLOBAL_ENABLE: u64 = 1 << 11;
+const APIC_X2APIC_MODE: u64 = 1 << 10;
 const IOAPIC_BASE: u64 = 0xfec0_0000;
 
 /// What woke (or would wake) the CPU, as bits of [`PENDING`].
@@ -119,7 +120,14 @@ pub fn init(tsc_hz: u64) -> Result<(), InitError> {
     unsafe { mask_8259(PIC_BASE) };
     // SAFETY: IA32_APIC_BASE exists when CPUID reports an APIC; setting the global
     // enable bit keeps the base where the firmware (or reset) put it.
-    let base_msr = unsafe { rdmsr(IA32_APIC_BASE) };
+    let mut base_msr = unsafe { rdmsr(IA32_APIC_BASE) };
+    if base_msr & APIC_X2APIC_MODE != 0 {
+        // A loader left x2APIC mode on; the only way back to xAPIC is through
+        // "disabled" (SDM 10.12.5), which also resets the APIC's state.
+        base_msr &= !(APIC_X2APIC_MODE | APIC_GLOBAL_ENABLE);
+        // SAFETY: clearing both enable bits is a legal transition from x2APIC mode.
+        unsafe { wrmsr(IA32_APIC_BASE, base_msr) };
+    }
     // SAFETY: as above.
     unsafe { wrmsr(IA32_APIC_BASE, base_msr | APIC_GLOBAL_ENABLE) };
     let base = base_msr & 0x000f_ffff_ffff_f000;
