@@ -25,7 +25,7 @@ use super::cpu::{has_apic, rdmsr, rdtsc, wrmsr};
 use super::exceptions::{report, ExceptionFrame};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use spin::Mutex;
-use vnetcrypt_drivers::apic::{mask_8259, IoApic, LocalApic, Trigger};
+use vnetcrypt_drivers::apic::{mask_8259, msi_message, IoApic, LocalApic, Trigger};
 
 const PIC_BASE: u8 = 0x20;
 const TIMER_VECTOR: u8 = 0x30;
@@ -203,9 +203,7 @@ pub fn allocate_msi(src: u32) -> Option<(u64, u32)> {
         return None;
     }
     ROUTED[usize::from(vector)].store(src, Ordering::Relaxed);
-    let apic_id = u64::from(APIC_ID.load(Ordering::Relaxed));
-    // Fixed delivery, physical destination, edge.
-    Some((0xfee0_0000 | apic_id << 12, u32::from(vector)))
+    Some(msi_message(APIC_ID.load(Ordering::Relaxed), vector))
 }
 
 /// Halts until an interrupt arrives or `timeout_us` has passed; returns the sources
