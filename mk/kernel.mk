@@ -49,6 +49,13 @@ bench-boot: deps $(KERNEL_ELF)
 	python3 qemu/bench-boot --kernel $(KERNEL_ELF)
 BENCH_TARGETS += bench-boot
 
+# Idle cost (host CPU of an idle appliance) and loaded cost (a transfer through two
+# gateways), sleeping main loop vs `idle=poll`, same run; the loaded part needs root.
+.PHONY: bench-idle
+bench-idle: deps $(KERNEL_ELF)
+	python3 qemu/bench-idle --kernel $(KERNEL_ELF)
+BENCH_TARGETS += bench-idle
+
 # `make clippy` covers the host crates; the kernel needs its target and rustflags.
 .PHONY: clippy-kernel
 clippy-kernel:

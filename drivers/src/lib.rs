@@ -10,6 +10,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod apic;
 pub mod pci;
 pub mod pit;
 pub mod port;

@@ -62,8 +62,10 @@ impl Uart16550 {
         })
     }
 
-    /// Programs 115200 baud, 8N1, FIFOs on, interrupts off. Returns whether the UART
-    /// is present; an absent one is left alone.
+    /// Programs 115200 baud, 8N1, FIFOs on (receive trigger at one byte) and the
+    /// received-data interrupt on (OUT2 gates the line to the interrupt controller), so
+    /// a typed byte can wake a halted CPU; whether it does is up to the I/O APIC
+    /// routing. Returns whether the UART is present; an absent one is left alone.
     pub fn init(&mut self) -> bool {
         if !self.is_present() {
             return false;
@@ -75,7 +77,8 @@ impl Uart16550 {
         self.write_reg(LCR, 0x03); // 8N1, DLAB off
                                    // Enable FIFOs and clear the transmit side only: bytes typed ahead stay.
         self.write_reg(FCR, 0x05);
-        self.write_reg(MCR, 0x03); // DTR, RTS
+        self.write_reg(MCR, 0x0b); // DTR, RTS, OUT2
+        self.write_reg(IER, 0x01); // received data available
         true
     }
 

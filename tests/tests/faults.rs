@@ -91,6 +91,13 @@ fn divide_error_general_protection_and_breakpoint_fail_the_run() {
 
 #[test]
 #[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
+fn unexpected_interrupt_vector_fails_the_run() {
+    // `int 0x99`: a vector no device, timer or spurious source is routed to.
+    check_exception("interrupt", 0x99, "unexpected interrupt");
+}
+
+#[test]
+#[ignore = "boots QEMU: run by `make test-qemu` after building the kernel"]
 fn q35_page_fault_fails_the_run() {
     let logs = LogDir::new("q35-pf");
     let run = exec("q35", &test_kernel(), "debug fault pagefault", &[], &logs);

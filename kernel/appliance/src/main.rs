@@ -112,6 +112,9 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
     };
     let (ports, mut other_virtio) = virtio::net::ports(virtio_devices);
     let disk = disk::take(&mut other_virtio);
+    // After the drivers' set-up: routing programs the NICs' MSI-X queue vectors.
+    let idle_mode = idle::init(&boot.cmdline);
+    defmt::info!("idle: {}", defmt::Debug2Format(&idle_mode));
     main_loop::run(&app, ports, disk, options, entry_tsc)
 }
 

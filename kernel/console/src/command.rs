@@ -64,11 +64,13 @@ pub enum FaultKind {
     Breakpoint,
     /// Unbounded recursion: must hit the stack guard, not corrupt memory.
     StackOverflow,
+    /// An interrupt vector nothing is routed to: reported like an exception.
+    UnexpectedInterrupt,
 }
 
 impl FaultKind {
     /// Every kind with its console name.
-    pub const ALL: [(&'static str, FaultKind); 7] = [
+    pub const ALL: [(&'static str, FaultKind); 8] = [
         ("panic", FaultKind::Panic),
         ("pagefault", FaultKind::PageFault),
         ("ud", FaultKind::InvalidOpcode),
@@ -76,6 +78,7 @@ impl FaultKind {
         ("gp", FaultKind::GeneralProtection),
         ("breakpoint", FaultKind::Breakpoint),
         ("stack", FaultKind::StackOverflow),
+        ("interrupt", FaultKind::UnexpectedInterrupt),
     ];
 }
 
@@ -223,7 +226,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
 fn parse_debug<'a>(
     words: &mut core::str::SplitAsciiWhitespace<'a>,
 ) -> Result<Command<'a>, ParseError<'a>> {
-    const KINDS: &str = "panic, pagefault, ud, divide, gp, breakpoint or stack";
+    const KINDS: &str = "panic, pagefault, ud, divide, gp, breakpoint, stack or interrupt";
     match words.next() {
         Some("fault") => {}
         Some("torn-save") => {

@@ -129,3 +129,33 @@ pub fn reported_tsc_hz() -> Option<u64> {
     }
     None
 }
+
+/// Reads a model-specific register.
+///
+/// # Safety
+/// `msr` must exist on this CPU (else #GP).
+pub unsafe fn rdmsr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: the caller vouches that the MSR exists; RDMSR only reads it.
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
+/// Writes a model-specific register.
+///
+/// # Safety
+/// `msr` must exist and `value` must be valid for it, with the effect the caller wants.
+pub unsafe fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32,
+             options(nostack, preserves_flags))
+    };
+}
+
+/// Whether the CPU has a local APIC (CPUID.1:EDX bit 9).
+pub fn has_apic() -> bool {
+    cpuid(1, 0).edx & (1 << 9) != 0
+}

@@ -99,15 +99,28 @@ fn read_cr2() -> u64 {
     v
 }
 
+impl ExceptionFrame {
+    /// The vector the stub pushed.
+    pub fn vector(&self) -> u64 {
+        self.vector
+    }
+}
+
 /// Called by the exception stubs with the frame they built.
 #[no_mangle]
 extern "C" fn exception_entry(frame: &ExceptionFrame) -> ! {
+    report(frame)
+}
+
+/// The report for a CPU exception, or for an interrupt vector nobody routed (the
+/// interrupt dispatcher calls it): registers, stack, then a failure exit.
+pub fn report(frame: &ExceptionFrame) -> ! {
     enter_report();
     let mut w = report_uart();
     let name = NAMES
         .get(frame.vector as usize)
         .copied()
-        .unwrap_or("unknown");
+        .unwrap_or("unexpected interrupt");
     let f = frame;
     let _ = write!(
         w,

@@ -36,6 +36,11 @@ pub fn trigger(kind: FaultKind) -> ! {
         FaultKind::StackOverflow => {
             core::hint::black_box(recurse(0));
         }
+        FaultKind::UnexpectedInterrupt => {
+            // SAFETY: `int 0x99` enters the interrupt stub of a vector nothing routes;
+            // the dispatcher reports it and stops the machine.
+            unsafe { core::arch::asm!("int 0x99") };
+        }
     }
     unreachable!("the fault handler stops the machine")
 }

@@ -1,6 +1,13 @@
 //! The IDT: one gate per CPU exception (vectors 0..32), each an assembly stub that
-//! pushes a uniform frame and calls [`super::exceptions::report`], which never
-//! returns. Interrupts are never enabled, so vectors 32..256 stay empty.
+//! pushes a uniform frame and calls the exception report, which never returns; and one
+//! gate per interrupt vector (32..256), each a stub that pushes the same frame, calls
+//! [`super::interrupts`]' dispatcher and returns with `iretq` (an unexpected vector is
+//! reported like an exception and stops the machine).
+//!
+//! Interrupts are enabled only inside `idle::wait_until`'s `sti; hlt` window, whose
+//! assembly declares every caller-saved register clobbered: so the interrupt stubs
+//! save only the general registers (the dispatcher is ordinary Rust code) and never
+//! interrupt code that keeps data in the red zone.
 
 use super::gdt::{DOUBLE_FAULT_IST, KERNEL_CODE};
 use core::arch::asm;
@@ -87,8 +94,72 @@ exc_common:
 "#
 );
 
+// Interrupt stubs, 16 bytes apart, one per vector 32..=255, and their address table.
+// The CPU aligns RSP to 16 before pushing its 5-word frame; the stub's 2 words and
+// the 15 registers make the call site 16-byte aligned again.
+core::arch::global_asm!(
+    r#"
+    .section .rodata.interrupts, "a"
+    .balign 8
+    .global INTERRUPT_STUBS
+INTERRUPT_STUBS:
+    .set irq_vec, 32
+    .rept 224
+    .section .text.interrupts, "ax"
+    .balign 16
+1:
+    pushq $0
+    pushq $irq_vec
+    jmp interrupt_common
+    .section .rodata.interrupts, "a"
+    .quad 1b
+    .set irq_vec, irq_vec + 1
+    .endr
+
+    .section .text.interrupts, "ax"
+interrupt_common:
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %r11
+    pushq %r10
+    pushq %r9
+    pushq %r8
+    pushq %rbp
+    pushq %rdi
+    pushq %rsi
+    pushq %rdx
+    pushq %rcx
+    pushq %rbx
+    pushq %rax
+    movq %rsp, %rdi
+    cld
+    call interrupt_entry
+    popq %rax
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    addq $16, %rsp
+    iretq
+"#,
+    options(att_syntax)
+);
+
 unsafe extern "C" {
     static EXCEPTION_STUBS: [u64; 32];
+    static INTERRUPT_STUBS: [u64; 224];
 }
 
 #[derive(Clone, Copy)]
@@ -126,13 +197,17 @@ pub fn init() {
     let stubs_ptr = &raw const EXCEPTION_STUBS;
     // SAFETY: EXCEPTION_STUBS is a read-only table of 32 code addresses emitted above.
     let stubs = unsafe { &*stubs_ptr };
+    let irq_ptr = &raw const INTERRUPT_STUBS;
+    // SAFETY: INTERRUPT_STUBS is a read-only table of 224 code addresses emitted above.
+    let irq_stubs = unsafe { &*irq_ptr };
     // SAFETY: single-threaded early boot with interrupts off: nothing else uses the
-    // IDT while it is filled in; every gate points at a stub that never returns, in
-    // the kernel code segment; the double fault runs on its own IST stack.
+    // IDT while it is filled in; every gate points at a stub in the kernel code
+    // segment (exception stubs never return; interrupt stubs restore what they saved
+    // and `iretq`); the double fault runs on its own IST stack.
     unsafe {
         let idt_ptr = &raw mut IDT;
         let idt = &mut *idt_ptr;
-        for (vector, &handler) in stubs.iter().enumerate() {
+        for (vector, &handler) in stubs.iter().chain(irq_stubs.iter()).enumerate() {
             idt[vector] = Gate {
                 offset_low: handler as u16,
                 selector: KERNEL_CODE,

@@ -10,6 +10,7 @@ pub mod exit;
 pub mod fault;
 pub mod gdt;
 pub mod idt;
+pub mod interrupts;
 mod mem;
 pub mod paging;
 pub mod physmem;

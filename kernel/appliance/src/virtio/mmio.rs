@@ -31,7 +31,15 @@ pub fn transports(cmdline: &Cmdline<'_>) -> Vec<(DeviceType, u64, MmioTransport<
         // names it as a virtio-mmio device; each window appears once on the command
         // line and only this transport accesses it from now on, for the kernel's life.
         match unsafe { MmioTransport::new(header, d.size as usize) } {
-            Ok(t) => found.push((t.device_type(), d.base, t)),
+            Ok(t) => {
+                if t.device_type() == DeviceType::Network {
+                    super::irq::record(super::irq::Route::Mmio {
+                        base: d.base,
+                        irq: d.irq,
+                    });
+                }
+                found.push((t.device_type(), d.base, t))
+            }
             // An empty slot (device id 0) or a type this crate does not know.
             Err(MmioError::InvalidDeviceID(_)) => {}
             Err(e) => defmt::warn!(

@@ -9,11 +9,13 @@
 //! code never touch a buffer at the same time. Everything above this module is safe code.
 
 pub mod hal;
+mod irq;
 mod mmio;
 pub mod net;
 mod pci;
 
 use alloc::vec::Vec;
+pub use irq::route_interrupts;
 pub use virtio_drivers::transport::{DeviceType, SomeTransport};
 use vnetcrypt_bootinfo::Cmdline;
 
@@ -28,6 +30,7 @@ pub struct VirtioDevice {
 /// Every virtio device of the machine, in bus order: PCI functions (q35/pc; nothing on
 /// microvm, whose configuration ports read all ones) then the command line's
 /// virtio-mmio windows. Call once: each transport owns its device from then on.
+/// The NICs' interrupt routes are recorded for [`route_interrupts`].
 pub fn transports(cmdline: &Cmdline<'_>) -> Vec<VirtioDevice> {
     let mut out = Vec::new();
     {

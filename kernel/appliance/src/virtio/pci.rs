@@ -4,6 +4,7 @@
 //! `virtio-drivers` read the virtio capabilities.
 
 use super::hal::KernelHal;
+use super::irq::Msix;
 use alloc::vec::Vec;
 use virtio_drivers::transport::pci::bus::{
     Command, ConfigurationAccess, DeviceFunction, HeaderType, PciRoot,
@@ -28,9 +29,10 @@ impl PortCam {
 
 impl ConfigurationAccess for PortCam {
     fn read_word(&self, f: DeviceFunction, offset: u8) -> u32 {
-        // SAFETY: `transports` creates the only PortCam after device discovery is done
-        // and uses it only during transport discovery, single-threaded; an address
-        // write followed by a data read touches nothing but configuration space.
+        // SAFETY: PortCams exist only in this module, after device discovery is done,
+        // during transport discovery and MSI-X set-up, all on the one thread with
+        // interrupts off; an address write followed by a data read touches nothing
+        // but configuration space.
         unsafe {
             outl(0xcf8, Self::address(f, offset));
             inl(0xcfc)
@@ -39,7 +41,8 @@ impl ConfigurationAccess for PortCam {
 
     fn write_word(&mut self, f: DeviceFunction, offset: u8, data: u32) {
         // SAFETY: as for `read_word`; callers write only registers the PCI spec lets a
-        // driver write (command, BAR sizing with the original value restored).
+        // driver write (command, BAR sizing with the original value restored, the
+        // MSI-X message control).
         unsafe {
             outl(0xcf8, Self::address(f, offset));
             outl(0xcfc, data);
@@ -102,6 +105,17 @@ pub fn transports() -> Vec<(DeviceType, DeviceFunction, PciTransport)> {
             }
             let (_, command) = root.get_status_command(f);
             root.set_command(f, command | Command::MEMORY_SPACE | Command::BUS_MASTER);
+            if kind == DeviceType::Network {
+                match find_msix(&mut root, f) {
+                    Some(m) => super::irq::record(super::irq::Route::Msix(m)),
+                    None => defmt::warn!(
+                        "virtio-pci {=u8}:{=u8}.{=u8}: no MSI-X; the NIC is only polled",
+                        f.bus,
+                        f.device,
+                        f.function
+                    ),
+                }
+            }
             match PciTransport::new::<KernelHal, _>(&mut root, f) {
                 Ok(t) => found.push((kind, f, t)),
                 Err(e) => defmt::warn!(
@@ -115,4 +129,90 @@ pub fn transports() -> Vec<(DeviceType, DeviceFunction, PciTransport)> {
         }
     }
     found
+}
+
+const CAP_MSIX: u8 = 0x11;
+const CAP_VENDOR: u8 = 0x09;
+const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
+/// MSI-X message control: enable, function mask (upper half of the capability's first word).
+const MSIX_ENABLE: u32 = 1 << 31;
+const MSIX_FUNCTION_MASK: u32 = 1 << 30;
+// virtio common configuration registers (virtio 1.x, 4.1.4.3).
+const COMMON_MSIX_CONFIG: u64 = 0x10;
+const COMMON_NUM_QUEUES: u64 = 0x12;
+const COMMON_QUEUE_SELECT: u64 = 0x16;
+const COMMON_QUEUE_MSIX_VECTOR: u64 = 0x1a;
+const NO_VECTOR: u16 = 0xffff;
+
+/// The MSI-X table and the virtio common configuration of `f`, both inside BARs that
+/// `bars_mapped` has checked.
+fn find_msix(root: &mut PciRoot<PortCam>, f: DeviceFunction) -> Option<Msix> {
+    let bars = root.bars(f).ok()?;
+    let bar_at = |bir: u32, offset: u32| -> Option<u64> {
+        let (base, size) = bars.get(bir as usize)?.as_ref()?.memory_address_size()?;
+        (u64::from(offset) < size).then(|| base + u64::from(offset))
+    };
+    let cam = PortCam(());
+    let (mut table, mut common) = (None, None);
+    for cap in root.capabilities(f) {
+        match cap.id {
+            CAP_MSIX => {
+                let word = cam.read_word(f, cap.offset + 4);
+                table = bar_at(word & 7, word & !7).map(|t| (cap.offset, t));
+            }
+            CAP_VENDOR if (cap.private_header >> 8) as u8 == VIRTIO_PCI_CAP_COMMON_CFG => {
+                let bir = cam.read_word(f, cap.offset + 4) & 0xff;
+                let offset = cam.read_word(f, cap.offset + 8);
+                common = common.or(bar_at(bir, offset));
+            }
+            _ => {}
+        }
+    }
+    let ((cap, table), common) = (table?, common?);
+    Some(Msix {
+        function: f,
+        cap,
+        table,
+        common,
+    })
+}
+
+/// Points MSI-X table entry 0 at (`address`, `data`), enables MSI-X, and gives entry 0
+/// to the configuration change interrupt and every queue. Run after the driver has
+/// reset and set up the device, from the main loop's thread only (it selects queues
+/// through the common configuration, which the transport also uses). False if the
+/// device refused a vector.
+pub fn program_msix(m: &Msix, address: u64, data: u32) -> bool {
+    let entry = m.table;
+    // SAFETY: the table lies in a BAR checked to be identity-mapped (uncached device
+    // window); entry 0 is 16 bytes: address low/high, data, vector control (0 = not
+    // masked). Nothing else writes the table.
+    unsafe {
+        (entry as *mut u32).write_volatile(address as u32);
+        ((entry + 4) as *mut u32).write_volatile((address >> 32) as u32);
+        ((entry + 8) as *mut u32).write_volatile(data);
+        ((entry + 12) as *mut u32).write_volatile(0);
+    }
+    let mut cam = PortCam(());
+    let word = cam.read_word(m.function, m.cap);
+    cam.write_word(
+        m.function,
+        m.cap,
+        (word | MSIX_ENABLE) & !MSIX_FUNCTION_MASK,
+    );
+    let reg16 = |offset: u64| (m.common + offset) as *mut u16;
+    // SAFETY: the common configuration lies in a checked, identity-mapped BAR; these
+    // are its 16-bit registers. The transport is not in use while this runs (same
+    // thread, between its calls), so selecting a queue here races nothing.
+    unsafe {
+        reg16(COMMON_MSIX_CONFIG).write_volatile(0);
+        let mut ok = reg16(COMMON_MSIX_CONFIG).read_volatile() != NO_VECTOR;
+        let queues = reg16(COMMON_NUM_QUEUES).read_volatile();
+        for q in 0..queues {
+            reg16(COMMON_QUEUE_SELECT).write_volatile(q);
+            reg16(COMMON_QUEUE_MSIX_VECTOR).write_volatile(0);
+            ok &= reg16(COMMON_QUEUE_MSIX_VECTOR).read_volatile() != NO_VECTOR;
+        }
+        ok
+    }
 }
