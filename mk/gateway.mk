@@ -15,9 +15,10 @@ FUZZ_TARGETS  += fuzz-gateway
 
 # Two gateways over the real DTLS engine (handshake, restart, rekey) and the attacker
 # of issue 12 against it (forged/replayed hellos and alerts, garbage, pin mismatch,
-# rekey_records, fallback, keepalives, dead peer); a few seconds.
+# rekey_records, fallback, keepalives, dead peer), and the copy-free frame path
+# (whole wan frames, zero copies, jumbo, DF); a few seconds.
 test-gateway-dtls: deps
-	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker
+	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker --test dtls_frames
 
 test-gateway-fuzz: deps
 	$(SUITE) $(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))

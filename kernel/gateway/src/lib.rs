@@ -36,7 +36,9 @@ pub mod status;
 pub mod time;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
-pub use engine::{Destination, Gateway, GatewayConfig, Transmit, Verdict};
+pub use engine::{
+    Destination, FrameVerdict, Gateway, GatewayConfig, Transmit, Verdict, WanNeighbours,
+};
 pub use flow::{FlowEvent, FlowKey, FlowTable};
 pub use flowlog::{Direction, Encryption, FlowState, FlowTuple, RecordMeta};
 pub use lpm::PrefixTable;

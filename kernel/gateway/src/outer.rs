@@ -29,6 +29,9 @@ pub enum WanFrame {
     Clear { packet: Range<usize> },
     /// ARP (for the kernel's wan neighbour handling).
     Arp,
+    /// Damaged: an IPv4 header checksum that fails, or a UDP datagram to our endpoint
+    /// that is truncated or fails its checksum.
+    Invalid,
     /// Anything else (other protocols to our address, other EtherTypes, garbage).
     Other,
 }
@@ -47,7 +50,7 @@ pub fn classify(frame: &[u8], us: SocketAddrV4) -> WanFrame {
         return WanFrame::Other;
     };
     if !ip.verify_checksum() {
-        return WanFrame::Other;
+        return WanFrame::Invalid;
     }
     let ip_start = 14;
     let ip_len = usize::from(ip.total_len());
@@ -59,15 +62,19 @@ pub fn classify(frame: &[u8], us: SocketAddrV4) -> WanFrame {
     if ip.next_header() != IpProtocol::Udp || ip.frag_offset() != 0 || ip.more_frags() {
         return WanFrame::Other;
     }
-    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+    // The destination port sits in the first 4 bytes: other ports are not ours to judge.
+    if ip.payload().get(2..4) != Some(&us.port().to_be_bytes()[..]) {
         return WanFrame::Other;
+    }
+    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+        return WanFrame::Invalid;
     };
     let (src, dst) = (
         IpAddress::Ipv4(ip.src_addr()),
         IpAddress::Ipv4(ip.dst_addr()),
     );
-    if udp.dst_port() != us.port() || (udp.checksum() != 0 && !udp.verify_checksum(&src, &dst)) {
-        return WanFrame::Other;
+    if udp.checksum() != 0 && !udp.verify_checksum(&src, &dst) {
+        return WanFrame::Invalid;
     }
     let start = ip_start + usize::from(ip.header_len()) + 8;
     let end = ip_start + usize::from(ip.header_len()) + usize::from(udp.len());
@@ -189,9 +196,68 @@ mod tests {
             if sum {
                 // A corrupted payload fails the UDP checksum.
                 buf[OUTER_LEN + 5] ^= 1;
-                assert_eq!(classify(&buf[r], o.dst), WanFrame::Other);
+                assert_eq!(classify(&buf[r], o.dst), WanFrame::Invalid);
             }
         }
+    }
+
+    /// A record of 4 bytes (`de ad be ef`) from 192.0.2.1:4433 to 192.0.2.2:4433, DF,
+    /// ident 7, TTL 64, as written by hand from RFC 791/768 (checksums computed apart).
+    const FIXTURE: [u8; 46] = [
+        // Ethernet: to 02:00:00:00:00:02 from 02:00:00:00:00:01, IPv4
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+        // IPv4: 20-byte header, total 32, ident 7, DF, TTL 64, UDP, checksum b6c2
+        0x45, 0x00, 0x00, 0x20, 0x00, 0x07, 0x40, 0x00, 0x40, 0x11, 0xb6, 0xc2, 192, 0, 2, 1, 192,
+        0, 2, 2, // UDP: 4433 -> 4433, length 12, no checksum
+        0x11, 0x51, 0x11, 0x51, 0x00, 0x0c, 0x00, 0x00, // the record
+        0xde, 0xad, 0xbe, 0xef,
+    ];
+    const FIXTURE_UDP_CHECKSUM: [u8; 2] = [0xbb, 0x92];
+
+    #[test]
+    fn emits_and_parses_the_fixture() {
+        for sum in [false, true] {
+            let mut want = FIXTURE;
+            if sum {
+                want[40..42].copy_from_slice(&FIXTURE_UDP_CHECKSUM);
+            }
+            let mut buf = [0u8; 46];
+            buf[OUTER_LEN..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+            let o = outer(sum);
+            assert_eq!(encapsulate(&mut buf, OUTER_LEN..46, &o), Some(0..46));
+            assert_eq!(buf, want, "udp checksum {sum}");
+            assert_eq!(
+                classify(&want, o.dst),
+                WanFrame::Dtls {
+                    from: o.src,
+                    payload: OUTER_LEN..46
+                }
+            );
+        }
+        // A damaged IPv4 checksum, a wrong UDP checksum, a UDP length past the packet.
+        let mut bad = FIXTURE;
+        bad[24] ^= 1;
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        let mut bad = FIXTURE;
+        bad[40..42].copy_from_slice(&[0xbb, 0x93]);
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        let mut bad = FIXTURE;
+        bad[39] = 13;
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        // Ethernet padding after the packet is not part of the record.
+        let mut padded = [0u8; 60];
+        padded[..46].copy_from_slice(&FIXTURE);
+        assert_eq!(
+            classify(&padded, outer(false).dst),
+            WanFrame::Dtls {
+                from: outer(false).src,
+                payload: OUTER_LEN..46
+            }
+        );
+        // To another port of ours: the host's (DHCP, management), not judged here.
+        let mut other = FIXTURE;
+        other[36..38].copy_from_slice(&68u16.to_be_bytes());
+        assert_eq!(classify(&other, outer(false).dst), WanFrame::Other);
     }
 
     #[test]

@@ -104,3 +104,37 @@ fn established_flows_forward_without_allocating() {
     });
     assert_eq!((delivered, allocs), (200, 0));
 }
+
+#[test]
+fn whole_frames_forward_without_allocating_or_copying() {
+    use common::frames::{host_ip, FramePair};
+    use common::sim::World;
+    use vnetcrypt_gateway::Enforcement;
+
+    let w = World::new(2, 1, Enforcement::DropUnencrypted, 62);
+    let now = w.now;
+    let mut gws = w.nodes.into_iter().map(|n| n.gw);
+    let mut p = FramePair::new([gws.next().unwrap(), gws.next().unwrap()], now);
+    p.establish();
+    let off = common::sim::Gw::FRAME_OFFSET;
+    let mut buf = vec![0u8; p.sides[0].gw.frame_buffer_len()];
+    for from in [0, 1] {
+        let ip = common::pkt::udp(host_ip(from), host_ip(1 - from), 5, 6, &[7; 1372], false);
+        let frame = FramePair::<common::double::TestLayer>::lan_frame(from, &ip);
+        let ((delivered, copied), allocs) = watched(|| {
+            let (mut ok, mut copied) = (0, 0);
+            for _ in 0..1000 {
+                buf[off..off + frame.len()].copy_from_slice(&frame);
+                let (out, c) = p.carry_in_place(from, &mut buf, frame.len());
+                ok += usize::from(out.is_some());
+                copied += c[0] + c[1];
+            }
+            (ok, copied)
+        });
+        assert_eq!(
+            (delivered, copied, allocs),
+            (1000, 0, 0),
+            "from side {from}"
+        );
+    }
+}

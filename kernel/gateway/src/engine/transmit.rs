@@ -144,8 +144,10 @@ impl<L: SessionLayer> Gateway<L> {
                     Verdict::ToLan { frame } => Some((frame.as_ptr() as usize - base, frame.len())),
                     _ => None,
                 };
+                self.counters.bytes_copied += n as u64;
                 if let Some((start, len)) = frame {
                     buf.copy_within(start..start + len, 0);
+                    self.counters.bytes_copied += len as u64;
                     return Some(Transmit {
                         destination: Destination::Lan,
                         len,

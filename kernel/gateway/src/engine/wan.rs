@@ -101,6 +101,7 @@ impl<L: SessionLayer> Gateway<L> {
         let keep = several && dg.len() <= self.scratch.len();
         if keep {
             self.scratch[..dg.len()].copy_from_slice(dg);
+            self.counters.bytes_copied += dg.len() as u64;
         }
         let previous = slot.previous.as_mut().map(|(s, _)| s);
         // A handshake in progress is offered datagrams first: an established session
@@ -140,6 +141,7 @@ impl<L: SessionLayer> Gateway<L> {
                     }
                     if keep {
                         dg.copy_from_slice(&self.scratch[..dg.len()]);
+                        self.counters.bytes_copied += dg.len() as u64;
                     }
                 }
             }
