@@ -27,6 +27,8 @@ fuzz-gateway: deps
 	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SECONDS))
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
-# double (RustCrypto AES-GCM) and over the real DTLS engine (ring); about a minute.
+# double (RustCrypto AES-GCM) and over the real DTLS engine (ring); then the copy-free
+# frame path (whole frames in and out, two engines over fake ports, real DTLS with
+# ring) vs raw ring seal+open; about a minute and a half.
 bench-gateway: deps
-	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway
+	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway --bench frame_path

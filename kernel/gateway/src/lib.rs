@@ -34,6 +34,7 @@ pub mod render;
 pub mod session;
 pub mod status;
 pub mod time;
+pub mod wanlink;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
 pub use engine::{
@@ -49,3 +50,4 @@ pub use private::PrivateSet;
 pub use session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 pub use status::{FailureReason, PeerState, PeerStatus};
 pub use time::Instant;
+pub use wanlink::WanLink;

@@ -8,10 +8,8 @@
 use core::net::SocketAddrV4;
 use core::ops::Range;
 
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
-    UdpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, UdpPacket,
 };
 
 /// Ethernet + IPv4 + UDP.
@@ -49,7 +47,7 @@ pub fn classify(frame: &[u8], us: SocketAddrV4) -> WanFrame {
     let Some(ip) = crate::ipv4::checked(eth.payload()) else {
         return WanFrame::Other;
     };
-    if !ip.verify_checksum() {
+    if !crate::ipv4::checksum_ok(&ip) {
         return WanFrame::Invalid;
     }
     let ip_start = 14;
@@ -106,29 +104,34 @@ pub fn encapsulate(buf: &mut [u8], payload: Range<usize>, o: &Outer) -> Option<R
     if payload.end > buf.len() || len + 28 > usize::from(u16::MAX) {
         return None;
     }
-    let frame = &mut buf[start..payload.end];
-    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_src_addr(o.src_mac);
-    eth.set_dst_addr(o.dst_mac);
-    eth.set_ethertype(EthernetProtocol::Ipv4);
-    let repr = Ipv4Repr {
-        src_addr: *o.src.ip(),
-        dst_addr: *o.dst.ip(),
-        next_header: IpProtocol::Udp,
-        payload_len: 8 + len,
-        hop_limit: 64,
-    };
-    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
-    repr.emit(&mut ip, &ChecksumCapabilities::default());
-    ip.set_ident(o.ident);
-    ip.set_dont_frag(true);
-    ip.fill_checksum();
-    let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
-    udp.set_src_port(o.src.port());
-    udp.set_dst_port(o.dst.port());
-    udp.set_len((8 + len) as u16);
-    udp.set_checksum(0);
+    // Written field by field: this runs for every record sent.
+    let h = &mut buf[start..payload.start];
+    h[0..6].copy_from_slice(o.dst_mac.as_bytes());
+    h[6..12].copy_from_slice(o.src_mac.as_bytes());
+    h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = (28 + len) as u16;
+    let ip = &mut h[14..34];
+    ip[0] = 0x45; // version 4, 20-byte header
+    ip[1] = 0; // DSCP/ECN
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[4..6].copy_from_slice(&o.ident.to_be_bytes());
+    ip[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF, offset 0
+    ip[8] = 64; // TTL
+    ip[9] = u8::from(IpProtocol::Udp);
+    ip[10..12].copy_from_slice(&[0, 0]);
+    ip[12..16].copy_from_slice(&o.src.ip().octets());
+    ip[16..20].copy_from_slice(&o.dst.ip().octets());
+    let sum = !crate::ipv4::header_sum(ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let udp = &mut h[34..42];
+    udp[0..2].copy_from_slice(&o.src.port().to_be_bytes());
+    udp[2..4].copy_from_slice(&o.dst.port().to_be_bytes());
+    udp[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+    udp[6..8].copy_from_slice(&[0, 0]);
     if o.udp_checksum {
+        let ip_frame = &mut buf[start + 14..payload.end];
+        let mut ipp = Ipv4Packet::new_unchecked(ip_frame);
+        let mut udp = UdpPacket::new_unchecked(ipp.payload_mut());
         udp.fill_checksum(&IpAddress::Ipv4(*o.src.ip()), &IpAddress::Ipv4(*o.dst.ip()));
     }
     Some(start..payload.end)

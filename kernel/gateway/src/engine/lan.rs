@@ -102,7 +102,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(&buf[ip_off..off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
-        if !p.verify_checksum() {
+        if !crate::ipv4::checksum_ok(&p) {
             return self.drop_for(DropReason::MalformedPacket, None);
         }
         let ip_len = usize::from(p.total_len());

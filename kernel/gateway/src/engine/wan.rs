@@ -249,7 +249,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(&buf[ip_off..ip_off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, Some(id));
         };
-        if !p.verify_checksum() {
+        if !crate::ipv4::checksum_ok(&p) {
             return self.drop_for(DropReason::MalformedPacket, Some(id));
         }
         let ip_len = usize::from(p.total_len());
@@ -287,7 +287,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(pkt) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
-        if !p.verify_checksum() || ip_off < ETH {
+        if !crate::ipv4::checksum_ok(&p) || ip_off < ETH {
             return self.drop_for(DropReason::MalformedPacket, None);
         }
         let ip_len = usize::from(p.total_len());
