@@ -114,3 +114,73 @@ fn frame_offset_puts_the_outer_headers_at_the_start() {
         Gw::HEADROOM + vnetcrypt_gateway::outer::OUTER_LEN
     );
 }
+
+/// The frame path keeps the clear-traffic rules: plaintext on wan from a peer's
+/// prefix while its tunnel is up is refused, a reply from the internet reaches the
+/// workload as a lan frame in the same buffer, and what the workload sends to the
+/// internet leaves as a whole wan frame to the next hop; traffic for our own wan
+/// address that is not a record is the host stack's.
+#[test]
+fn clear_traffic_as_whole_frames() {
+    use common::frames::{host_mac, lan_mac, wan_ip, wan_mac};
+    use smoltcp::wire::EthernetAddress;
+    use vnetcrypt_gateway::FrameVerdict;
+
+    let mut p = established(9, 1500);
+    let wan_frame = |ip: &[u8]| {
+        let mut f = vec![0u8; 14];
+        f[0..6].copy_from_slice(wan_mac(1).as_bytes());
+        f[6..12].copy_from_slice(&[2, 0, 0, 9, 9, 1]);
+        f[12..14].copy_from_slice(&[8, 0]);
+        f.extend_from_slice(ip);
+        f
+    };
+    // From the peer's prefix, in the clear, while its tunnel is up.
+    let spoof = pkt::udp(host_ip(0), host_ip(1), 1, 2, b"clear", false);
+    assert_eq!(
+        p.wan_now(1, &wan_frame(&spoof)),
+        FrameVerdict::Dropped(DropReason::ClearFromTunnelPeer)
+    );
+    // A reply from the internet to the workload.
+    let internet: std::net::Ipv4Addr = "198.51.100.7".parse().unwrap();
+    let reply = pkt::udp(internet, host_ip(1), 53, 5353, b"answer", false);
+    let f = wan_frame(&reply);
+    match p.wan_now(1, &f) {
+        FrameVerdict::ToLan(r) => {
+            assert_eq!(
+                r,
+                0..f.len(),
+                "the same frame, its Ethernet header rewritten"
+            );
+            assert_eq!(p.sides[1].buf[0..6], *host_mac(1).as_bytes());
+            assert_eq!(p.sides[1].buf[6..12], *lan_mac(1).as_bytes());
+        }
+        v => panic!("{v:?}"),
+    }
+    assert_eq!(p.sides[1].delivered.last(), Some(&reply));
+    // The workload's packet to the internet: whole frame to the router.
+    let router = EthernetAddress([2, 0, 0, 9, 9, 1]);
+    p.sides[1].link.known.push((internet, router));
+    let out = pkt::udp(host_ip(1), internet, 5353, 53, b"question", false);
+    let lan = FramePair::<TestLayer>::lan_frame(1, &out);
+    match p.lan_now(1, &lan) {
+        FrameVerdict::ToWan(r) => {
+            let f = &p.sides[1].buf[r];
+            assert_eq!(&f[0..6], router.as_bytes());
+            assert_eq!(&f[6..12], wan_mac(1).as_bytes());
+            assert_eq!(&f[14..], &out[..]);
+        }
+        v => panic!("{v:?}"),
+    }
+    // For our wan address but not a record: ICMP, another UDP port.
+    let ping = {
+        let mut ip = pkt::udp(internet, wan_ip(1), 1, 4433, b"x", false);
+        ip[9] = 1; // ICMP
+        let mut v = smoltcp::wire::Ipv4Packet::new_unchecked(&mut ip[..]);
+        v.fill_checksum();
+        ip
+    };
+    assert_eq!(p.wan_now(1, &wan_frame(&ping)), FrameVerdict::Host);
+    let dhcp = pkt::udp(internet, wan_ip(1), 67, 68, b"offer", false);
+    assert_eq!(p.wan_now(1, &wan_frame(&dhcp)), FrameVerdict::Host);
+}
