@@ -77,15 +77,19 @@ enum Ranged {
     Dropped(DropReason),
 }
 
-fn ranged(base: usize, v: Verdict<'_>) -> Ranged {
+/// `base..base + len` is the caller's buffer, which every slice of a verdict lies in.
+fn ranged(base: usize, len: usize, v: Verdict<'_>) -> Ranged {
+    // The slices always come from the buffer; checked anyway, so that a broken
+    // invariant is a counted drop rather than a wrong range.
     let range = |s: &[u8]| {
-        let start = s.as_ptr() as usize - base;
-        start..start + s.len()
+        let start = (s.as_ptr() as usize).checked_sub(base)?;
+        (start + s.len() <= len).then_some(start..start + s.len())
     };
+    let lost = Ranged::Dropped(DropReason::MalformedPacket);
     match v {
-        Verdict::ToPeer { to, datagram } => Ranged::ToPeer(to, range(datagram)),
-        Verdict::ToWanClear { packet } => Ranged::ToWanClear(range(packet)),
-        Verdict::ToLan { frame } => Ranged::ToLan(range(frame)),
+        Verdict::ToPeer { to, datagram } => range(datagram).map_or(lost, |r| Ranged::ToPeer(to, r)),
+        Verdict::ToWanClear { packet } => range(packet).map_or(lost, Ranged::ToWanClear),
+        Verdict::ToLan { frame } => range(frame).map_or(lost, Ranged::ToLan),
         Verdict::Consumed => Ranged::Consumed,
         Verdict::Dropped(r) => Ranged::Dropped(r),
     }
@@ -110,8 +114,8 @@ impl<L: SessionLayer> Gateway<L> {
         len: usize,
         wan: &mut impl WanNeighbours,
     ) -> FrameVerdict {
-        let base = buf.as_ptr() as usize;
-        let v = ranged(base, self.handle_lan_frame(now, buf, off, len));
+        let (base, buf_len) = (buf.as_ptr() as usize, buf.len());
+        let v = ranged(base, buf_len, self.handle_lan_frame(now, buf, off, len));
         self.frame_out(now, buf, v, wan)
     }
 
@@ -143,14 +147,16 @@ impl<L: SessionLayer> Gateway<L> {
         if eth.ethertype() != EthernetProtocol::Ipv4 {
             return FrameVerdict::Host;
         }
-        let base = buf.as_ptr() as usize;
+        let (base, buf_len) = (buf.as_ptr() as usize, buf.len());
         let v = match outer::classify(frame, self.cfg.wan_endpoint) {
             WanFrame::Dtls { from, payload } => ranged(
                 base,
+                buf_len,
                 self.handle_wan_datagram(now, from, buf, off + payload.start, payload.len()),
             ),
             WanFrame::Clear { packet } => ranged(
                 base,
+                buf_len,
                 self.handle_wan_packet(now, buf, off + packet.start, packet.len()),
             ),
             WanFrame::Invalid => {

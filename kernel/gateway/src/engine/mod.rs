@@ -148,8 +148,14 @@ impl<L: SessionLayer> Gateway<L> {
     pub const HEADROOM: usize = <L::Session as Session>::HEADROOM;
     /// Bytes the caller leaves after a lan frame (for the record tag).
     pub const TAILROOM: usize = <L::Session as Session>::TAILROOM;
-    /// A buffer size that fits every transmission and every lan frame plus room.
+    /// A buffer size that fits every transmission and every lan frame plus room, for
+    /// MTUs up to 1500 (see [`Gateway::buffer_len`] for the configured ones).
     pub const BUFFER_LEN: usize = Self::HEADROOM + ETH + SLOT + Self::TAILROOM;
+
+    /// [`Gateway::BUFFER_LEN`] for the configured MTUs (jumbo frames need more).
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADROOM + ETH + self.slot.max(self.cfg.lan_mtu) + Self::TAILROOM
+    }
 
     /// A gateway with no peers. Allocates all its queues and tables now.
     pub fn new(mut cfg: GatewayConfig, layer: L) -> Self {

@@ -101,7 +101,7 @@ impl<L: SessionLayer> Gateway<L> {
         }
     }
 
-    /// Writes the next transmission into `buf` (of at least [`Gateway::BUFFER_LEN`]
+    /// Writes the next transmission into `buf` (of at least [`Gateway::buffer_len`]
     /// bytes): handshake flights, queued frames and fragments, then packets that waited
     /// for a session now established.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
