@@ -34,6 +34,12 @@ fn dtls_handshake_and_records_as_whole_frames_copy_free() {
 }
 
 #[test]
+fn dtls_single_bit_flips_never_open() {
+    let mut p = established(14, 1500, 1500);
+    cases::single_bit_flips_never_open(&mut p, 14);
+}
+
+#[test]
 fn dtls_lan_jumbo_over_a_standard_wan() {
     let mut p = established(12, 1500, 9000);
     cases::too_big_is_answered_or_fragmented(&mut p, 9000);

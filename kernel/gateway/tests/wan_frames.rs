@@ -58,6 +58,12 @@ fn wan_frames_are_checked_before_opening() {
 }
 
 #[test]
+fn single_bit_flips_never_open() {
+    let mut p = established(10, 1500);
+    cases::single_bit_flips_never_open(&mut p, 10);
+}
+
+#[test]
 fn unknown_next_hop_falls_back_to_the_datagram() {
     let mut p = established(4, 1500);
     cases::unknown_next_hop_falls_back(&mut p);
