@@ -51,3 +51,28 @@ fn dtls_jumbo_wan() {
     cases::established_path_copies_nothing(&mut p, &[64, 1400, 8000]);
     cases::too_big_is_answered_or_fragmented(&mut p, 9000);
 }
+
+#[test]
+fn dtls_no_content_type_is_counted_not_absorbed() {
+    use common::frames::host_ip;
+    use common::pkt;
+    use vnetcrypt_gateway::outer::OUTER_LEN;
+    use vnetcrypt_gateway::{DropReason, FrameVerdict};
+
+    let mut p = established(15, 1500, 1500);
+    let ip = pkt::udp(host_ip(0), host_ip(1), 7, 8, b"typed", false);
+    assert!(matches!(
+        p.lan_now(0, &FramePair::<DtlsLayer>::lan_frame(0, &ip)),
+        FrameVerdict::ToWan(_)
+    ));
+    let (_, mut f) = p.wire.pop_back().unwrap();
+    for bogus in [0u8, 7, 19, 24, 0xff] {
+        f[OUTER_LEN] = bogus;
+        assert_eq!(
+            p.wan_now(1, &f),
+            FrameVerdict::Dropped(DropReason::OpenFailed),
+            "content type {bogus}"
+        );
+    }
+    assert_eq!(p.sides[1].gw.counters().dropped(DropReason::OpenFailed), 5);
+}
