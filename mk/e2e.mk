@@ -4,6 +4,9 @@
 # About 1.5 min on two cores under TCG: tunnel on microvm and q35 with a 4 MiB
 # transfer and tshark, DropUnencrypted, AllowUnencrypted, B's reboot, openssl
 # s_client, an impaired fabric, the make run demo itself, and nothing left behind.
+# Tunnel trust (issue 12, tests/tests/e2e/trust.rs): a forging attacker in the fabric
+# namespace (qemu/netns-tools forge) during the first handshake and against an
+# established tunnel, and a peer killed with SIGKILL; about 1.5-2 more minutes.
 
 .PHONY: test-e2e
 test-e2e: deps $(KERNEL_ELF)

@@ -2,7 +2,7 @@
 # simulations run in `cargo test --workspace` (make test-host); the DTLS adapter's
 # tests need the `dtls` feature; fuzzing needs nightly and cargo-fuzz (scripts/deps.sh).
 
-GATEWAY_FUZZ_TARGETS       := gateway_wire gateway_engine
+GATEWAY_FUZZ_TARGETS       := gateway_wire gateway_engine gateway_dtls
 # Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
 GATEWAY_FUZZ_SECONDS       ?= 120
 GATEWAY_FUZZ_SMOKE_SECONDS ?= 5
@@ -29,6 +29,9 @@ fuzz-gateway: deps
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
 # double (RustCrypto AES-GCM) and over the real DTLS engine (ring); then the copy-free
 # frame path (whole frames in and out, two engines over fake ports, real DTLS with
-# ring) vs raw ring seal+open; about a minute and a half.
+# ring) vs raw ring seal+open; about a minute and a half. Then (flood) a legitimate
+# handshake's time with and without a flood of forged ClientHellos and alerts at the
+# responder, in one run.
 bench-gateway: deps
 	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway --bench frame_path
+	cargo bench -p vnetcrypt-gateway --features dtls --bench flood

@@ -1,4 +1,4 @@
-# The NICs (kernel/appliance/src/{virtio,net}, kernel/underlay) against real Linux
+# The NICs (kernel/appliance/src/virtio, kernel/node/src/net, kernel/underlay) against real Linux
 # hosts: network namespaces joined to the appliance's wan and lan through TAP devices
 # (root needed). Both machine types (microvm: virtio-mmio, q35: virtio-pci) run in
 # parallel, about 30 s. kernel/underlay's host tests run in test-host.

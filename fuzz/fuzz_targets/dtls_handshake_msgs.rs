@@ -30,10 +30,26 @@ fuzz_target!(|data: &[u8]| {
     parse_all(data);
     let mut r = Reader::new(data);
     let mut reassembler = Reassembler::new(0);
+    let mut last = None;
     while let Ok((h, frag)) = FragmentHeader::parse(&mut r) {
-        reassembler.insert(&h, frag, 0);
-        while let Some(m) = reassembler.pop() {
+        // The fragment's own bits decide how the connection would drive the reassembler:
+        // a new datagram, a verified flight (commit) or a refused one (rewind).
+        if h.fragment_offset & 1 == 1 {
+            reassembler.next_datagram();
+        }
+        reassembler.insert(&h, frag, (h.fragment_offset >> 1 & 1) as u16);
+        while let Some((m, arrival)) = reassembler.pop_preferring(last) {
+            assert!(m.message_seq < reassembler.next_seq() || reassembler.next_seq() == 0);
             parse_all(&m.body);
+            last = Some(arrival);
+            if m.body.len() % 3 == 0 {
+                reassembler.rewind();
+                last = None;
+                break;
+            }
+            if m.body.len() % 3 == 1 {
+                reassembler.commit();
+            }
         }
     }
 });

@@ -181,35 +181,80 @@ fn a_save_cut_short_at_any_sector_leaves_old_or_new() {
     );
 }
 
+/// The 512-byte sectors in which two disk images differ (both slots live in the first
+/// 128 KiB).
+fn changed_sectors(base: &[u8], disk: &str) -> Vec<usize> {
+    let now = std::fs::read(disk).expect("read the disk");
+    let end = (128 << 10).min(base.len()).min(now.len());
+    (0..end / 512)
+        .filter(|s| base[s * 512..(s + 1) * 512] != now[s * 512..(s + 1) * 512])
+        .collect()
+}
+
 #[test]
 #[ignore = "boots QEMU: run by `make test-qemu`"]
 fn killing_qemu_during_save_never_breaks_the_configuration() {
     let logs = LogDir::new("config-kill");
     let base = blank_disk(&logs, "base.img");
     run("microvm", &base, "enforcement drop; config save", &logs);
+    let base_bytes = std::fs::read(&base).unwrap();
     let new_cmds = format!("enforcement allow; listen port 5000; {}", many_peers());
-    // Pull the plug at several moments around `config save`.
-    for (i, delay_ms) in [0u64, 1, 2, 5, 10, 20].into_iter().enumerate() {
-        let disk = logs.path().join(format!("kill-{i}.img"));
+    // The sectors a whole save changes, from a save left to finish.
+    let whole = logs.path().join("whole.img");
+    std::fs::copy(&base, &whole).unwrap();
+    let whole = whole.to_string_lossy().into_owned();
+    run(
+        "microvm",
+        &whole,
+        &format!("{new_cmds}; config save"),
+        &logs,
+    );
+    let full = changed_sectors(&base_bytes, &whole);
+    assert!(
+        full.len() >= 2,
+        "a save changes {full:?}: too few sectors to cut one in the middle"
+    );
+    // Pull the plug once k of them are on the disk, for each k short of all: QEMU
+    // writes at most 5 requests a second (one sector each), so the kill, a
+    // millisecond after the host sees sector k land, comes long before the next one.
+    for k in 1..full.len().min(5) {
+        let disk = logs.path().join(format!("kill-{k}.img"));
         std::fs::copy(&base, &disk).unwrap();
         let disk = disk.to_string_lossy().into_owned();
-        let mut con = Console::boot_with("microvm", &kernel(), &["--disk", &disk], &logs);
+        let throttled = format!("{disk},write-iops=5");
+        let mut con = Console::boot_with("microvm", &kernel(), &["--disk", &throttled], &logs);
         con.wait_for("vnetcrypt> ", Duration::from_secs(60));
         for cmd in new_cmds.split("; ") {
             con.send(format!("{cmd}\r").as_bytes());
             con.wait_for("vnetcrypt> ", Duration::from_secs(30));
         }
         con.send(b"config save\r");
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let start = std::time::Instant::now();
+        while changed_sectors(&base_bytes, &disk).len() < k {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the save never wrote {k} of {full:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         con.kill();
+        let landed = changed_sectors(&base_bytes, &disk);
+        assert!(
+            !landed.is_empty() && landed.len() < full.len(),
+            "the kill after sector {k} did not land mid-save: {landed:?} of {full:?} changed"
+        );
         let after = run("microvm", &disk, "config show", &logs);
         let shown = shown_config(&after.stdout);
         let old = shown == ["enforcement drop"];
         let new = shown.contains(&"listen port 5000".to_string())
             && shown.iter().filter(|l| l.starts_with("peer add")).count() == 8;
+        eprintln!(
+            "kill after {landed:?} of {full:?}: {}",
+            if old { "old configuration" } else { "new" }
+        );
         assert!(
             old || new,
-            "kill after {delay_ms} ms: neither old nor new:\n{shown:#?}"
+            "kill with {landed:?} of {full:?} written: neither old nor new:\n{shown:#?}"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The vnetcrypt appliance kernel: boots through PVH or multiboot2, sets up the CPU,
-//! memory, clocks and RNG, finds its devices, and serves the serial console.
+//! memory, clocks and RNG, finds its devices, and runs the node (`vnetcrypt-node`)
+//! and the serial console in the main loop.
 #![no_std]
 #![no_main]
 
@@ -9,13 +10,13 @@ mod arch;
 mod boot_info;
 mod clock;
 mod console;
-mod datapath;
 mod devices;
+mod disk;
 mod heap;
 mod idle;
 mod logger;
-mod management;
-mod net;
+mod main_loop;
+mod platform;
 mod rng;
 mod virtio;
 
@@ -105,11 +106,13 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
     };
     // `net.trace` on the command line logs every frame (pcap-style) to COM2;
     // `net.bridge` (tests) passes transit frames between the NICs unchanged.
-    let trace = boot.cmdline.get("net.trace").is_some();
-    let bridge = boot.cmdline.get("net.bridge").is_some();
-    let (mut interfaces, mut other_virtio) = net::Interfaces::new(virtio_devices, trace, bridge);
-    let disk = management::take_disk(&mut other_virtio);
-    console::run(&app, &mut interfaces, disk, entry_tsc)
+    let options = vnetcrypt_node::Options {
+        trace: boot.cmdline.get("net.trace").is_some(),
+        bridge: boot.cmdline.get("net.bridge").is_some(),
+    };
+    let (ports, mut other_virtio) = virtio::net::ports(virtio_devices);
+    let disk = disk::take(&mut other_virtio);
+    main_loop::run(&app, ports, disk, options, entry_tsc)
 }
 
 #[panic_handler]

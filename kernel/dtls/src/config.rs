@@ -66,11 +66,32 @@ pub struct Config {
     pub max_rto: Duration,
     /// Retransmissions of one flight before the handshake fails.
     pub max_retransmits: u32,
+    /// The handshake's own time: it fails when it has not completed this long after it
+    /// started (a server connection: after its first datagram), whatever arrives in
+    /// between. Unauthenticated input never ends a handshake earlier.
+    pub handshake_timeout: Duration,
+}
+
+/// How long the retransmission schedule takes to give up on one flight: the first timeout
+/// and `max_retransmits` more, each doubled up to `max_rto`.
+pub fn retransmission_span(
+    initial_rto: Duration,
+    max_rto: Duration,
+    max_retransmits: u32,
+) -> Duration {
+    let mut rto = initial_rto;
+    let mut total = initial_rto.as_micros();
+    for _ in 0..max_retransmits {
+        rto = rto.doubled_capped(max_rto);
+        total = total.saturating_add(rto.as_micros());
+    }
+    Duration::from_micros(total)
 }
 
 impl Config {
     /// Defaults: both suites (AES-128 first), MTU 1200, EMS required, 1 s initial timer
-    /// doubling up to 60 s, 7 retransmissions, CertificateRequest required.
+    /// doubling up to 60 s, 7 retransmissions, CertificateRequest required, and a
+    /// handshake timeout as long as that schedule (183 s).
     pub fn new(identity: Identity, peers: PeerPolicy) -> Self {
         Config {
             identity,
@@ -88,6 +109,11 @@ impl Config {
             initial_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(60),
             max_retransmits: 7,
+            handshake_timeout: retransmission_span(
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+                7,
+            ),
         }
     }
 }

@@ -10,9 +10,17 @@ use crate::handshake::msgs::ClientHello;
 use rand_core::CryptoRngCore;
 use subtle::ConstantTimeEq;
 
-/// The server's cookie secret.
+/// The server's cookie secret. Wiped on drop.
 #[derive(Clone)]
 pub struct CookieKey([u8; 32]);
+
+impl Drop for CookieKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for CookieKey {}
 
 impl core::fmt::Debug for CookieKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

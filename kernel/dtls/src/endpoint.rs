@@ -5,6 +5,12 @@
 //! [`Endpoint::handle_datagram`], which either writes a HelloVerifyRequest into the
 //! caller's buffer (keeping no state), returns a new connection (the ClientHello carried a
 //! valid cookie), or ignores the datagram.
+//!
+//! Cookies are bound to the peer's address bytes (give it address *and* port) and expire:
+//! the secret is replaced every [`Endpoint::cookie_lifetime`] on the caller's clock, and
+//! only cookies of the current and the previous secret are accepted, so a cookie lives at
+//! least one and at most two lifetimes. A connection created for a valid cookie fails
+//! after its handshake timeout unless it completes.
 
 use crate::codec::Reader;
 use crate::config::Config;
@@ -13,7 +19,7 @@ use crate::cookie::CookieKey;
 use crate::handshake::fragment::FragmentHeader;
 use crate::handshake::msgs::{msg_type, ClientHello, HelloVerifyRequest};
 use crate::record::{ContentType, RecordHeader, Records, DTLS_1_0, HEADER_LEN};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -53,24 +59,72 @@ pub struct EndpointStats {
     pub accepted: u64,
     /// Datagrams ignored.
     pub ignored: u64,
+    /// Cookie secrets replaced.
+    pub rotations: u64,
 }
 
-/// A DTLS server's shared state: configuration and cookie secret.
+/// How long one cookie secret is used by default.
+pub const DEFAULT_COOKIE_LIFETIME: Duration = Duration::from_secs(30);
+
+/// A DTLS server's shared state: configuration and cookie secrets.
 #[derive(Debug)]
 pub struct Endpoint {
     config: Arc<Config>,
     cookie_key: CookieKey,
+    /// The secret before the current one: its cookies are still accepted.
+    previous_key: Option<CookieKey>,
+    /// When the current secret was made (set by the first datagram).
+    key_since: Option<Instant>,
+    cookie_lifetime: Duration,
     stats: EndpointStats,
 }
 
 impl Endpoint {
-    /// An endpoint with a fresh cookie secret.
+    /// An endpoint with a fresh cookie secret, replaced every [`DEFAULT_COOKIE_LIFETIME`].
     pub fn new(config: Arc<Config>, rng: &mut impl CryptoRngCore) -> Self {
         Endpoint {
             config,
             cookie_key: CookieKey::generate(rng),
+            previous_key: None,
+            key_since: None,
+            cookie_lifetime: DEFAULT_COOKIE_LIFETIME,
             stats: EndpointStats::default(),
         }
+    }
+
+    /// How long one cookie secret is used.
+    pub fn cookie_lifetime(&self) -> Duration {
+        self.cookie_lifetime
+    }
+
+    /// Sets how long one cookie secret is used (a cookie is accepted for at least that
+    /// long and at most twice that).
+    pub fn set_cookie_lifetime(&mut self, lifetime: Duration) {
+        self.cookie_lifetime = lifetime;
+    }
+
+    /// Replaces the cookie secret once its lifetime is over (the old one stays valid for
+    /// one more lifetime; both are forgotten after a long silence).
+    fn rotate(&mut self, now: Instant, rng: &mut impl CryptoRngCore) {
+        let since = *self.key_since.get_or_insert(now);
+        let age = now.saturating_duration_since(since).as_micros();
+        let life = self.cookie_lifetime.as_micros().max(1);
+        if age < life {
+            return;
+        }
+        let fresh = CookieKey::generate(rng);
+        let old = core::mem::replace(&mut self.cookie_key, fresh);
+        self.previous_key = (age < 2 * life).then_some(old);
+        self.key_since = Some(now);
+        self.stats.rotations += 1;
+    }
+
+    fn cookie_valid(&self, peer_addr: &[u8], hello: &ClientHello) -> bool {
+        self.cookie_key.verify(peer_addr, hello)
+            || self
+                .previous_key
+                .as_ref()
+                .is_some_and(|k| k.verify(peer_addr, hello))
     }
 
     /// Counters.
@@ -88,6 +142,7 @@ impl Endpoint {
         reply: &mut [u8],
         rng: &mut impl CryptoRngCore,
     ) -> Accept {
+        self.rotate(now, rng);
         let Some((h, record)) = Records::new(datagram).next() else {
             self.stats.ignored += 1;
             return Accept::Ignore;
@@ -113,7 +168,7 @@ impl Endpoint {
             self.stats.ignored += 1;
             return Accept::Ignore;
         };
-        if self.cookie_key.verify(peer_addr, &hello) {
+        if self.cookie_valid(peer_addr, &hello) {
             self.stats.accepted += 1;
             let mut c = Connection::server_with_cookie_key(
                 self.config.clone(),

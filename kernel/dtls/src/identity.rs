@@ -307,6 +307,18 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_wiped_on_drop() {
+        // Compile-time: every type that holds key material wipes itself when dropped.
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<SigningKey>(); // the identity key (inside `Identity`)
+        wiped::<p256::SecretKey>(); // ECDHE keys
+        wiped::<p256::ecdh::SharedSecret>();
+        wiped::<crate::crypto::keys::MasterSecret>();
+        wiped::<crate::crypto::keys::KeyBlock>();
+        wiped::<crate::cookie::CookieKey>();
+    }
+
+    #[test]
     fn garbage_certificates_are_refused() {
         assert_eq!(
             peer_key_from_certificate(&[0x30, 0x03, 1, 2, 3]).unwrap_err(),

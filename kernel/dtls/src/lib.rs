@@ -31,9 +31,10 @@
 //!          c.close();                                 // close_notify
 //! ```
 //!
-//! A datagram from a known address carrying a new epoch-0 ClientHello (the peer
-//! restarted) is answered with a HelloVerifyRequest; when it returns with a valid cookie
-//! the connection starts over and reports [`Event::PeerRestarted`].
+//! An established connection never starts over: a ClientHello reaching it (in any record
+//! of a datagram) is counted and ignored. The owner runs a new connection for it next to
+//! the established one ([`datagram_has_client_hello`] finds such datagrams) and replaces
+//! the old one only once the new one is established.
 //!
 //! ## Data plane: per-packet, in place, no allocation
 //!
@@ -53,6 +54,13 @@
 //!   or fragments that do not parse, fail authentication, are replayed or are not allowed
 //!   in the current state are dropped and counted ([`Stats`]). Fuzzed by the targets in
 //!   the repository's `fuzz/` directory.
+//! - **Only authenticated input changes a handshake.** Plaintext alerts are ignored; a
+//!   flight changes the state only once all of it verified (it runs on a copy until then,
+//!   and a refused flight is forgotten while the handshake waits for the genuine one);
+//!   reassembly takes only what the awaited flight has, keeps forged and genuine
+//!   candidates apart and does bounded work per datagram. A handshake ends by completing
+//!   or by its own timeout ([`Config::handshake_timeout`]); [`Connection::failure`] then
+//!   says why ([`HandshakeFailure`]).
 //! - **Anti-replay** (RFC 6347 §4.1.2.6): a 128-record window per epoch, checked before
 //!   decryption and updated only after the tag verified.
 //! - **Limits per key** ([`record::RecordLimits`]): a soft limit raises
@@ -61,8 +69,8 @@
 //! - **Constant time:** AES-GCM and tag checks (in `ring` / RustCrypto), cookie and
 //!   Finished comparisons (`subtle`), ECDSA and ECDH (RustCrypto `p256`). Branches depend
 //!   only on public data (lengths, sequence numbers, message types).
-//! - **Secrets** (master secret, key block) are zeroed on drop; private keys are never
-//!   formatted by `Debug`.
+//! - **Secrets** (master secret, key block, record IVs, cookie secret, ECDHE and identity
+//!   keys) are zeroed on drop; private keys are never formatted by `Debug`.
 //! - **`ring`'s `SystemRandom` is never used** (`clippy.toml` forbids it): the kernel has
 //!   no getrandom.
 //!

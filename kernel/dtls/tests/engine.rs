@@ -34,6 +34,9 @@ fn clean_handshake_both_suites() {
         assert!(server.negotiated().unwrap().extended_master_secret);
         // No loss: nothing was retransmitted, and the handshake took well under a second.
         assert_eq!(pair.client.stats().retransmits, 0);
+        // The client's Finished, behind its key exchange in one datagram, did not need
+        // the early-record buffer.
+        assert_eq!(server.stats().buffered_early, 0);
         assert!(pair.now < Instant::from_millis(2000));
     }
 }
@@ -203,18 +206,27 @@ fn retransmission_timer_doubles_and_gives_up() {
         .contains(&Event::Closed(Some(Error::HandshakeTimeout))));
 }
 
+/// A key that is not pinned is refused without ending the handshake (the Certificate
+/// could be forged): the flight is discarded each time it comes, and when the handshake
+/// times out the reason is the key.
 #[test]
 fn unpinned_server_key_is_refused() {
     let (mut c, s) = configs(5);
     let (other, _) = identities(99);
     c.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
     let mut pair = Pair::new(c, s, 5, Link::default());
-    let limit = pair.now + Duration::from_secs(5);
+    let limit = pair.now + Duration::from_secs(400);
     pair.run_until(limit, |p| p.client.is_closed());
     assert!(pair
         .client_events
         .contains(&Event::Closed(Some(Error::PeerKeyMismatch))));
-    assert_eq!(pair.client.stats().pin_mismatch, 1);
+    let st = pair.client.stats();
+    assert!(st.pin_mismatch >= 2, "{st:?}");
+    assert_eq!(st.pin_mismatch, st.flights_refused);
+    assert_eq!(
+        pair.client.failure(),
+        Some(vnetcrypt_dtls::HandshakeFailure::PinMismatch)
+    );
     assert!(!pair.server.as_ref().is_some_and(|s| s.is_established()));
 }
 
@@ -224,11 +236,17 @@ fn unpinned_client_key_is_refused_by_server() {
     let (_, other) = identities(98);
     s.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
     let mut pair = Pair::new(c, s, 6, Link::default());
-    let limit = pair.now + Duration::from_secs(5);
+    let limit = pair.now + Duration::from_secs(400);
     pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
     assert!(pair
         .server_events
         .contains(&Event::Closed(Some(Error::PeerKeyMismatch))));
+    let server = pair.server.as_ref().unwrap();
+    assert!(server.stats().pin_mismatch >= 2);
+    assert_eq!(
+        server.failure(),
+        Some(vnetcrypt_dtls::HandshakeFailure::PinMismatch)
+    );
     assert!(!pair.client.is_established());
 }
 
@@ -238,7 +256,7 @@ fn client_without_certificate_against_required_and_requested() {
     let (mut c, s) = configs(8);
     c.send_client_certificate = false;
     let mut pair = Pair::new(c.clone(), s.clone(), 8, Link::default());
-    let limit = pair.now + Duration::from_secs(5);
+    let limit = pair.now + Duration::from_secs(400);
     pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
     assert!(pair
         .server_events
@@ -278,19 +296,29 @@ fn small_mtu_fragments_flights() {
     assert!(pair.delivered > 12, "{}", pair.delivered);
 }
 
+/// A restarted client's ClientHello does not touch the established session; the owner
+/// runs a new connection next to it and swaps only once that one is established.
 #[test]
-fn restarted_client_gets_a_new_session() {
+fn restarted_client_gets_a_new_session_next_to_the_old_one() {
     let (c, _) = configs(10);
     let mut pair = connect(10, Link::default());
     let old_fp = pair.client.negotiated().unwrap().peer;
+    // A record of the old session, to check the old keys stay in place meanwhile.
+    let mut old = [0u8; 64];
+    let n = pair.client.seal_in_place(&mut old, 5).unwrap();
     // The client restarts: a brand-new connection from the same address.
     let mut rng =
         <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(77);
     pair.client = vnetcrypt_dtls::Connection::client(std::sync::Arc::new(c), pair.now, &mut rng);
     pair.client_events.clear();
-    let limit = pair.now + Duration::from_secs(10);
-    assert!(pair.run_until(limit, |p| p.both_connected()));
-    assert!(pair.server_events.contains(&Event::PeerRestarted));
+    pair.run_until(pair.now + Duration::from_millis(15), |_| false);
+    let server = pair.server.as_mut().unwrap();
+    assert!(server.is_established());
+    assert_eq!(server.stats().client_hellos_ignored, 1);
+    assert!(server.open_in_place(&mut old[..n]).is_ok());
+    pair.connect_within(10);
+    assert_eq!(pair.replaced, 1);
+    assert!(!pair.server_events.contains(&Event::PeerRestarted));
     assert_eq!(pair.client.negotiated().unwrap().peer, old_fp);
     // The new keys work.
     let mut buf = [0u8; 64];
@@ -352,19 +380,40 @@ fn early_epoch1_records_are_buffered_not_lost() {
     assert_eq!(server.stats().retransmits, 0);
 }
 
+/// A fatal alert under the session's keys ends the connection, and `failure()` names it.
 #[test]
-fn fatal_alert_reaches_the_peer() {
-    let (mut c, s) = configs(13);
-    let (other, _) = identities(97);
-    c.peers = PeerPolicy::Pinned(vec![other.fingerprint()]);
+fn authenticated_fatal_alert_reaches_the_peer() {
+    let (c, mut s) = configs(13);
+    s.limits.max_failed_opens = 1;
     let mut pair = Pair::new(c, s, 13, Link::default());
-    let limit = pair.now + Duration::from_secs(5);
-    pair.run_until(limit, |p| p.server.as_ref().is_some_and(|s| s.is_closed()));
+    pair.connect_within(5);
+    // One record that fails authentication exhausts the server's key: it gives up with a
+    // bad_record_mac alert, sealed with the session's keys.
+    let mut buf = [0u8; 64];
+    let n = pair.client.seal_in_place(&mut buf, 5).unwrap();
+    buf[n - 1] ^= 1;
+    let now = pair.now;
+    pair.server
+        .as_mut()
+        .unwrap()
+        .handle_datagram(now, &buf[..n]);
+    let limit = pair.now + Duration::from_secs(1);
+    pair.run_until(limit, |p| p.client.is_closed());
     assert!(pair
-        .server_events
+        .client_events
         .contains(&Event::Closed(Some(Error::PeerAlert(
-            vnetcrypt_dtls::AlertDescription::AccessDenied
+            vnetcrypt_dtls::AlertDescription::BadRecordMac
         )))));
+    assert_eq!(
+        pair.client.failure(),
+        Some(vnetcrypt_dtls::HandshakeFailure::AlertFromPeer(
+            vnetcrypt_dtls::AlertDescription::BadRecordMac
+        ))
+    );
+    assert_eq!(
+        pair.server.as_ref().unwrap().failure(),
+        Some(vnetcrypt_dtls::HandshakeFailure::Protocol)
+    );
 }
 
 #[test]

@@ -152,6 +152,13 @@ impl Session for DtlsSession {
             Some(HandshakeFailure::Protocol) => Some(FailureReason::Protocol),
             // Closed by the peer's close_notify, or our own give-up of a rekey.
             None if self.is_failed() => Some(FailureReason::Protocol),
+            // Still running: what holds it up, for an engine that gives up first (the
+            // engine's handshake timeout is shorter than the connection's own).
+            None if !self.is_established() => Some(match self.conn.timeout_failure() {
+                HandshakeFailure::PinMismatch => FailureReason::PinMismatch,
+                HandshakeFailure::Timeout => FailureReason::Timeout,
+                _ => FailureReason::NoResponse,
+            }),
             None => None,
         }
     }

@@ -301,3 +301,34 @@ fn clear_packets_claiming_an_up_peers_prefix_never_reach_lan() {
         }
     }
 }
+
+#[test]
+fn a_short_dead_peer_time_on_one_side_holds_against_a_peer_with_a_long_keepalive() {
+    // A declares a peer down after 6 s of silence and sends keepalives every 2 s; B
+    // keeps the default 10 s keepalive. B answers A's keepalives, so A hears B every
+    // 2 s and an idle, live tunnel never goes down.
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 104);
+    w.reconfigure(0, |c, _| {
+        c.keepalive_interval = Duration::from_secs(2);
+        c.dead_after = Duration::from_secs(6);
+    });
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let (ia, ib) = (w.hosts[a1].ip, w.hosts[b1].ip);
+    let pa = w.peer_id(0, 1);
+    w.send(a1, pkt::udp(ia, ib, 1, 2, b"hello", false));
+    w.run(100);
+    w.run(60_000);
+    let st = w.nodes[0].gw.peer_status(pa).unwrap();
+    assert_eq!(st.state, PeerState::Up, "{st:?}");
+    assert_eq!(w.nodes[0].gw.peer_counters(pa).unwrap().went_down, 0);
+    // The answers stop at one exchange: no keepalive storm (A sends about 30 in
+    // 60 s and B answers each; B's own 10 s timer never fires since it keeps sending).
+    let b = *w.nodes[1].gw.peer_counters(w.peer_id(1, 0)).unwrap();
+    assert!(b.keepalives_sent <= 40, "{b:?}");
+    w.send(a1, pkt::udp(ia, ib, 1, 2, b"later", false));
+    w.run(20);
+    assert_eq!(
+        w.udp_received(b1),
+        vec![b"hello".to_vec(), b"later".to_vec()]
+    );
+}

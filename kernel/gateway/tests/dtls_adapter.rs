@@ -11,7 +11,7 @@ use common::dtls_net::Net;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vnetcrypt_dtls::Identity;
-use vnetcrypt_gateway::DropReason;
+use vnetcrypt_gateway::{DropReason, FailureReason};
 
 #[test]
 fn real_dtls_carries_traffic_both_ways_and_nothing_in_the_clear() {
@@ -69,6 +69,10 @@ fn wrong_pin_fails_the_handshake_and_drops() {
             .dropped(DropReason::HandshakeFailed),
         1
     );
+    // The engine gives up before the connection's own deadline, and still says why:
+    // B answered with a key that is not the pinned one (not a dead peer).
+    let a = n.sides[0].gw.peer_status(pid).unwrap();
+    assert_eq!(a.last_failure, Some(FailureReason::PinMismatch), "{a:?}");
 }
 
 #[test]

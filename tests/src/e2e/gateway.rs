@@ -103,8 +103,7 @@ impl Gateway {
                 if let Some(text) = self.output.take_until(needle) {
                     return text;
                 }
-                let launcher = std::fs::read_to_string(self.log_dir.join("launcher.stderr"))
-                    .unwrap_or_default();
+                let launcher = self.launcher_log();
                 panic!(
                     "gateway {} stopped ({status}) before {needle:?}:\n{launcher}\n{}",
                     self.name,
@@ -146,10 +145,63 @@ impl Gateway {
         self.wait_for(PROMPT, Duration::from_secs(30));
     }
 
+    /// Kills the appliance the way a power cut would: SIGKILL to the QEMU process
+    /// (the launcher's child), so it sends nothing more, not even a goodbye. Returns
+    /// once the launcher has noticed (it then decodes the defmt log and exits).
+    pub fn kill_vm(&mut self) {
+        let qemu = children(self.child.id());
+        assert!(
+            !qemu.is_empty(),
+            "gateway {} has no QEMU process to kill; {}",
+            self.name,
+            self.logs()
+        );
+        for pid in qemu {
+            signal(pid, "KILL");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the launcher of gateway {} did not exit after its QEMU was killed",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Fails the test if the appliance stopped by itself (a panic, a CPU exception,
+    /// a reset: the launcher then exits, with 2, 3 or 5).
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "gateway {} stopped ({status}):\n{}\n{}",
+                self.name,
+                self.launcher_log(),
+                self.logs()
+            );
+        }
+    }
+
+    fn launcher_log(&self) -> String {
+        std::fs::read_to_string(self.log_dir.join("launcher.stderr")).unwrap_or_default()
+    }
+
     /// Stops the gateway: SIGINT to the launcher, which kills QEMU and decodes the
-    /// defmt log; SIGKILL if it does not exit soon.
+    /// defmt log; SIGKILL if it does not exit soon. An appliance that had already
+    /// stopped on a panic or a CPU exception fails the test here, even when no
+    /// console command noticed.
     pub fn stop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let crashed = matches!(status.code(), Some(EXIT_PANIC | EXIT_EXCEPTION));
+            if crashed && !std::thread::panicking() {
+                panic!(
+                    "gateway {} crashed ({status}):\n{}\n{}",
+                    self.name,
+                    self.launcher_log(),
+                    self.logs()
+                );
+            }
             return;
         }
         signal(self.child.id(), "INT");
@@ -169,6 +221,33 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The launcher's exit codes for an appliance that panicked or took a CPU exception
+/// (`qemu/vnetcrypt-vm --help`).
+const EXIT_PANIC: i32 = 2;
+const EXIT_EXCEPTION: i32 = 3;
+
+/// The processes whose parent is `pid` (from /proc).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let child: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // `pid (comm) state ppid ...`: comm may hold spaces, so split after the `)`.
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == pid).then_some(child)
+    })
+    .collect()
 }
 
 /// Sends `sig` (`INT`, `TERM`) to `pid` through the shell's `kill` builtin (no

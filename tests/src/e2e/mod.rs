@@ -3,6 +3,7 @@
 //! They reuse the NIC tests' namespace, TAP and process guards
 //! (`tests/tests/nic/netns.rs`), which the test crate includes as `crate::netns`.
 
+pub mod attacker;
 pub mod capture;
 pub mod gateway;
 pub mod topology;

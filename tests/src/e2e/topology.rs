@@ -8,7 +8,7 @@
 
 use super::gateway::{signal, Gateway, GatewaySpec};
 use crate::netns::{require_root, run, Netns, Proc, Tap};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ pub struct Side {
     pub lan: &'static str,
     pub host: &'static str,
     pub net: &'static str,
-    wan_mac: &'static str,
+    pub wan_mac: &'static str,
     lan_mac: &'static str,
 }
 
@@ -303,7 +303,14 @@ impl Topology {
         let (port, secs) = (port.to_string(), limit.as_secs().to_string());
         #[rustfmt::skip]
         let mut recv = self.host_b.spawn(&["python3", script, "tcp-recv", B.host, &port, "--timeout", &secs]);
-        std::thread::sleep(Duration::from_millis(500));
+        // The sender starts once the receiver says it listens.
+        let mut recv_stdout = BufReader::new(recv.0.stdout.take().expect("piped stdout"));
+        let mut listening = String::new();
+        let _ = recv_stdout.read_line(&mut listening);
+        assert!(
+            listening.starts_with("listening"),
+            "tcp-recv did not start on hostB: {listening:?}"
+        );
         let start = Instant::now();
         #[rustfmt::skip]
         let sent = self.host_a.output(&[
@@ -312,9 +319,7 @@ impl Topology {
         ]);
         let took = start.elapsed();
         let (mut recv_out, mut recv_err) = (String::new(), String::new());
-        if let Some(mut o) = recv.0.stdout.take() {
-            let _ = o.read_to_string(&mut recv_out);
-        }
+        let _ = recv_stdout.read_to_string(&mut recv_out);
         if let Some(mut e) = recv.0.stderr.take() {
             let _ = e.read_to_string(&mut recv_err);
         }

@@ -22,9 +22,10 @@ Kinds (what the appliance must count them as):
               carrying the marker "vnetcrypt-transit"              -> transit (to the data plane)
 Prints one line per kind: "sent KIND N".
 
-usage: frames.py --recv IFACE SECONDS
-Counts the frames carrying the transit marker seen on IFACE for SECONDS; prints
-"received N" once it is listening ("listening") and at the end.
+usage: frames.py --recv IFACE SECONDS [--until=N]
+Counts the frames carrying the transit marker seen on IFACE for SECONDS, or until N
+of them arrived (SECONDS is then only the deadline); prints "listening" once it is
+listening and "received N" at the end.
 """
 import socket
 import struct
@@ -67,14 +68,14 @@ def arp_request(src_mac, src_ip, target_ip):
 MARKER = b"vnetcrypt-transit"
 
 
-def receive(iface, seconds):
+def receive(iface, seconds, until=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     s.bind((iface, 0))
     s.settimeout(0.2)
     print("listening", flush=True)
     seen = 0
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and (until is None or seen < until):
         try:
             frame = s.recv(65535)
         except socket.timeout:
@@ -86,7 +87,8 @@ def receive(iface, seconds):
 
 def main():
     if sys.argv[1] == "--recv":
-        receive(sys.argv[2], float(sys.argv[3]))
+        until = next((int(a.split("=", 1)[1]) for a in sys.argv[4:] if a.startswith("--until=")), None)
+        receive(sys.argv[2], float(sys.argv[3]), until)
         return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     gap_us = 500

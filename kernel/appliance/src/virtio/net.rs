@@ -2,12 +2,8 @@
 //! frame can be edited in place, grown at the front (encapsulation) and handed to the
 //! other NIC's transmit queue without a copy.
 //!
-//! Buffer layout (one [`PacketBuf`], [`BUF_SIZE`] bytes, any NIC):
-//! ```text
-//! | HEADROOM (96) | virtio-net header (12) | frame (<= MAX_FRAME) | TAILROOM (32) |
-//! ```
-//! A received frame starts at `HEADROOM + HDR_MAX`; a frame to send may start anywhere
-//! from `HDR_MAX` on: its virtio-net header is written just in front of it.
+//! Buffers are the node's [`PacketBuf`]s (layout in `vnetcrypt_node::packet`): the
+//! virtio-net header is written just in front of the frame, in the buffer's room for it.
 //!
 //! Ownership: a buffer posted to a queue is turned into a raw pointer and kept in the
 //! queue's in-flight table until the device returns it (`poll_receive` /
@@ -16,105 +12,15 @@
 
 use super::hal::KernelHal;
 use alloc::boxed::Box;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::SomeTransport;
+use vnetcrypt_node::packet::{BUF_SIZE, HDR_MAX, MAX_FRAME, RX_FRAME_AT};
+use vnetcrypt_node::{NetPort, PacketBuf, PortError as QueueError, Refused};
 
 /// Descriptors per virtqueue (receive and transmit each).
-pub const QUEUE_SIZE: usize = 64;
-/// Free bytes in front of a received frame, for the gateway's encapsulation.
-pub const HEADROOM: usize = 96;
-/// Free bytes behind the largest frame (AEAD tag, padding).
-pub const TAILROOM: usize = 32;
-/// Room for the virtio-net header (12 bytes modern, 10 legacy).
-pub const HDR_MAX: usize = 12;
-/// The largest frame a receive buffer holds: MTU 9000, Ethernet header, one VLAN tag.
-/// Longer frames never reach the driver: QEMU drops what does not fit a buffer.
-pub const MAX_FRAME: usize = 9000 + 14 + 4;
-/// Bytes per buffer.
-pub const BUF_SIZE: usize = HEADROOM + HDR_MAX + MAX_FRAME + TAILROOM;
-/// Where a received frame starts.
-const RX_FRAME_AT: usize = HEADROOM + HDR_MAX;
-
-/// A packet buffer: a frame with room in front and behind. Moves between NICs.
-pub struct PacketBuf {
-    data: Box<[u8]>,
-    start: usize,
-    len: usize,
-}
-
-impl Default for PacketBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-// The headroom/tailroom editing methods are for the gateway data plane.
-#[allow(dead_code)]
-impl PacketBuf {
-    /// A zeroed buffer, empty, positioned like a received frame.
-    pub fn new() -> Self {
-        Self {
-            data: vec![0u8; BUF_SIZE].into_boxed_slice(),
-            start: RX_FRAME_AT,
-            len: 0,
-        }
-    }
-    pub fn frame(&self) -> &[u8] {
-        &self.data[self.start..self.start + self.len]
-    }
-    pub fn frame_mut(&mut self) -> &mut [u8] {
-        &mut self.data[self.start..self.start + self.len]
-    }
-    /// Bytes that can still be prepended (keeping room for the virtio-net header).
-    pub fn headroom(&self) -> usize {
-        self.start - HDR_MAX
-    }
-    /// Bytes that can still be appended.
-    pub fn tailroom(&self) -> usize {
-        BUF_SIZE - self.start - self.len
-    }
-    /// Grows the frame by `n` bytes at the front and returns them; `None` if there is
-    /// not that much headroom.
-    pub fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > self.headroom() {
-            return None;
-        }
-        self.start -= n;
-        self.len += n;
-        Some(&mut self.data[self.start..self.start + n])
-    }
-    /// Removes `n` bytes from the front; false if the frame is shorter.
-    pub fn pull_front(&mut self, n: usize) -> bool {
-        if n > self.len {
-            return false;
-        }
-        self.start += n;
-        self.len -= n;
-        true
-    }
-    /// Sets the frame length (growing into the tailroom or shrinking).
-    pub fn set_len(&mut self, len: usize) -> bool {
-        if self.start + len > BUF_SIZE {
-            return false;
-        }
-        self.len = len;
-        true
-    }
-    /// The buffer from just after the virtio-net header's room, and where the frame
-    /// starts in it: for the data plane, which edits a frame in place and may grow it
-    /// into the room in front and behind.
-    pub fn room_mut(&mut self) -> (&mut [u8], usize) {
-        (&mut self.data[HDR_MAX..], self.start - HDR_MAX)
-    }
-    /// Empties the buffer and puts the frame start back where a received frame goes.
-    pub fn reset(&mut self) {
-        self.start = RX_FRAME_AT;
-        self.len = 0;
-    }
-}
+pub const QUEUE_SIZE: usize = vnetcrypt_node::QUEUE_SIZE;
 
 /// A buffer while the device owns it.
 struct Posted {
@@ -125,34 +31,23 @@ struct Posted {
 
 impl Posted {
     fn post(buf: PacketBuf) -> Self {
+        let (data, start, len) = buf.into_raw();
         Self {
-            raw: NonNull::from(Box::leak(buf.data)),
-            start: buf.start,
-            len: buf.len,
+            raw: NonNull::from(Box::leak(data)),
+            start,
+            len,
         }
     }
     /// # Safety
     /// The device must be done with the buffer (its descriptor was returned used).
     unsafe fn reclaim(self) -> PacketBuf {
-        PacketBuf {
-            // SAFETY: `raw` came from `Box::leak` in `post` and is reclaimed once
-            // (the `Posted` is consumed); the caller says the device is done with it.
-            data: unsafe { Box::from_raw(self.raw.as_ptr()) },
-            start: self.start,
-            len: self.len,
-        }
+        // SAFETY: `raw` came from `Box::leak` in `post` and is reclaimed once (the
+        // `Posted` is consumed); the caller says the device is done with it.
+        let data = unsafe { Box::from_raw(self.raw.as_ptr()) };
+        // The parts are those `post` took apart, so they make a buffer again; were
+        // they not, a fresh buffer replaces the memory (freed: the device is done).
+        PacketBuf::from_raw(data, self.start, self.len).unwrap_or_default()
     }
-}
-
-/// Why the queues refused or failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueError {
-    /// No free descriptor.
-    Full,
-    /// The frame does not fit the buffer's room for a header, or is empty.
-    BadBuffer,
-    /// The device returned something inconsistent (unknown descriptor, short length).
-    Device,
 }
 
 type Raw = VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE_SIZE>;
@@ -170,10 +65,6 @@ pub struct NetQueues {
     /// The device returned something inconsistent; the queues are no longer used.
     broken: bool,
 }
-
-/// A refused buffer comes back, except one the device may still write to (after an
-/// inconsistency): that one is leaked rather than freed.
-pub type Refused = (Option<PacketBuf>, QueueError);
 
 impl NetQueues {
     /// Initialises the device (features, queues, DRIVER_OK).
@@ -268,9 +159,7 @@ impl NetQueues {
         // SAFETY: the descriptor came back used: the device no longer touches it.
         let mut buf = unsafe { posted.reclaim() };
         match done {
-            Ok((hdr, len)) if hdr == self.hdr_len && len <= MAX_FRAME => {
-                buf.start = RX_FRAME_AT;
-                buf.len = len;
+            Ok((hdr, len)) if hdr == self.hdr_len && len <= MAX_FRAME && buf.set_received(len) => {
                 Some(Ok(buf))
             }
             Ok(_) => Some(Err((Some(buf), QueueError::Device))),
@@ -288,18 +177,15 @@ impl NetQueues {
         if !self.tx_has_room() {
             return Err((Some(buf), QueueError::Full));
         }
-        if buf.len == 0 || buf.start < self.hdr_len {
+        let filled = !buf.frame().is_empty()
+            && buf
+                .header_mut(self.hdr_len)
+                .is_some_and(|header| self.raw.fill_buffer_header(header).is_ok());
+        if !filled {
             return Err((Some(buf), QueueError::BadBuffer));
         }
-        let from = buf.start - self.hdr_len;
-        let to = buf.start + buf.len;
-        if self
-            .raw
-            .fill_buffer_header(&mut buf.data[from..buf.start])
-            .is_err()
-        {
-            return Err((Some(buf), QueueError::BadBuffer));
-        }
+        let from = buf.start() - self.hdr_len;
+        let to = buf.start() + buf.frame().len();
         let posted = Posted::post(buf);
         let region = tx_region(&posted, from, to);
         // SAFETY: `region` lies inside the leaked box; the box stays a raw pointer in
@@ -372,3 +258,55 @@ fn tx_region(posted: &Posted, from: usize, to: usize) -> &[u8] {
 }
 
 const _: () = assert!(RX_FRAME_AT + MAX_FRAME <= BUF_SIZE && HDR_MAX <= RX_FRAME_AT);
+
+impl NetPort for NetQueues {
+    fn mac(&self) -> [u8; 6] {
+        NetQueues::mac(self)
+    }
+    fn is_broken(&self) -> bool {
+        NetQueues::is_broken(self)
+    }
+    fn rx_has_room(&self) -> bool {
+        NetQueues::rx_has_room(self)
+    }
+    fn tx_has_room(&self) -> bool {
+        NetQueues::tx_has_room(self)
+    }
+    fn post_rx(&mut self, buf: PacketBuf) -> Result<(), Refused> {
+        NetQueues::post_rx(self, buf)
+    }
+    fn recv(&mut self) -> Option<Result<PacketBuf, Refused>> {
+        NetQueues::recv(self)
+    }
+    fn send(&mut self, buf: PacketBuf) -> Result<(), Refused> {
+        NetQueues::send(self, buf)
+    }
+    fn reclaim_tx(&mut self) -> Option<Result<PacketBuf, QueueError>> {
+        NetQueues::reclaim_tx(self)
+    }
+}
+
+/// Brings up the virtio-net devices among `devices` as the node's ports, in discovery
+/// order, and returns the devices that are not NICs, for their own drivers.
+pub fn ports(
+    devices: Vec<super::VirtioDevice>,
+) -> (Vec<vnetcrypt_node::PortSlot>, Vec<super::VirtioDevice>) {
+    let (nets, others): (Vec<_>, Vec<_>) = devices
+        .into_iter()
+        .partition(|d| d.kind == super::DeviceType::Network);
+    let mut ports = Vec::new();
+    for d in nets {
+        match NetQueues::new(d.transport) {
+            Ok(q) => ports.push(vnetcrypt_node::PortSlot {
+                port: Box::new(q),
+                location: d.location,
+            }),
+            Err(e) => defmt::error!(
+                "virtio-net at {=str}: {}",
+                d.location.as_str(),
+                defmt::Display2Format(&e)
+            ),
+        }
+    }
+    (ports, others)
+}

@@ -8,6 +8,7 @@
 mod event;
 mod flight;
 mod receive;
+mod trial;
 
 pub use event::{Event, Stats};
 
@@ -34,10 +35,14 @@ use rand_core::CryptoRngCore;
 
 /// Early epoch-1 records kept until keys exist.
 const MAX_EARLY_RECORDS: usize = 16;
+/// Records of one datagram looked at; the rest is dropped (bounded work per datagram).
+const MAX_RECORDS_PER_DATAGRAM: usize = 32;
+/// Handshake fragments of one datagram looked at.
+const MAX_FRAGMENTS_PER_DATAGRAM: usize = 32;
 /// Datagrams queued for sending before the oldest are dropped.
 const MAX_QUEUED: usize = 256;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum State {
     Client(ClientState),
     Server(ServerState),
@@ -49,10 +54,16 @@ enum State {
 pub struct Connection {
     config: Arc<Config>,
     is_client: bool,
-    peer_addr: Vec<u8>,
-    cookie_key: Option<CookieKey>,
     rng: ChaCha20Rng,
     state: State,
+    /// The peer's flight being taken in, on a copy of the state until it verified.
+    trial: Option<trial::Trial>,
+    /// When the handshake fails whatever arrives (set once the time is known).
+    deadline: Option<Instant>,
+    /// Why the last refused flight was refused (reported if the handshake times out).
+    last_refusal: Option<Error>,
+    /// When the peer's retransmission last made us resend (rate limit).
+    last_peer_resend: Option<Instant>,
     transcript: Vec<u8>,
     reassembler: Reassembler,
     next_send_seq: u16,
@@ -69,7 +80,8 @@ pub struct Connection {
     peer_flight_start: u16,
     /// Sequence number of the epoch-0 record being processed.
     last_record_seq: u64,
-    client_random: Option<[u8; 32]>,
+    /// Handshake fragments left to look at in the datagram being processed.
+    fragment_budget: usize,
     rekey_reported: bool,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
@@ -99,10 +111,12 @@ impl Connection {
         Connection {
             config,
             is_client,
-            peer_addr: Vec::new(),
-            cookie_key: None,
             rng: ChaCha20Rng::from_seed(seed),
             state: State::Closed,
+            trial: None,
+            deadline: None,
+            last_refusal: None,
+            last_peer_resend: None,
             transcript: Vec::new(),
             reassembler: Reassembler::new(0),
             next_send_seq: 0,
@@ -116,7 +130,7 @@ impl Connection {
             retransmits: 0,
             peer_flight_start: 0,
             last_record_seq: 0,
-            client_random: None,
+            fragment_budget: 0,
             rekey_reported: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -129,6 +143,7 @@ impl Connection {
     /// Starts a client handshake: flight 1 is ready in [`Connection::poll_transmit`].
     pub fn client(config: Arc<Config>, now: Instant, rng: &mut impl CryptoRngCore) -> Self {
         let mut c = Connection::new(config, true, rng);
+        c.deadline = Some(now + c.config.handshake_timeout);
         let mut actions = Vec::new();
         let st = {
             let mut ctx = Ctx {
@@ -146,9 +161,11 @@ impl Connection {
     }
 
     /// A server waiting for a ClientHello from `peer_addr` (any stable encoding of the
-    /// peer's address, used to bind cookies). It answers hellos without a valid cookie
-    /// with a HelloVerifyRequest and keeps no state for them. Prefer [`crate::Endpoint`],
-    /// which creates connections only once a cookie came back.
+    /// peer's address and port, used to bind cookies). It answers hellos without a valid
+    /// cookie with a HelloVerifyRequest and keeps no state for them. Prefer
+    /// [`crate::Endpoint`], which creates connections only once a cookie came back. Like
+    /// every handshake it fails after [`Config::handshake_timeout`], counted from the
+    /// first datagram or timeout call it gets.
     pub fn server(config: Arc<Config>, peer_addr: &[u8], rng: &mut impl CryptoRngCore) -> Self {
         let key = CookieKey::generate(rng);
         Self::server_with_cookie_key(config, peer_addr, key, rng)
@@ -164,8 +181,6 @@ impl Connection {
         rng: &mut impl CryptoRngCore,
     ) -> Self {
         let mut c = Connection::new(config, false, rng);
-        c.peer_addr = peer_addr.to_vec();
-        c.cookie_key = Some(cookie_key.clone());
         c.state = State::Server(ServerState::ExpectClientHello(server::ExpectClientHello {
             cookie_key,
             peer_addr: peer_addr.to_vec(),
@@ -197,6 +212,18 @@ impl Connection {
         self.failure
     }
 
+    /// What [`Connection::failure`] would say if the handshake's time ran out now: the
+    /// reason a refused flight was refused (a key that does not match the pin), else
+    /// whether the peer answered at all. For a caller that gives up before the
+    /// connection's own deadline and wants to tell a wrong pin from a dead peer.
+    pub fn timeout_failure(&self) -> HandshakeFailure {
+        match self.last_refusal {
+            Some(Error::PeerKeyMismatch | Error::BadSignature) => HandshakeFailure::PinMismatch,
+            _ if self.peer_answered => HandshakeFailure::Timeout,
+            _ => HandshakeFailure::NoResponse,
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -222,12 +249,27 @@ impl Connection {
 
     /// When [`Connection::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer
+        if self.is_closed() || self.is_established() {
+            return self.timer;
+        }
+        match (self.timer, self.deadline) {
+            (Some(t), Some(d)) => Some(t.min(d)),
+            (t, d) => t.or(d),
+        }
     }
 
     /// Retransmits the current flight if its timer expired (doubling the timeout, RFC 6347
-    /// §4.2.4.1), or fails the handshake after `max_retransmits`.
+    /// §4.2.4.1), or fails the handshake after `max_retransmits` or once
+    /// [`Config::handshake_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        self.start_clock(now);
+        if !self.is_established() && self.deadline.is_some_and(|d| now >= d) {
+            self.fail(Error::HandshakeTimeout);
+            return;
+        }
         let Some(deadline) = self.timer else { return };
         if now < deadline {
             return;
@@ -370,23 +412,35 @@ impl Connection {
         }
     }
 
-    fn fail(&mut self, e: Error) {
-        if e == Error::PeerKeyMismatch {
-            self.stats.pin_mismatch += 1;
+    /// Starts the handshake's own clock for a server, which is created without a time.
+    fn start_clock(&mut self, now: Instant) {
+        if self.deadline.is_none() && !self.is_established() {
+            self.deadline = Some(now + self.config.handshake_timeout);
         }
+    }
+
+    /// Ends the connection for good: on its own timeout, or on an authenticated failure
+    /// (only those send an alert, protected by the keys).
+    fn fail(&mut self, e: Error) {
         self.failure = Some(match e {
-            Error::HandshakeTimeout if self.peer_answered => HandshakeFailure::Timeout,
-            Error::HandshakeTimeout => HandshakeFailure::NoResponse,
+            Error::HandshakeTimeout => self.timeout_failure(),
             Error::PeerKeyMismatch | Error::BadSignature => HandshakeFailure::PinMismatch,
             Error::PeerAlert(d) => HandshakeFailure::AlertFromPeer(d),
             _ => HandshakeFailure::Protocol,
         });
-        if e != Error::HandshakeTimeout {
-            self.send_alert(2, e.alert());
-        }
+        let reported = if e == Error::HandshakeTimeout {
+            // The event names the last reason a flight was refused, if any.
+            self.last_refusal.unwrap_or(e)
+        } else {
+            if self.write.is_some() {
+                self.send_alert(2, e.alert());
+            }
+            e
+        };
         self.state = State::Closed;
+        self.trial = None;
         self.timer = None;
-        self.events.push_back(Event::Closed(Some(e)));
+        self.events.push_back(Event::Closed(Some(reported)));
     }
 
     fn queue(&mut self, d: Vec<u8>) {

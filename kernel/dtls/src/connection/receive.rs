@@ -1,27 +1,50 @@
-//! The receive path: records, handshake fragments, alerts, restarts and state
-//! transitions.
+//! The receive path: records, handshake fragments, alerts and keys.
+//!
+//! Before the peer authenticated, nothing unauthenticated changes the handshake:
+//! plaintext alerts are ignored, fragments the awaited flight does not have never reach
+//! the reassembler, and a complete flight changes the state only once it verified
+//! (`trial.rs`). Every drop is counted in [`super::Stats`].
 
-use super::{Connection, Event, State, MAX_EARLY_RECORDS};
+use super::{
+    trial, Connection, Event, State, MAX_EARLY_RECORDS, MAX_FRAGMENTS_PER_DATAGRAM,
+    MAX_RECORDS_PER_DATAGRAM,
+};
 use crate::codec::Reader;
 use crate::error::{AlertDescription, Error, RecordError};
-use crate::handshake::fragment::{Accepted, FragmentHeader, Message};
-use crate::handshake::msgs::{msg_type, ClientHello};
-use crate::handshake::server::{self, ServerState};
-use crate::handshake::{Action, Ctx};
+use crate::handshake::fragment::{Accepted, FragmentHeader};
+use crate::handshake::msgs::msg_type;
+use crate::handshake::server::ServerState;
+use crate::handshake::Action;
 use crate::record::{ContentType, RecordHeader, Records, HEADER_LEN};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use alloc::vec::Vec;
 
 impl Connection {
-    /// Processes one received datagram.
+    /// Processes one received datagram. At most [`MAX_RECORDS_PER_DATAGRAM`] records and
+    /// [`MAX_FRAGMENTS_PER_DATAGRAM`] handshake fragments of it are looked at.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
         if self.is_closed() {
             return;
         }
+        self.start_clock(now);
         let mut peer_retransmitted = false;
+        self.fragment_budget = MAX_FRAGMENTS_PER_DATAGRAM;
+        self.reassembler.next_datagram();
+        // Epoch-1 records that come before their keys wait for the end of the datagram:
+        // its handshake messages (taken all at once) may install the keys (the client's
+        // Finished behind its key exchange).
+        let mut later = Vec::new();
         let mut records = Records::new(datagram);
-        for (header, record) in &mut records {
-            self.handle_record(now, header, record, &mut peer_retransmitted);
+        for (i, (header, record)) in records.by_ref().enumerate() {
+            if i == MAX_RECORDS_PER_DATAGRAM {
+                self.stats.over_budget += 1;
+                break;
+            }
+            if header.epoch == 1 && self.read.is_none() {
+                later.push((header, record));
+                continue;
+            }
+            self.handle_record(header, record, &mut peer_retransmitted);
             if self.is_closed() {
                 return;
             }
@@ -29,10 +52,33 @@ impl Connection {
         if records.malformed() {
             self.stats.malformed += 1;
         }
-        if peer_retransmitted && !self.flight.is_empty() && !self.awaiting_timer_only() {
-            self.stats.retransmits += 1;
-            self.resend_flight();
+        self.take_messages(now);
+        for (header, record) in later {
+            if self.is_closed() {
+                return;
+            }
+            self.handle_record(header, record, &mut peer_retransmitted);
         }
+        self.take_messages(now);
+        if self.is_closed() {
+            return;
+        }
+        if peer_retransmitted && !self.flight.is_empty() && !self.awaiting_timer_only() {
+            self.resend_for_peer(now);
+        }
+    }
+
+    /// The peer retransmitted its previous flight: it lost ours. Resent at most once a
+    /// quarter of the initial timeout, so that replayed old messages do not make us
+    /// reflect whole flights at the peer.
+    fn resend_for_peer(&mut self, now: Instant) {
+        let gap = Duration::from_micros(self.config.initial_rto.as_micros() / 4);
+        if self.last_peer_resend.is_some_and(|t| now < t + gap) {
+            return;
+        }
+        self.last_peer_resend = Some(now);
+        self.stats.retransmits += 1;
+        self.resend_flight();
     }
 
     /// A client that already sent its last flight only retransmits on its timer; a server
@@ -41,13 +87,7 @@ impl Connection {
         self.is_client && self.is_established()
     }
 
-    fn handle_record(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        record: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_record(&mut self, h: RecordHeader, record: &[u8], peer_retransmitted: &mut bool) {
         match h.epoch {
             0 => {
                 self.last_record_seq = h.seq;
@@ -57,14 +97,18 @@ impl Connection {
                         ContentType::Handshake => {}
                         // The peer's CCS, possibly retransmitted: carries nothing.
                         ContentType::ChangeCipherSpec => return,
-                        // Plaintext alerts or data after keys are in place could be forged.
-                        _ => {
+                        ContentType::Alert => {
+                            self.stats.alerts_ignored += 1;
+                            return;
+                        }
+                        // Plaintext data after keys are in place could be forged.
+                        ContentType::ApplicationData => {
                             self.stats.unexpected += 1;
                             return;
                         }
                     }
                 }
-                self.handle_plaintext(now, h, body, peer_retransmitted);
+                self.handle_plaintext(h, body, peer_retransmitted);
             }
             1 => {
                 let Some(key) = self.read.as_mut() else {
@@ -80,7 +124,7 @@ impl Connection {
                 match key.open_in_place(&mut copy) {
                     Ok((h, range)) => {
                         let plain = copy[range].to_vec();
-                        self.handle_plaintext(now, h, &plain, peer_retransmitted);
+                        self.handle_plaintext(h, &plain, peer_retransmitted);
                     }
                     Err(RecordError::BadTag) => {
                         self.stats.bad_tag += 1;
@@ -96,22 +140,16 @@ impl Connection {
         }
     }
 
-    fn handle_plaintext(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        body: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_plaintext(&mut self, h: RecordHeader, body: &[u8], peer_retransmitted: &mut bool) {
         match h.content_type {
-            ContentType::Handshake => self.handle_handshake(now, h, body, peer_retransmitted),
+            ContentType::Handshake => self.handle_handshake(h, body, peer_retransmitted),
             ContentType::ChangeCipherSpec => {
                 // Keys switch when they are derived; the record itself carries nothing.
                 if body != [1] {
                     self.stats.malformed += 1;
                 }
             }
-            ContentType::Alert => self.handle_alert(body),
+            ContentType::Alert => self.handle_alert(body, h.epoch >= 1),
             ContentType::ApplicationData => {
                 if h.epoch >= 1 && self.is_established() {
                     self.events.push_back(Event::AppData(body.to_vec()));
@@ -122,7 +160,12 @@ impl Connection {
         }
     }
 
-    fn handle_alert(&mut self, body: &[u8]) {
+    /// Only alerts under the session's keys act: anyone can forge a plaintext one.
+    fn handle_alert(&mut self, body: &[u8], authenticated: bool) {
+        if !authenticated {
+            self.stats.alerts_ignored += 1;
+            return;
+        }
         let [level, code] = body else {
             self.stats.malformed += 1;
             return;
@@ -133,11 +176,13 @@ impl Connection {
                 self.send_alert(1, AlertDescription::CloseNotify);
             }
             self.state = State::Closed;
+            self.trial = None;
             self.timer = None;
             self.events.push_back(Event::Closed(None));
         } else if *level == 2 {
             self.failure = Some(crate::error::HandshakeFailure::AlertFromPeer(desc));
             self.state = State::Closed;
+            self.trial = None;
             self.timer = None;
             self.events
                 .push_back(Event::Closed(Some(Error::PeerAlert(desc))));
@@ -146,57 +191,81 @@ impl Connection {
         }
     }
 
-    fn handle_handshake(
-        &mut self,
-        now: Instant,
-        h: RecordHeader,
-        body: &[u8],
-        peer_retransmitted: &mut bool,
-    ) {
+    fn handle_handshake(&mut self, h: RecordHeader, body: &[u8], peer_retransmitted: &mut bool) {
         let mut r = Reader::new(body);
         while !r.is_empty() {
+            if self.fragment_budget == 0 {
+                self.stats.over_budget += 1;
+                return;
+            }
+            self.fragment_budget -= 1;
             let Ok((fh, data)) = FragmentHeader::parse(&mut r) else {
                 self.stats.malformed += 1;
                 return;
             };
             if self.is_established() {
-                self.handshake_after_established(now, h, &fh, data, peer_retransmitted);
+                self.handshake_after_established(h, &fh, peer_retransmitted);
                 continue;
             }
             if let State::Server(ServerState::ExpectClientHello(_)) = self.state {
                 // Stateless until a cookie returns: follow the client's numbering.
                 if fh.msg_type == msg_type::CLIENT_HELLO
-                    && fh.message_seq != self.reassembler.next_seq()
+                    && fh.message_seq != self.reassembler.floor()
                 {
                     self.reassembler.reset(fh.message_seq);
                 }
             }
-            match self.reassembler.insert(&fh, data, h.epoch) {
-                // Part of the peer's current flight seen again is no reason to resend ours.
-                Accepted::Old => *peer_retransmitted |= fh.message_seq < self.peer_flight_start,
-                Accepted::Dropped => self.stats.unexpected += 1,
-                Accepted::Buffered => {}
+            let floor = self.reassembler.floor();
+            if fh.msg_type == msg_type::HELLO_VERIFY_REQUEST
+                && !trial::expects(
+                    &self.state,
+                    fh.message_seq.wrapping_sub(floor),
+                    fh.msg_type,
+                    h.epoch,
+                )
+            {
+                // Never a sign of a retransmitted flight: only the answer to our hello.
+                self.stats.hello_verify_ignored += 1;
+                continue;
             }
-            while let Some(m) = self.reassembler.pop() {
-                self.handle_message(now, m);
-                if self.is_closed() || self.is_established() {
-                    return;
+            if fh.message_seq < floor {
+                // Part of the peer's previous flight: it lost ours (its current flight
+                // seen again is no reason to resend).
+                *peer_retransmitted |= fh.message_seq < self.peer_flight_start;
+                continue;
+            }
+            if !trial::expects(&self.state, fh.message_seq - floor, fh.msg_type, h.epoch) {
+                match fh.msg_type {
+                    msg_type::HELLO_VERIFY_REQUEST => self.stats.hello_verify_ignored += 1,
+                    msg_type::CLIENT_HELLO => self.stats.client_hellos_ignored += 1,
+                    _ => self.stats.fragments_refused += 1,
                 }
+                continue;
+            }
+            match self.reassembler.insert(&fh, data, h.epoch) {
+                Accepted::Old => *peer_retransmitted |= fh.message_seq < self.peer_flight_start,
+                Accepted::Dropped => self.stats.fragments_dropped += 1,
+                Accepted::Buffered => {}
             }
         }
     }
 
+    /// Handshake fragments on an established connection: retransmissions of the peer's
+    /// last flight (it lost ours), refused renegotiations, and ClientHellos, which are
+    /// never this connection's business: it does not start over (the owner may run a new
+    /// connection next to it, see [`crate::datagram_has_client_hello`]).
     fn handshake_after_established(
         &mut self,
-        now: Instant,
         h: RecordHeader,
         fh: &FragmentHeader,
-        data: &[u8],
         peer_retransmitted: &mut bool,
     ) {
-        let whole = fh.fragment_offset == 0 && fh.fragment_length == fh.length;
-        if h.epoch == 0 && !self.is_client && fh.msg_type == msg_type::CLIENT_HELLO && whole {
-            self.maybe_restart(now, fh, data);
+        if h.epoch == 0 && fh.msg_type == msg_type::CLIENT_HELLO {
+            self.stats.client_hellos_ignored += 1;
+            return;
+        }
+        if fh.msg_type == msg_type::HELLO_VERIFY_REQUEST {
+            self.stats.hello_verify_ignored += 1;
             return;
         }
         if h.epoch >= 1
@@ -210,84 +279,6 @@ impl Connection {
             *peer_retransmitted = true;
         } else {
             self.stats.unexpected += 1;
-        }
-    }
-
-    /// An epoch-0 ClientHello on an established server connection: a retransmission of
-    /// the current session's hello, or a restarted peer. A restart is accepted only with
-    /// a valid cookie; until then it is answered statelessly.
-    fn maybe_restart(&mut self, now: Instant, fh: &FragmentHeader, data: &[u8]) {
-        let Some(key) = self.cookie_key.clone() else {
-            return;
-        };
-        let Ok(ch) = ClientHello::parse(data) else {
-            self.stats.malformed += 1;
-            return;
-        };
-        if Some(ch.random) == self.client_random {
-            // Our client retransmitting flight 3: it lost flight 4 or 6.
-            self.stats.retransmits += 1;
-            self.resend_flight();
-            return;
-        }
-        if !key.verify(&self.peer_addr, &ch) {
-            let hvr = server::hello_verify_request(&key, &self.peer_addr, &ch, fh.message_seq);
-            self.send_stateless(&hvr);
-            return;
-        }
-        // A new session from a restarted peer replaces this one.
-        let config = self.config.clone();
-        let mut fresh =
-            Connection::server_with_cookie_key(config, &self.peer_addr, key, &mut self.rng);
-        fresh.stats = self.stats;
-        *self = fresh;
-        self.events.push_back(Event::PeerRestarted);
-        let m = Message {
-            epoch: 0,
-            msg_type: fh.msg_type,
-            message_seq: fh.message_seq,
-            body: data.to_vec(),
-        };
-        self.reassembler.reset(fh.message_seq.wrapping_add(1));
-        self.handle_message(now, m);
-    }
-
-    fn handle_message(&mut self, now: Instant, m: Message) {
-        let mut actions = Vec::new();
-        let state = core::mem::replace(&mut self.state, State::Closed);
-        let is_hello = m.msg_type == msg_type::CLIENT_HELLO;
-        let result = {
-            let mut ctx = Ctx {
-                config: &self.config,
-                rng: &mut self.rng,
-                transcript: &mut self.transcript,
-                next_send_seq: &mut self.next_send_seq,
-                actions: &mut actions,
-            };
-            match state {
-                State::Client(s) => s.handle(&mut ctx, &m).map(State::Client),
-                State::Server(s) => s.handle(&mut ctx, &m).map(State::Server),
-                other => Ok(other),
-            }
-        };
-        match result {
-            Ok(next) => {
-                self.peer_answered = true;
-                if let State::Server(ServerState::ExpectClientHello(_)) = next {
-                    // No cookie yet: forget this hello entirely.
-                    self.reassembler.reset(0);
-                } else if is_hello && !self.is_client {
-                    if let Ok(ch) = ClientHello::parse(&m.body) {
-                        self.client_random = Some(ch.random);
-                    }
-                }
-                self.state = next;
-                self.run_actions(now, actions);
-                if self.is_established() && !self.early.is_empty() {
-                    self.replay_early(now);
-                }
-            }
-            Err(e) => self.fail(e),
         }
     }
 
@@ -329,16 +320,20 @@ impl Connection {
         }
     }
 
-    fn replay_early(&mut self, now: Instant) {
+    pub(super) fn replay_early(&mut self, now: Instant) {
         let early = core::mem::take(&mut self.early);
         let mut dummy = false;
+        // At most MAX_EARLY_RECORDS records, each within its own fragment budget.
+        self.fragment_budget = MAX_FRAGMENTS_PER_DATAGRAM;
+        self.reassembler.next_datagram();
         for rec in early {
             if let Some(h) = RecordHeader::parse(&rec) {
-                self.handle_record(now, h, &rec, &mut dummy);
+                self.handle_record(h, &rec, &mut dummy);
             }
             if self.is_closed() {
                 return;
             }
         }
+        self.take_messages(now);
     }
 }

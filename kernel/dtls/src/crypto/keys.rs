@@ -3,16 +3,26 @@
 
 use super::prf::{prf, HashAlg};
 use super::suite::CipherSuite;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The 48-byte master secret. Zeroed on drop.
+/// The 48-byte master secret. Zeroed on drop (every clone too: a handshake state holding
+/// it is cloned while a flight is on trial).
+#[derive(Clone)]
 pub struct MasterSecret(pub [u8; 48]);
 
-impl Drop for MasterSecret {
-    fn drop(&mut self) {
+impl Zeroize for MasterSecret {
+    fn zeroize(&mut self) {
         self.0.zeroize();
     }
 }
+
+impl Drop for MasterSecret {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for MasterSecret {}
 
 impl MasterSecret {
     /// master_secret = PRF(pms, "extended master secret", session_hash) (RFC 7627).
@@ -102,9 +112,19 @@ impl KeyBlock {
     }
 }
 
-impl Drop for KeyBlock {
-    fn drop(&mut self) {
+impl Zeroize for KeyBlock {
+    fn zeroize(&mut self) {
         self.client_key.zeroize();
         self.server_key.zeroize();
+        self.client_iv.zeroize();
+        self.server_iv.zeroize();
     }
 }
+
+impl Drop for KeyBlock {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for KeyBlock {}

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use rand_core::RngCore;
 
 /// The client's handshake state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum ClientState {
     ExpectServerHello(ExpectServerHello),
     ExpectCertificate(ExpectCertificate),
@@ -89,8 +89,11 @@ impl ClientState {
     }
 }
 
+/// HelloVerifyRequests answered in one handshake.
+const MAX_HELLO_VERIFY: u8 = 16;
+
 /// Flight 1 or 3 sent; expecting HelloVerifyRequest or ServerHello.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ExpectServerHello {
     hello: ClientHello,
     cookies: u8,
@@ -101,8 +104,10 @@ impl ExpectServerHello {
         match m.msg_type {
             msg_type::HELLO_VERIFY_REQUEST => {
                 let hvr = HelloVerifyRequest::parse(&m.body)?;
-                // A server may ask more than once, but not forever.
-                if self.cookies >= 3 || hvr.cookie.is_empty() {
+                // A server may ask more than once, but not forever. Anyone can send a
+                // HelloVerifyRequest, so this bounds the hellos forged ones make us send;
+                // the handshake's own timeout bounds the rest.
+                if self.cookies >= MAX_HELLO_VERIFY || hvr.cookie.is_empty() {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.cookies += 1;
@@ -165,7 +170,7 @@ impl ExpectServerHello {
 }
 
 /// Expecting the server's Certificate.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ExpectCertificate {
     hello: Hello,
 }
@@ -188,7 +193,7 @@ impl ExpectCertificate {
 }
 
 /// Expecting ServerKeyExchange, signed by the pinned key.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ExpectServerKeyExchange {
     hello: Hello,
     peer: PeerKey,
@@ -220,7 +225,7 @@ impl ExpectServerKeyExchange {
 }
 
 /// Expecting an optional CertificateRequest, then ServerHelloDone.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ExpectServerHelloDone {
     hello: Hello,
     peer: PeerKey,
@@ -313,6 +318,7 @@ impl ExpectServerHelloDone {
 }
 
 /// Flight 5 sent; expecting the server's Finished in epoch 1.
+#[derive(Clone)]
 pub struct ExpectFinished {
     hello: Hello,
     peer: PeerKey,

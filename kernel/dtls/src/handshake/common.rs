@@ -16,9 +16,11 @@ use subtle::ConstantTimeEq;
 /// Length of an uncompressed P-256 point.
 pub const POINT_LEN: usize = 65;
 
-/// A fresh ephemeral ECDHE key and its public point.
-pub fn ephemeral(rng: &mut rand_chacha::ChaCha20Rng) -> (p256::ecdh::EphemeralSecret, Vec<u8>) {
-    let secret = p256::ecdh::EphemeralSecret::random(rng);
+/// A fresh ephemeral ECDHE key and its public point. A `SecretKey` (wiped on drop, like
+/// `EphemeralSecret`) rather than an `EphemeralSecret` because a handshake state holding it
+/// is cloned while a flight is on trial.
+pub fn ephemeral(rng: &mut rand_chacha::ChaCha20Rng) -> (p256::SecretKey, Vec<u8>) {
+    let secret = p256::SecretKey::random(rng);
     let point = p256::EncodedPoint::from(secret.public_key());
     (secret, point.as_bytes().to_vec())
 }
@@ -33,10 +35,10 @@ pub fn peer_point(bytes: &[u8]) -> Result<p256::PublicKey, Error> {
 
 /// The ECDHE shared secret (the pre-master secret).
 pub fn shared_secret(
-    secret: &p256::ecdh::EphemeralSecret,
+    secret: &p256::SecretKey,
     peer: &p256::PublicKey,
 ) -> zeroize::Zeroizing<[u8; 32]> {
-    let shared = secret.diffie_hellman(peer);
+    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
     let mut out = zeroize::Zeroizing::new([0u8; 32]);
     out.copy_from_slice(shared.raw_secret_bytes());
     out

@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use rand_core::RngCore;
 
 /// The server's handshake state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum ServerState {
     ExpectClientHello(ExpectClientHello),
     ExpectCertificate(ExpectCertificate),
@@ -57,7 +57,7 @@ impl ServerState {
 }
 
 /// Waiting for a ClientHello with a valid cookie.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ExpectClientHello {
     pub cookie_key: CookieKey,
     pub peer_addr: Vec<u8>,
@@ -208,9 +208,10 @@ impl ExpectClientHello {
 }
 
 /// Expecting the client's Certificate (possibly empty).
+#[derive(Clone)]
 pub struct ExpectCertificate {
     hello: Hello,
-    secret: Box<p256::ecdh::EphemeralSecret>,
+    secret: Box<p256::SecretKey>,
 }
 
 impl ExpectCertificate {
@@ -239,9 +240,10 @@ impl ExpectCertificate {
 }
 
 /// Expecting ClientKeyExchange.
+#[derive(Clone)]
 pub struct ExpectClientKeyExchange {
     hello: Hello,
-    secret: Box<p256::ecdh::EphemeralSecret>,
+    secret: Box<p256::SecretKey>,
     peer: Option<PeerKey>,
 }
 
@@ -287,6 +289,7 @@ impl ExpectClientKeyExchange {
 }
 
 /// Expecting CertificateVerify over the transcript so far.
+#[derive(Clone)]
 pub struct ExpectCertificateVerify {
     hello: Hello,
     ms: MasterSecret,
@@ -310,6 +313,7 @@ impl ExpectCertificateVerify {
 }
 
 /// Expecting the client's Finished in epoch 1.
+#[derive(Clone)]
 pub struct ExpectFinished {
     hello: Hello,
     ms: MasterSecret,

@@ -146,6 +146,22 @@ impl SealingKey {
     }
 }
 
+// The implicit salts are wiped on drop with the key block they came from; the expanded AES
+// keys live in the AEAD backend: RustCrypto's `aes` wipes its round keys on drop (its
+// `zeroize` feature of `aes-gcm` also wipes the GHASH key while deriving it); `ring` offers
+// no wiping of its key schedule.
+impl Drop for SealingKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.salt);
+    }
+}
+
+impl Drop for OpeningKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.salt);
+    }
+}
+
 /// The peer's write direction for one epoch, with its replay window.
 #[derive(Debug)]
 pub struct OpeningKey {

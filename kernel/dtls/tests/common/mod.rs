@@ -6,9 +6,13 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::sync::Arc;
 use vnetcrypt_dtls::{
-    Accept, ClientAuth, Config, Connection, Duration, Endpoint, Event, Identity, Instant,
-    PeerPolicy,
+    datagram_has_client_hello, Accept, ClientAuth, Config, Connection, Duration, Endpoint, Event,
+    Identity, Instant, PeerPolicy,
 };
+
+/// An attacker on the fabric: sees each genuine datagram (`to_server`, bytes) as it is
+/// sent and returns forged datagrams `(to_server, bytes)`, delivered just before it.
+pub type Attacker = Box<dyn FnMut(bool, &[u8]) -> Vec<(bool, Vec<u8>)>>;
 
 pub fn identities(seed: u64) -> (Identity, Identity) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -47,6 +51,14 @@ pub struct Pair {
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
     pub delivered: usize,
+    pub attacker: Option<Attacker>,
+    /// Forged datagrams delivered.
+    pub forged: usize,
+    /// Make before break: a connection for a ClientHello that reached an established
+    /// server, run next to it until it is established, then put in its place.
+    pub new_server: Option<Connection>,
+    /// How often `new_server` replaced `server`.
+    pub replaced: usize,
 }
 
 pub const CLIENT_ADDR: &[u8] = b"192.0.2.1:5000";
@@ -68,6 +80,10 @@ impl Pair {
             client_events: Vec::new(),
             server_events: Vec::new(),
             delivered: 0,
+            attacker: None,
+            forged: 0,
+            new_server: None,
+            replaced: 0,
         }
     }
 
@@ -76,6 +92,13 @@ impl Pair {
     }
 
     fn send(&mut self, to_server: bool, d: Vec<u8>) {
+        if let Some(attack) = self.attacker.as_mut() {
+            let at = self.now + Duration::from_micros(9_000);
+            for (side, f) in attack(to_server, &d) {
+                self.forged += 1;
+                self.in_flight.push((at, side, f));
+            }
+        }
         if self.roll(self.link.loss) {
             return;
         }
@@ -98,22 +121,29 @@ impl Pair {
         while let Some(n) = self.client.poll_transmit(&mut buf) {
             self.send(true, buf[..n].to_vec());
         }
-        if let Some(s) = self.server.as_mut() {
-            let mut out = Vec::new();
+        let mut out = Vec::new();
+        for s in self.server.iter_mut().chain(self.new_server.iter_mut()) {
             while let Some(n) = s.poll_transmit(&mut buf) {
                 out.push(buf[..n].to_vec());
             }
-            for d in out {
-                self.send(false, d);
-            }
+        }
+        for d in out {
+            self.send(false, d);
         }
         while let Some(e) = self.client.poll_event() {
             self.client_events.push(e);
         }
-        if let Some(s) = self.server.as_mut() {
+        for s in self.server.iter_mut().chain(self.new_server.iter_mut()) {
             while let Some(e) = s.poll_event() {
                 self.server_events.push(e);
             }
+        }
+        if self.new_server.as_ref().is_some_and(|s| s.is_closed()) {
+            self.new_server = None;
+        }
+        if self.new_server.as_ref().is_some_and(|s| s.is_established()) {
+            self.server = self.new_server.take();
+            self.replaced += 1;
         }
     }
 
@@ -124,6 +154,7 @@ impl Pair {
         let timers = [
             self.client.poll_timeout(),
             self.server.as_ref().and_then(|s| s.poll_timeout()),
+            self.new_server.as_ref().and_then(|s| s.poll_timeout()),
         ];
         let next_timer = timers.iter().flatten().min().copied();
         let next = match (next_delivery, next_timer) {
@@ -145,7 +176,7 @@ impl Pair {
             }
         } else {
             self.client.handle_timeout(now);
-            if let Some(s) = self.server.as_mut() {
+            for s in self.server.iter_mut().chain(self.new_server.iter_mut()) {
                 s.handle_timeout(now);
             }
         }
@@ -156,8 +187,20 @@ impl Pair {
     fn deliver_to_server(&mut self, d: &[u8]) {
         let now = self.now;
         if let Some(s) = self.server.as_mut() {
+            let established = s.is_established();
             s.handle_datagram(now, d);
-            return;
+            // A pending replacement takes the handshake datagrams; a ClientHello at an
+            // established server may start one (the owner's make-before-break).
+            let app_data = d.first() == Some(&23);
+            if let Some(n) = self.new_server.as_mut() {
+                if !app_data {
+                    n.handle_datagram(now, d);
+                }
+                return;
+            }
+            if !(established && datagram_has_client_hello(d)) {
+                return;
+            }
         }
         let mut reply = [0u8; 256];
         match self
@@ -165,6 +208,7 @@ impl Pair {
             .handle_datagram(now, CLIENT_ADDR, d, &mut reply, &mut self.rng)
         {
             Accept::Reply(n) => self.send(false, reply[..n].to_vec()),
+            Accept::Connection(c) if self.server.is_some() => self.new_server = Some(*c),
             Accept::Connection(c) => self.server = Some(*c),
             Accept::Ignore => {}
         }
@@ -180,6 +224,18 @@ impl Pair {
             }
         }
         done(self)
+    }
+
+    /// Runs until both sides are connected, or panics after `secs` virtual seconds.
+    pub fn connect_within(&mut self, secs: u64) {
+        let limit = self.now + Duration::from_secs(secs);
+        assert!(
+            self.run_until(limit, |p| p.both_connected()),
+            "no handshake: client {:?} {:?}, server {:?}",
+            self.client_events,
+            self.client.stats(),
+            self.server.as_ref().map(|s| s.stats()),
+        );
     }
 
     pub fn both_connected(&self) -> bool {

@@ -69,6 +69,8 @@ pub(crate) struct PeerSlot<S> {
     pub sealed_since_rekey: u64,
     /// When we last sent a record to the peer (for keepalives).
     pub last_sent: Instant,
+    /// The peer's keepalive found us silent: answer it with one of ours.
+    pub keepalive_owed: bool,
     pub last_handshake: Option<Instant>,
     pub last_authenticated: Option<Instant>,
     pub last_failure: Option<FailureReason>,
@@ -95,6 +97,7 @@ impl<S: Session> PeerSlot<S> {
             keyed_at: Instant::ZERO,
             sealed_since_rekey: 0,
             last_sent: Instant::ZERO,
+            keepalive_owed: false,
             last_handshake: None,
             last_authenticated: None,
             last_failure: None,

@@ -70,13 +70,18 @@ impl<L: SessionLayer> Gateway<L> {
     }
 
     /// An authenticated keepalive for an up peer that we have sent nothing to for
-    /// `keepalive_interval`: an empty record, which the peer absorbs.
+    /// `keepalive_interval`, or whose keepalive found us silent: an empty record, which
+    /// the peer absorbs.
     fn keepalive(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let every = self.cfg.keepalive_interval;
         let due = self.peers.iter().position(|p| {
-            p.as_ref()
-                .is_some_and(|s| s.established() && now.saturating_since(s.last_sent) >= every)
+            p.as_ref().is_some_and(|s| {
+                s.established() && (s.keepalive_owed || now.saturating_since(s.last_sent) >= every)
+            })
         })?;
+        if let Some(s) = self.slot_mut(PeerId(due as u16)) {
+            s.keepalive_owed = false;
+        }
         let id = PeerId(due as u16);
         let to = self.slot(id)?.cfg.endpoint;
         let region = buf.get_mut(..Self::HEADROOM + Self::TAILROOM)?;

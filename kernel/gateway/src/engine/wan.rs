@@ -2,6 +2,7 @@
 //! packets (enforcement), then delivery to workloads through ARP.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
+use core::time::Duration;
 
 use super::peers::{slot_in, Attempt, Link};
 use super::{write_eth, ArpWait, Gateway, TxItem, Verdict, ETH};
@@ -13,6 +14,9 @@ use crate::peer::PeerId;
 use crate::policy::{self, InboundClear};
 use crate::session::{Accepted, Received, Session, SessionError, SessionLayer};
 use crate::time::Instant;
+
+/// A keepalive received this long after our last record to its sender is answered.
+const KEEPALIVE_ANSWER_GAP: Duration = Duration::from_secs(1);
 
 impl<L: SessionLayer> Gateway<L> {
     /// Handles a UDP payload from `from` at `buf[off..off + len]` (a DTLS datagram).
@@ -41,6 +45,14 @@ impl<L: SessionLayer> Gateway<L> {
                     s.last_authenticated = Some(now);
                     if r.is_empty() {
                         s.counters.keepalives_received += 1;
+                        // Answered when we have been silent, so that each side hears
+                        // the other at its own keepalive rate, whatever the peer's
+                        // interval; an answer to our own keepalive finds us having just
+                        // sent, so the exchange ends there (at most one answer a
+                        // second, and only to authenticated records).
+                        if now.saturating_since(s.last_sent) >= KEEPALIVE_ANSWER_GAP {
+                            s.keepalive_owed = true;
+                        }
                         return Verdict::Consumed;
                     }
                     s.counters.opened_packets += 1;

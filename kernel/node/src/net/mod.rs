@@ -2,7 +2,8 @@
 //! static IPv4 or DHCPv4 (wan), default gateway, MTU, counters, the `interfaces`
 //! console view, and hooks for the gateway data plane.
 //!
-//! All of this is safe code: the unsafe edge (DMA, descriptors) is `crate::virtio`.
+//! All of this is safe code: the NICs are [`NetPort`]s (the appliance's virtio-net
+//! driver holds the unsafe edge: DMA, descriptors).
 //! Frames are never copied on the receive path: the buffer the device wrote is
 //! screened, handed to smoltcp (which reads it in place) or to the data plane, which
 //! may edit it, grow it into its headroom and queue it on the other NIC as is.
@@ -12,20 +13,37 @@ mod command;
 mod dataplane;
 mod nic;
 mod phy;
-mod trace;
+mod sockets;
 mod view;
 
 pub use command::execute;
 pub(crate) use dataplane::COLLECTOR_PORT;
 pub use nic::{ApplyError, Nic};
 
-use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};
-use crate::virtio::{DeviceType, VirtioDevice};
-use crate::{clock, rng};
+use crate::packet::PacketBuf;
+use crate::platform::Platform;
+use crate::port::NetPort;
+use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use smoltcp::time::Instant;
 use vnetcrypt_console::config::{Config, Iface};
+
+/// Receive buffers each NIC keeps posted (and frames it may have queued to send).
+pub const QUEUE_SIZE: usize = 64;
+/// Screened frames waiting for the stack (it takes one per free transmit slot).
+pub const BACKLOG: usize = 32;
+/// Transit frames waiting for the data plane: one receive ring's worth, so that a
+/// poll's batch fits when the data plane drains the queue every poll.
+pub const TRANSIT: usize = QUEUE_SIZE;
+
+/// A NIC handed to the node: the port and where it sits (`pci 00:02.0`,
+/// `mmio 0xfeb00e00`), for messages.
+pub struct PortSlot {
+    pub port: Box<dyn NetPort>,
+    pub location: String,
+}
 
 /// Both interfaces, the shared packet-buffer pool and the tracer switch.
 pub struct Interfaces {
@@ -37,65 +55,51 @@ pub struct Interfaces {
     bridge: bool,
 }
 
-fn now() -> (Instant, u64) {
-    let us = clock::uptime_us();
+fn now(p: &dyn Platform) -> (Instant, u64) {
+    let us = p.now_us();
     (Instant::from_micros(us as i64), us)
 }
 
-fn seed() -> u64 {
+fn seed(p: &dyn Platform) -> u64 {
     let mut b = [0u8; 8];
     // Not a secret: smoltcp uses it for ports and TCP sequence numbers.
-    let _ = rng::fill(&mut b);
-    u64::from_le_bytes(b) ^ clock::uptime_us()
+    let _ = p.fill_random(&mut b);
+    u64::from_le_bytes(b) ^ p.now_us()
 }
 
 impl Interfaces {
-    /// Brings up the virtio-net devices among `devices` (the first `wan`, the second
-    /// `lan`) and returns the devices that are not NICs, for their own drivers.
-    pub fn new(devices: Vec<VirtioDevice>, trace: bool, bridge: bool) -> (Self, Vec<VirtioDevice>) {
-        let (nets, others): (Vec<_>, Vec<_>) = devices
-            .into_iter()
-            .partition(|d| d.kind == DeviceType::Network);
+    /// Brings up `ports` (the first `wan`, the second `lan`; more are ignored).
+    pub fn new(ports: Vec<PortSlot>, p: &dyn Platform, trace: bool, bridge: bool) -> Self {
         // Receive ring, transmit ring, stack backlog and transit backlog per NIC.
-        let per_nic = 2 * QUEUE_SIZE + nic::BACKLOG + nic::TRANSIT;
-        let n = nets.len().min(2);
+        let per_nic = 2 * QUEUE_SIZE + BACKLOG + TRANSIT;
+        let n = ports.len().min(2);
         let pool = RefCell::new((0..per_nic * n).map(|_| PacketBuf::new()).collect());
         let mut nics = Vec::new();
-        for (d, role) in nets.into_iter().zip(Iface::ALL) {
-            let queues = match NetQueues::new(d.transport) {
-                Ok(q) => q,
-                Err(e) => {
-                    defmt::error!(
-                        "{=str} at {=str}: {}",
-                        role.name(),
-                        d.location.as_str(),
-                        defmt::Display2Format(&e)
-                    );
-                    continue;
-                }
-            };
-            let (t, _) = now();
-            match Nic::new(role, d.location, queues, &pool, seed(), t) {
+        for (slot, role) in ports.into_iter().zip(Iface::ALL) {
+            let (t, _) = now(p);
+            match Nic::new(role, slot.location, slot.port, &pool, seed(p), t) {
                 Some(nic) => {
-                    defmt::info!(
-                        "{=str}: virtio-net at {=str}, MAC {=[u8]:x}",
+                    p.log(format_args!(
+                        "{}: NIC at {}, MAC {:02x?}",
                         role.name(),
-                        nic.location.as_str(),
+                        nic.location,
                         nic.mac.0
-                    );
+                    ));
                     nics.push(nic);
                 }
-                None => defmt::error!("{=str}: MAC is not unicast; NIC not used", role.name()),
+                None => p.log(format_args!(
+                    "{}: MAC is not unicast; NIC not used",
+                    role.name()
+                )),
             }
         }
-        let ifs = Self {
+        Self {
             nics,
             pool,
             trace,
             transit: bridge,
             bridge,
-        };
-        (ifs, others)
+        }
     }
 
     pub fn nic(&self, role: Iface) -> Option<&Nic> {
@@ -108,7 +112,7 @@ impl Interfaces {
 
     /// Applies the interface part of the running configuration. Errors name the
     /// interface; an absent interface is not an error (the setting waits for it).
-    pub fn apply(&mut self, config: &Config) -> Result<(), (Iface, ApplyError)> {
+    pub fn apply(&mut self, config: &Config, p: &dyn Platform) -> Result<(), (Iface, ApplyError)> {
         // Roles follow discovery order: the first NIC is wan unless configured otherwise.
         let order = if config.roles_swapped {
             [Iface::Lan, Iface::Wan]
@@ -124,20 +128,32 @@ impl Interfaces {
         }
         // Announce a new address (and ask for the gateway) before the console answers,
         // so that the gateway's ARP reply usually beats the first packet for us.
-        self.poll();
+        self.poll(p);
         Ok(())
     }
 
     /// Moves frames on every NIC. Call often (the main loop calls it between
-    /// console bytes).
-    pub fn poll(&mut self) {
-        let (t, us) = now();
+    /// console bytes). Returns how many frames arrived.
+    pub fn poll(&mut self, p: &dyn Platform) -> usize {
+        let (t, us) = now(p);
+        let mut received = 0;
         for nic in &mut self.nics {
-            nic.poll(t, us, &self.pool, self.trace, self.transit);
+            received += nic.poll(t, us, &self.pool, self.trace, self.transit, p);
         }
         if self.bridge {
             self.bridge_transit();
         }
+        received
+    }
+
+    /// When the stacks next need a poll with nothing received (DHCP, ARP retries), in
+    /// microseconds of uptime; `Some(now)` while frames wait in a backlog.
+    pub fn poll_at(&mut self, p: &dyn Platform) -> Option<u64> {
+        let (t, us) = now(p);
+        self.nics
+            .iter_mut()
+            .filter_map(|nic| nic.poll_at(t, us))
+            .min()
     }
 
     /// The zero-copy path the data plane will use, exercised without it: each transit

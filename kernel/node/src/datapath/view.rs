@@ -1,6 +1,6 @@
 //! The console's views of the data plane: peers, sessions, counters, flows.
 
-use super::{now, Datapath};
+use super::Datapath;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
 use vnetcrypt_console::{write_peer, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
@@ -49,6 +49,7 @@ impl Datapath {
         &self,
         config: &Config,
         only: Option<&str>,
+        now: Instant,
         w: &mut dyn Write,
     ) -> fmt::Result {
         if self.engine.is_none() {
@@ -57,7 +58,6 @@ impl Datapath {
         if config.peers.is_empty() {
             return writeln!(w, "no peers (add one with 'peer add', see 'help peer')");
         }
-        let now = now();
         let mut found = false;
         for p in config
             .peers
@@ -106,11 +106,10 @@ impl Datapath {
     }
 
     /// `sessions`: one line per peer with a session or a handshake.
-    pub fn write_sessions(&self, w: &mut dyn Write) -> fmt::Result {
+    pub fn write_sessions(&self, now: Instant, w: &mut dyn Write) -> fmt::Result {
         let Some(gw) = &self.engine else {
             return self.inactive_line(w);
         };
-        let now = now();
         writeln!(
             w,
             "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
@@ -135,11 +134,16 @@ impl Datapath {
     }
 
     /// `counters`: the engine's interface, drop-reason and per-peer counters.
-    pub fn write_counters(&self, net: &crate::net::Interfaces, w: &mut dyn Write) -> fmt::Result {
+    pub fn write_counters(
+        &self,
+        net: &crate::net::Interfaces,
+        now: Instant,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
         let Some(gw) = &self.engine else {
             return self.inactive_line(w);
         };
-        render::counters(&mut Adapter(w), gw, now())?;
+        render::counters(&mut Adapter(w), gw, now)?;
         let e = self.errors;
         writeln!(
             w,
@@ -161,11 +165,11 @@ impl Datapath {
     }
 
     /// `flows`: the flow table as Azure VNet flow log v4 tuples.
-    pub fn write_flows(&self, w: &mut dyn Write) -> fmt::Result {
+    pub fn write_flows(&self, now: Instant, w: &mut dyn Write) -> fmt::Result {
         let Some(gw) = &self.engine else {
             return self.inactive_line(w);
         };
-        render::flows(&mut Adapter(w), gw, now(), self.epoch_ms)
+        render::flows(&mut Adapter(w), gw, now, self.epoch_ms)
     }
 }
 

@@ -2,7 +2,7 @@
 //! CSPRNG. Only its public half and fingerprint are ever shown; the secret leaves this
 //! module only towards the configuration disk and the DTLS engine.
 
-use crate::rng::{self, RngUnavailable};
+use crate::platform::{Platform, RngUnavailable};
 use core::fmt::{self, Write};
 use p256::pkcs8::EncodePublicKey;
 use p256::SecretKey;
@@ -31,11 +31,11 @@ impl Drop for IdentityKey {
 
 impl IdentityKey {
     /// A new key from the CSPRNG; refused when the CSPRNG has no hardware seed.
-    pub fn generate() -> Result<Self, RngUnavailable> {
+    pub fn generate(p: &dyn Platform) -> Result<Self, RngUnavailable> {
         loop {
             // Wiped when dropped, like every copy of the key.
             let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-            rng::fill(&mut secret[..])?;
+            p.fill_random(&mut secret[..])?;
             // A 32-byte string is a valid scalar except with probability ~2^-32.
             if let Some(key) = Self::from_secret(&secret) {
                 return Ok(key);

@@ -1,9 +1,11 @@
-//! The configuration disk on virtio-blk (`virtio-drivers`), over either transport.
+//! The configuration disk on virtio-blk (`virtio-drivers`), over either transport: the
+//! node's [`BlockDevice`].
 
-use super::disk::{BlockDevice, IoError, SECTOR};
+use alloc::boxed::Box;
 use virtio_drivers::device::blk::VirtIOBlk;
 use virtio_drivers::transport::Transport;
 use virtio_drivers::Hal;
+use vnetcrypt_node::{BlockDevice, IoError, SECTOR};
 
 pub struct VirtioDisk<H: Hal, T: Transport> {
     blk: VirtIOBlk<H, T>,
@@ -48,4 +50,27 @@ fn check(lba: u64, len: usize, sectors: u64) -> Result<(), IoError> {
         return Err(IoError);
     }
     Ok(())
+}
+
+/// Takes the first virtio-blk device as the configuration disk.
+pub fn take(
+    devices: &mut alloc::vec::Vec<crate::virtio::VirtioDevice>,
+) -> Option<Box<dyn BlockDevice>> {
+    use crate::virtio::{hal::KernelHal, DeviceType};
+    let i = devices.iter().position(|d| d.kind == DeviceType::Block)?;
+    let dev = devices.remove(i);
+    let location = dev.location;
+    match VirtioDisk::<KernelHal, _>::new(dev.transport) {
+        Some(d) => {
+            defmt::info!(
+                "configuration disk: virtio-blk at {=str}",
+                location.as_str()
+            );
+            Some(Box::new(d))
+        }
+        None => {
+            defmt::warn!("virtio-blk at {=str} did not initialise", location.as_str());
+            None
+        }
+    }
 }

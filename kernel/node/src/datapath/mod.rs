@@ -21,10 +21,12 @@ mod clock;
 mod export;
 mod view;
 
+use crate::management::IdentityKey;
 use crate::net::Interfaces;
+use crate::platform::{LogWriter, Platform};
 use alloc::vec;
 use alloc::vec::Vec;
-use vnetcrypt_console::config::Iface;
+use vnetcrypt_console::config::{Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::engine::SLOT;
 use vnetcrypt_gateway::{Destination, Gateway, Instant, PeerId, Verdict};
@@ -57,6 +59,8 @@ pub struct Datapath {
     epoch_ms: u64,
     pub errors: OutputErrors,
     next_retry_us: u64,
+    /// Everything the engine needs is there but it is not running: retries are due.
+    retrying: bool,
     next_export_us: u64,
     export: export::ExportStats,
 }
@@ -66,28 +70,28 @@ fn engine_id(gw: &Engine, name: &str) -> Option<PeerId> {
     gw.peers().find(|(_, p)| p.name == name).map(|(id, _)| id)
 }
 
-fn now() -> Instant {
-    Instant::from_micros(crate::clock::uptime_us())
+fn now(p: &dyn Platform) -> Instant {
+    Instant::from_micros(p.now_us())
 }
 
 impl Datapath {
-    pub fn new() -> Self {
+    pub fn new(p: &dyn Platform) -> Self {
         Self {
             engine: None,
             built: None,
             inactive: "not configured",
             buf: vec![0u8; Engine::BUFFER_LEN],
-            epoch_ms: clock::epoch_ms(),
+            epoch_ms: clock::epoch_ms(p),
             errors: OutputErrors::default(),
             next_retry_us: 0,
+            retrying: false,
             next_export_us: 0,
             export: export::ExportStats::default(),
         }
     }
 
     /// With everything present but no engine (it failed to start), retry now and then.
-    fn retry_due(&mut self) -> bool {
-        let t = crate::clock::uptime_us();
+    fn retry_due(&mut self, t: u64) -> bool {
         if t >= self.next_retry_us {
             self.next_retry_us = t + 5_000_000;
             return true;
@@ -95,28 +99,34 @@ impl Datapath {
         false
     }
 
-    /// Moves every packet that is waiting, in both directions.
+    /// Moves every packet that is waiting, in both directions. Returns how many
+    /// packets it handed to the engine or sent.
     pub fn poll(
         &mut self,
         net: &mut Interfaces,
-        cfg: &vnetcrypt_console::config::Config,
-        identity: Result<&crate::management::IdentityKey, &'static str>,
-    ) {
+        cfg: &Config,
+        identity: Result<&IdentityKey, &'static str>,
+        p: &dyn Platform,
+    ) -> usize {
         // An address that appeared or changed (a DHCP lease, say) starts or rebuilds
         // the engine.
         let wan = net.nic(Iface::Wan).and_then(|n| n.address()).map(|a| a.0);
         let lan = net.nic(Iface::Lan).and_then(|n| n.address());
         let stale = match &self.built {
             Some(b) => Some(b.wan_ip) != wan || Some(b.lan) != lan,
-            None => wan.is_some() && lan.is_some() && identity.is_ok() && self.retry_due(),
+            None => {
+                self.retrying = wan.is_some() && lan.is_some() && identity.is_ok();
+                self.retrying && self.retry_due(p.now_us())
+            }
         };
         if stale {
-            self.reconfigure(cfg, identity, net, &mut crate::console::Log);
+            self.reconfigure(cfg, identity, net, p, &mut LogWriter(p));
         }
         let Some(gw) = self.engine.as_mut() else {
-            return;
+            return 0;
         };
-        let now = now();
+        let now = now(p);
+        let mut moved = 0;
         let head = Engine::HEADROOM;
         // lan -> engine, and wan plaintext for other hosts -> engine, each in the
         // buffer it was received in.
@@ -137,6 +147,7 @@ impl Datapath {
                 };
                 output(v, net, &mut self.errors);
                 net.recycle(frame);
+                moved += 1;
             }
         }
         // DTLS on wan -> engine
@@ -146,15 +157,16 @@ impl Datapath {
         {
             let v = gw.handle_wan_datagram(now, from, &mut self.buf, head, len);
             output(v, net, &mut self.errors);
+            moved += 1;
         }
         if gw.poll_timeout().is_some_and(|t| t <= now) {
             gw.handle_timeout(now);
         }
         // Flow records for a collector behind a peer are handed to the engine before
         // its output is drained, so what it queued for the tunnel leaves now.
-        self.export_flows(net, cfg);
+        self.export_flows(net, cfg, p);
         let Some(gw) = self.engine.as_mut() else {
-            return;
+            return moved;
         };
         // The engine's own output.
         while let Some(t) = gw.poll_transmit(now, &mut self.buf) {
@@ -168,7 +180,20 @@ impl Datapath {
                 Destination::Lan => Verdict::ToLan { frame: bytes },
             };
             output(v, net, &mut self.errors);
+            moved += 1;
         }
+        moved
+    }
+
+    /// When the data plane next needs a poll with nothing received (the engine's
+    /// timers, the next flow export, a retry to start), in microseconds of uptime.
+    pub fn poll_at(&self, cfg: &Config) -> Option<u64> {
+        let Some(gw) = self.engine.as_ref() else {
+            return (self.built.is_none() && self.retrying).then_some(self.next_retry_us);
+        };
+        let export = cfg.collector.map(|_| self.next_export_us);
+        let timer = gw.poll_timeout().map(Instant::as_micros);
+        [export, timer].into_iter().flatten().min()
     }
 }
 

@@ -8,13 +8,9 @@
 
 use super::nic::Nic;
 use super::Interfaces;
-use crate::virtio::net::PacketBuf;
-use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 use core::net::SocketAddrV4;
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::{raw, udp};
 use smoltcp::wire::{IpEndpoint, IpProtocol, IpVersion};
 use vnetcrypt_console::config::Iface;
@@ -27,35 +23,6 @@ const UDP_BYTES: usize = UDP_PACKETS * 1600;
 const RAW_PACKETS: usize = 32;
 /// Protocols the data plane can forward in the clear on wan.
 const RAW_PROTOCOLS: [IpProtocol; 3] = [IpProtocol::Tcp, IpProtocol::Udp, IpProtocol::Icmp];
-
-/// The data plane's sockets on one NIC.
-#[derive(Default)]
-pub struct Sockets {
-    udp: Option<(u16, SocketHandle)>,
-    raw: Vec<(IpProtocol, SocketHandle)>,
-    collector: Option<SocketHandle>,
-    /// Datagrams on the data plane's UDP port too large for any record we accept.
-    pub truncated: u64,
-    /// Copy ARP frames to the transit queue.
-    pub arp_tap: bool,
-}
-
-/// Pushes a copy of `frame` to `transit` if it is ARP (and there is a buffer).
-pub fn tap_arp(frame: &[u8], transit: &mut VecDeque<PacketBuf>, pool: &RefCell<Vec<PacketBuf>>) {
-    if frame.get(12..14) != Some(&[0x08, 0x06]) || transit.len() >= super::nic::TRANSIT {
-        return;
-    }
-    let Some(mut copy) = pool.borrow_mut().pop() else {
-        return;
-    };
-    copy.reset();
-    if copy.set_len(frame.len()) {
-        copy.frame_mut().copy_from_slice(frame);
-        transit.push_back(copy);
-    } else {
-        pool.borrow_mut().push(copy);
-    }
-}
 
 fn packet_buffer<'a>(packets: usize, bytes: usize) -> udp::PacketBuffer<'a> {
     udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], vec![0u8; bytes])

@@ -9,10 +9,10 @@
 //! instead: no identity, no data path, no `config save`, until `config initialize
 //! confirm` (`vnetcrypt_config::boot`).
 
-mod blk;
 pub mod disk;
 mod identity;
 
+use crate::platform::Platform;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::string::ToString;
@@ -53,7 +53,7 @@ impl Management {
     /// Loads the configuration and identity from `disk` (if any), reporting what it
     /// finds on the console. Never fails; what it does follows [`BootPlan::decide`]:
     /// a blank or absent disk gets a first identity, an unreadable one locks.
-    pub fn boot(dev: Option<Box<dyn BlockDevice>>, w: &mut dyn Write) -> Self {
+    pub fn boot(dev: Option<Box<dyn BlockDevice>>, p: &dyn Platform, w: &mut dyn Write) -> Self {
         let mut m = Management {
             config: Config::default(),
             identity: None,
@@ -142,7 +142,7 @@ impl Management {
                  'config initialize confirm' (see 'help config')"
             );
         } else if plan.generates_identity() && m.identity.is_none() {
-            m.first_identity(plan.saves_at_boot(), w);
+            m.first_identity(plan.saves_at_boot(), p, w);
         }
         m
     }
@@ -181,8 +181,8 @@ impl Management {
         };
     }
 
-    fn first_identity(&mut self, save: bool, w: &mut dyn Write) {
-        match IdentityKey::generate() {
+    fn first_identity(&mut self, save: bool, p: &dyn Platform, w: &mut dyn Write) {
+        match IdentityKey::generate(p) {
             Ok(key) => {
                 let _ = writeln!(w, "identity: generated; fingerprint {}", key.fingerprint());
                 self.identity = Some(key);
@@ -232,7 +232,12 @@ impl Management {
 
     /// Carries out the management commands; returns `None` for commands that are
     /// not management's (the caller handles those).
-    pub fn handle(&mut self, cmd: &Command<'_>, w: &mut dyn Write) -> Option<Changed> {
+    pub fn handle(
+        &mut self,
+        cmd: &Command<'_>,
+        p: &dyn Platform,
+        w: &mut dyn Write,
+    ) -> Option<Changed> {
         let changed = match cmd {
             Command::Show(View::Identity) => {
                 match &self.identity {
@@ -276,7 +281,7 @@ impl Management {
                 );
                 Changed::Nothing
             }
-            Command::ConfigInitialize => return Some(self.initialize(w)),
+            Command::ConfigInitialize => return Some(self.initialize(p, w)),
             Command::ConfigSave => {
                 if self.disk.is_none() {
                     let _ = writeln!(w, "error: no configuration disk attached");
@@ -295,7 +300,7 @@ impl Management {
                 }
                 Changed::Nothing
             }
-            Command::IdentityRotate => match IdentityKey::generate() {
+            Command::IdentityRotate => match IdentityKey::generate(p) {
                 Ok(key) => {
                     let _ = writeln!(w, "new identity; fingerprint {}", key.fingerprint());
                     let _ = writeln!(
@@ -322,7 +327,7 @@ impl Management {
     /// `config initialize confirm`: the operator's decision to abandon what an
     /// unreadable disk holds. Ends the lock; generates an identity if there is none;
     /// the next `config save` writes the disk.
-    fn initialize(&mut self, w: &mut dyn Write) -> Changed {
+    fn initialize(&mut self, p: &dyn Platform, w: &mut dyn Write) -> Changed {
         let Some(reason) = self.locked else {
             let _ = writeln!(
                 w,
@@ -331,7 +336,7 @@ impl Management {
             return Changed::Nothing;
         };
         if self.identity.is_none() {
-            match IdentityKey::generate() {
+            match IdentityKey::generate(p) {
                 Ok(key) => {
                     let _ = writeln!(w, "new identity; fingerprint {}", key.fingerprint());
                     self.identity = Some(key);
@@ -391,29 +396,6 @@ impl Management {
             None => {
                 let _ = writeln!(w, "error: no configuration disk attached");
             }
-        }
-    }
-}
-
-/// Takes the first virtio-blk device as the configuration disk.
-pub fn take_disk(
-    devices: &mut alloc::vec::Vec<crate::virtio::VirtioDevice>,
-) -> Option<Box<dyn BlockDevice>> {
-    use crate::virtio::{hal::KernelHal, DeviceType};
-    let i = devices.iter().position(|d| d.kind == DeviceType::Block)?;
-    let dev = devices.remove(i);
-    let location = dev.location;
-    match blk::VirtioDisk::<KernelHal, _>::new(dev.transport) {
-        Some(d) => {
-            defmt::info!(
-                "configuration disk: virtio-blk at {=str}",
-                location.as_str()
-            );
-            Some(Box::new(d))
-        }
-        None => {
-            defmt::warn!("virtio-blk at {=str} did not initialise", location.as_str());
-            None
         }
     }
 }

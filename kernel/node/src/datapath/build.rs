@@ -3,6 +3,7 @@
 use super::{Datapath, Engine};
 use crate::management::IdentityKey;
 use crate::net::Interfaces;
+use crate::platform::Platform;
 use alloc::format;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -58,6 +59,7 @@ impl Datapath {
         config: &Config,
         identity: Result<&IdentityKey, &'static str>,
         net: &mut Interfaces,
+        p: &dyn Platform,
         w: &mut dyn Write,
     ) {
         let (base, identity) = match self.base(config, identity, net) {
@@ -73,7 +75,7 @@ impl Datapath {
             }
         };
         if self.built.as_ref() != Some(&base) || self.engine.is_none() {
-            match start(&base, config, identity, net) {
+            match start(&base, config, identity, net, p) {
                 Ok(engine) => {
                     self.engine = Some(engine);
                     let _ = writeln!(
@@ -164,6 +166,7 @@ fn start(
     config: &Config,
     identity: &IdentityKey,
     net: &mut Interfaces,
+    p: &dyn Platform,
 ) -> Result<Engine, &'static str> {
     let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
         .map_err(|_| "identity key unusable")?;
@@ -176,7 +179,8 @@ fn start(
     // Records must fit the wan MTU after the outer IPv4 and UDP headers.
     dtls.mtu = usize::from(base.wan_mtu).saturating_sub(28);
     let mut seed = [0u8; 32];
-    crate::rng::fill(&mut seed).map_err(|_| "no hardware random source")?;
+    p.fill_random(&mut seed)
+        .map_err(|_| "no hardware random source")?;
     let lan_prefix = Prefix::new(
         Ipv4Addr::from(
             u32::from(base.lan.0)

@@ -16,6 +16,7 @@
 
 use super::{now, output, Datapath, Engine, ETH};
 use crate::net::{Interfaces, COLLECTOR_PORT};
+use crate::platform::Platform;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -80,11 +81,12 @@ fn iso8601(ms: u64) -> String {
 impl Datapath {
     /// Sends the flow tuples due now, if a collector is configured and its interval
     /// has passed.
-    pub(super) fn export_flows(&mut self, net: &mut Interfaces, cfg: &Config) {
+    pub(super) fn export_flows(&mut self, net: &mut Interfaces, cfg: &Config, p: &dyn Platform) {
         let Some(collector) = cfg.collector else {
             return;
         };
-        let t = crate::clock::uptime_us();
+        let t = p.now_us();
+        let now = now(p);
         if t < self.next_export_us {
             return;
         }
@@ -92,7 +94,7 @@ impl Datapath {
         let Some(gw) = self.engine.as_mut() else {
             return;
         };
-        let route = route(gw, cfg, collector.endpoint, now());
+        let route = route(gw, cfg, collector.endpoint, now);
         let lan = net.nic(Iface::Lan);
         let mut mac = String::new();
         for b in lan.map(|n| n.mac.0).unwrap_or_default() {
@@ -129,11 +131,11 @@ impl Datapath {
         // A record sealed into the tunnel must fit it whole (no fragmentation).
         let max = MAX_RECORD.min(gw.tunnel_mtu().saturating_sub(IP_UDP));
         let mut records: Vec<Vec<u8>> = Vec::new();
-        let tuples = gw.export_flow_records(now(), self.epoch_ms, &meta, max, |record| {
+        let tuples = gw.export_flow_records(now, self.epoch_ms, &meta, max, |record| {
             records.push(record.into());
         });
         self.export.tuples += tuples as u64;
-        self.send_records(net, &records, route, collector.endpoint);
+        self.send_records(net, &records, route, collector.endpoint, now);
     }
 
     /// Sends this interval's records the way `route` says; counts what was not sent.
@@ -143,6 +145,7 @@ impl Datapath {
         records: &[Vec<u8>],
         route: Route,
         to: SocketAddrV4,
+        now: vnetcrypt_gateway::Instant,
     ) {
         let stats = &mut self.export;
         let (Some(gw), Some(base)) = (self.engine.as_mut(), self.built.as_ref()) else {
@@ -173,7 +176,7 @@ impl Datapath {
                         stats.failed += 1;
                         continue;
                     };
-                    match gw.handle_lan_frame(now(), &mut self.buf, head, len) {
+                    match gw.handle_lan_frame(now, &mut self.buf, head, len) {
                         v @ Verdict::ToPeer { to, .. }
                             if gw.peer(id).is_some_and(|p| p.endpoint == to) =>
                         {

@@ -4,8 +4,12 @@
 
 use super::announce::arp_request;
 use super::phy::Phy;
-use super::trace;
-use crate::virtio::net::{NetQueues, PacketBuf, QUEUE_SIZE};
+use super::sockets::{tap_arp, Sockets};
+use super::{BACKLOG, QUEUE_SIZE, TRANSIT};
+use crate::packet::{PacketBuf, MAX_FRAME};
+use crate::platform::{Direction, Platform};
+use crate::port::NetPort;
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,11 +22,6 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
 use vnetcrypt_console::config::{Iface, InterfaceConfig};
 use vnetcrypt_underlay::{screen, ArpLimiter, Counters, DropReason, Identity, Verdict};
 
-/// Screened frames waiting for the stack (it takes one per free transmit slot).
-pub const BACKLOG: usize = 32;
-/// Transit frames waiting for the data plane: one receive ring's worth, so that a
-/// poll's batch fits when the data plane drains the queue every poll.
-pub const TRANSIT: usize = QUEUE_SIZE;
 /// Why a configuration could not be applied to a running interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyError {
@@ -61,7 +60,7 @@ pub struct Nic {
     /// Where the device sits (`pci 00:02.0`, `mmio 0xfeb00e00`).
     pub location: String,
     pub mac: EthernetAddress,
-    queues: NetQueues,
+    queues: Box<dyn NetPort>,
     pub(super) iface: Interface,
     pub(super) sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
@@ -76,8 +75,8 @@ pub struct Nic {
     /// What `set_addressing` last installed (smoltcp flushes its neighbour cache on
     /// every address update, so an unchanged setting is not installed again).
     installed: Option<Addressing>,
-    /// The data plane's sockets on this NIC (see `net::dataplane`).
-    pub(super) dataplane: super::dataplane::Sockets,
+    /// The data plane's sockets on this NIC (see `net::sockets`).
+    pub(super) dataplane: Sockets,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -90,7 +89,7 @@ impl Nic {
     pub fn new(
         role: Iface,
         location: String,
-        queues: NetQueues,
+        queues: Box<dyn NetPort>,
         pool: &RefCell<Vec<PacketBuf>>,
         seed: u64,
         now: Instant,
@@ -108,13 +107,13 @@ impl Nic {
             seed,
             now,
             &mut Phy {
-                queues: &mut queues,
+                queues: &mut *queues,
                 backlog: &mut backlog,
                 pool,
                 counters: &counters,
                 mtu: config.mtu,
                 role: role.name(),
-                trace: false,
+                trace: None,
             },
         );
         Some(Self {
@@ -133,7 +132,7 @@ impl Nic {
             arp: ArpLimiter::default(),
             announce: false,
             installed: None,
-            dataplane: super::dataplane::Sockets::default(),
+            dataplane: Sockets::default(),
         })
     }
 
@@ -171,7 +170,7 @@ impl Nic {
                 return Err(ApplyError::NotUnicast(a));
             }
         }
-        if usize::from(config.mtu) + 18 > crate::virtio::net::MAX_FRAME {
+        if usize::from(config.mtu) + 18 > MAX_FRAME {
             return Err(ApplyError::Mtu(config.mtu));
         }
         self.config = config.clone();
@@ -217,7 +216,8 @@ impl Nic {
     }
 
     /// Moves frames: reclaims sent buffers, screens received frames, refills the
-    /// receive queue, runs the stack (ARP, ICMP echo, DHCP).
+    /// receive queue, runs the stack (ARP, ICMP echo, DHCP). Returns how many frames
+    /// arrived.
     pub fn poll(
         &mut self,
         now: Instant,
@@ -225,7 +225,8 @@ impl Nic {
         pool: &RefCell<Vec<PacketBuf>>,
         trace_on: bool,
         transit_on: bool,
-    ) {
+        p: &dyn Platform,
+    ) -> usize {
         while let Some(done) = self.queues.reclaim_tx() {
             match done {
                 Ok(buf) => pool.borrow_mut().push(buf),
@@ -235,7 +236,7 @@ impl Nic {
                 }
             }
         }
-        self.receive(now_us, pool, trace_on, transit_on);
+        let received = self.receive(now_us, pool, trace_on.then_some(p), transit_on);
         while self.queues.rx_has_room() {
             let Some(buf) = pool.borrow_mut().pop() else {
                 break;
@@ -246,20 +247,31 @@ impl Nic {
             }
         }
         let mut phy = Phy {
-            queues: &mut self.queues,
+            queues: &mut *self.queues,
             backlog: &mut self.backlog,
             pool,
             counters: &self.counters,
             mtu: self.config.mtu,
             role: self.role.name(),
-            trace: trace_on,
+            trace: trace_on.then_some(p),
         };
         self.iface.poll(now, &mut phy, &mut self.sockets);
-        self.poll_dhcp();
+        self.poll_dhcp(p);
         if self.announce {
             self.announce = false;
             self.send_announcements(pool);
         }
+        received
+    }
+
+    /// When this NIC next needs a poll, in microseconds of uptime: now while frames
+    /// wait for the stack or the data plane, else the stack's next timer.
+    pub fn poll_at(&mut self, now: Instant, now_us: u64) -> Option<u64> {
+        if !self.backlog.is_empty() || !self.transit.is_empty() || self.announce {
+            return Some(now_us);
+        }
+        let at = self.iface.poll_at(now, &self.sockets)?;
+        Some(u64::try_from(at.total_micros()).unwrap_or(0).max(now_us))
     }
 
     /// A gratuitous ARP for our address and a request for the gateway's.
@@ -283,10 +295,11 @@ impl Nic {
         &mut self,
         now_us: u64,
         pool: &RefCell<Vec<PacketBuf>>,
-        trace_on: bool,
+        trace: Option<&dyn Platform>,
         transit_on: bool,
-    ) {
+    ) -> usize {
         let me = self.identity();
+        let mut received = 0;
         for _ in 0..QUEUE_SIZE {
             let buf = match self.queues.recv() {
                 None => break,
@@ -297,21 +310,28 @@ impl Nic {
                     break;
                 }
             };
+            received += 1;
             let mut counters = self.counters.borrow_mut();
             counters.received(buf.frame().len());
-            if trace_on {
-                trace::frame(self.role.name(), trace::Direction::In, buf.frame());
-            }
-            if self.dataplane.arp_tap {
-                super::dataplane::tap_arp(buf.frame(), &mut self.transit, pool);
+            if let Some(p) = trace {
+                p.trace_frame(self.role.name(), Direction::In, buf.frame());
             }
             let verdict = match screen(buf.frame(), &me) {
                 Verdict::ArpRequest if !self.arp.allow(now_us) => {
                     Verdict::Drop(DropReason::ArpFlood)
                 }
+                // A request for our own address has one owner, the stack: it answers
+                // and learns the asker (the data plane would answer too: no tap).
                 Verdict::ArpRequest => Verdict::Stack,
                 Verdict::Transit if !transit_on => Verdict::Drop(DropReason::NotOurs),
-                v => v,
+                v => {
+                    // Other ARP (requests for others, which proxy ARP may answer, and
+                    // replies, which resolve workloads) is the data plane's too.
+                    if self.dataplane.arp_tap {
+                        tap_arp(buf.frame(), &mut self.transit, pool);
+                    }
+                    v
+                }
             };
             let queue = match verdict {
                 Verdict::Stack => Some((&mut self.backlog, BACKLOG)),
@@ -331,9 +351,10 @@ impl Nic {
                 None => pool.borrow_mut().push(buf),
             }
         }
+        received
     }
 
-    fn poll_dhcp(&mut self) {
+    fn poll_dhcp(&mut self, p: &dyn Platform) {
         let Some(h) = self.dhcp else { return };
         let event = match self.sockets.get_mut::<dhcpv4::Socket>(h).poll() {
             None => return,
@@ -348,13 +369,13 @@ impl Nic {
             address, router, ..
         } = event
         {
-            defmt::info!(
-                "{=str}: DHCP lease {}/{=u8} gateway {}",
+            p.log(format_args!(
+                "{}: DHCP lease {}/{} gateway {:?}",
                 self.role.name(),
-                defmt::Display2Format(&address.address()),
+                address.address(),
                 address.prefix_len(),
-                defmt::Debug2Format(&router)
-            );
+                router
+            ));
         }
         self.dhcp_state = event;
         self.set_addressing();

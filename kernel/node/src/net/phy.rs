@@ -3,8 +3,9 @@
 //! backlog; a transmit token exists only when the transmit queue has a free
 //! descriptor and the pool a free buffer. Nothing is allocated per packet.
 
-use super::trace;
-use crate::virtio::net::{NetQueues, PacketBuf, MAX_FRAME};
+use crate::packet::{PacketBuf, MAX_FRAME};
+use crate::platform::{Direction, Platform};
+use crate::port::NetPort;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -14,13 +15,14 @@ use vnetcrypt_underlay::Counters;
 
 /// One poll's view of a NIC.
 pub struct Phy<'a> {
-    pub queues: &'a mut NetQueues,
+    pub queues: &'a mut dyn NetPort,
     pub backlog: &'a mut VecDeque<PacketBuf>,
     pub pool: &'a RefCell<Vec<PacketBuf>>,
     pub counters: &'a RefCell<Counters>,
     pub mtu: u16,
     pub role: &'static str,
-    pub trace: bool,
+    /// Where frames are traced (`net.trace`), if they are.
+    pub trace: Option<&'a dyn Platform>,
 }
 
 pub struct RxToken<'a> {
@@ -29,12 +31,12 @@ pub struct RxToken<'a> {
 }
 
 pub struct TxToken<'a> {
-    queues: &'a mut NetQueues,
+    queues: &'a mut dyn NetPort,
     mtu: u16,
     pool: &'a RefCell<Vec<PacketBuf>>,
     counters: &'a RefCell<Counters>,
     role: &'static str,
-    trace: bool,
+    trace: Option<&'a dyn Platform>,
 }
 
 impl Phy<'_> {
@@ -65,7 +67,7 @@ impl phy::Device for Phy<'_> {
                 pool: self.pool,
             },
             TxToken {
-                queues: self.queues,
+                queues: &mut *self.queues,
                 mtu: self.mtu,
                 pool: self.pool,
                 counters: self.counters,
@@ -77,7 +79,7 @@ impl phy::Device for Phy<'_> {
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
         self.can_transmit().then_some(TxToken {
-            queues: self.queues,
+            queues: &mut *self.queues,
             mtu: self.mtu,
             pool: self.pool,
             counters: self.counters,
@@ -122,8 +124,8 @@ impl phy::TxToken for TxToken<'_> {
             self.pool.borrow_mut().push(buf);
             return r;
         }
-        if self.trace {
-            trace::frame(self.role, trace::Direction::Out, buf.frame());
+        if let Some(p) = self.trace {
+            p.trace_frame(self.role, Direction::Out, buf.frame());
         }
         match self.queues.send(buf) {
             Ok(()) => self.counters.borrow_mut().sent(len),

@@ -2,6 +2,7 @@
 //! `interface wan|lan address|gateway|dhcp|mtu` statements, applied at run time.
 
 use super::Interfaces;
+use crate::platform::Platform;
 use core::fmt::Write;
 use vnetcrypt_console::config::{Config, Statement};
 use vnetcrypt_console::{Command, View};
@@ -13,6 +14,7 @@ pub fn execute(
     cmd: &Command<'_>,
     config: &mut Config,
     net: &mut Interfaces,
+    p: &dyn Platform,
     w: &mut dyn Write,
 ) -> bool {
     match cmd {
@@ -31,9 +33,9 @@ pub fn execute(
                 let _ = writeln!(w, "error: {e}");
                 return true;
             }
-            if let Err((role, e)) = net.apply(config) {
+            if let Err((role, e)) = net.apply(config, p) {
                 *config = before;
-                let _ = net.apply(config);
+                let _ = net.apply(config, p);
                 let _ = writeln!(w, "error: {}: {e}", role.name());
             }
             true

@@ -3,7 +3,7 @@
 //! that its reply fills smoltcp's neighbour cache before the first packet needs it:
 //! smoltcp drops a packet whose next hop is unresolved instead of queueing it).
 
-use crate::virtio::net::PacketBuf;
+use crate::packet::PacketBuf;
 use core::net::Ipv4Addr;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,

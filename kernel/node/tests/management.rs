@@ -1,0 +1,153 @@
+//! The node's management on the host: first identity and its persistence, `identity
+//! rotate`, `config reset`, `config save` refusals, the lock of an unreadable disk and
+//! `config initialize confirm`, a machine without a random source.
+
+mod sim;
+
+use sim::machine::{Clock, FailingDisk, FakePlatform, MemDisk};
+use vnetcrypt_node::{BlockDevice, Node, Options};
+
+fn boot(disk: Option<Box<dyn BlockDevice>>, platform: FakePlatform) -> (Node, String) {
+    let mut out = String::new();
+    let node = Node::boot(
+        Box::new(platform),
+        Vec::new(),
+        disk,
+        Options::default(),
+        &mut out,
+    );
+    (node, out)
+}
+
+fn run(node: &mut Node, line: &str) -> String {
+    let cmd = vnetcrypt_console::parse(line).expect("a valid command");
+    let mut out = String::new();
+    assert!(node.execute(&cmd, &mut out), "{line:?} is the node's");
+    out
+}
+
+fn fingerprint(node: &mut Node) -> Option<String> {
+    run(node, "identity show")
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint"))
+        .map(|f| f.trim().to_string())
+}
+
+fn platform(seed: u64) -> FakePlatform {
+    FakePlatform::new(&Clock::default(), seed)
+}
+
+#[test]
+fn the_first_identity_is_saved_at_once_and_survives_a_reboot() {
+    let disk = MemDisk::blank(512);
+    let (mut node, out) = boot(Some(Box::new(disk.clone())), platform(1));
+    assert!(out.contains("configuration disk is empty"), "{out}");
+    assert!(out.contains("identity: saved"), "{out}");
+    let fp = fingerprint(&mut node).expect("an identity");
+    drop(node);
+    let (mut node, out) = boot(Some(Box::new(disk)), platform(2));
+    assert!(out.contains("config: loaded slot"), "{out}");
+    assert_eq!(fingerprint(&mut node), Some(fp));
+}
+
+#[test]
+fn identity_rotate_replaces_the_key_and_config_save_persists_it() {
+    let disk = MemDisk::blank(512);
+    let (mut node, _) = boot(Some(Box::new(disk.clone())), platform(3));
+    let old = fingerprint(&mut node).expect("an identity");
+    let out = run(&mut node, "identity rotate");
+    assert!(out.contains("new identity"), "{out}");
+    let new = fingerprint(&mut node).expect("an identity");
+    assert_ne!(old, new);
+    assert!(run(&mut node, "config show").contains("unsaved changes"));
+    // Not saved yet: a reboot brings the old key back.
+    let (mut again, _) = boot(Some(Box::new(disk.clone())), platform(4));
+    assert_eq!(fingerprint(&mut again), Some(old));
+    assert!(run(&mut node, "config save").contains("saved (slot"));
+    let (mut again, _) = boot(Some(Box::new(disk)), platform(5));
+    assert_eq!(fingerprint(&mut again), Some(new));
+}
+
+#[test]
+fn config_reset_returns_to_defaults_and_keeps_the_identity() {
+    let (mut node, _) = boot(Some(Box::new(MemDisk::blank(512))), platform(6));
+    let fp = fingerprint(&mut node);
+    let out = run(&mut node, "listen port 4600");
+    assert!(!out.contains("error"), "{out}");
+    assert_eq!(node.config().listen_port, 4600);
+    let out = run(&mut node, "config reset");
+    assert!(out.contains("identity kept"), "{out}");
+    assert_ne!(node.config().listen_port, 4600);
+    assert_eq!(fingerprint(&mut node), fp);
+}
+
+#[test]
+fn without_a_disk_the_node_runs_and_refuses_to_save() {
+    let (mut node, out) = boot(None, platform(7));
+    assert!(out.contains("no configuration disk"), "{out}");
+    assert!(fingerprint(&mut node).is_some());
+    let out = run(&mut node, "config save");
+    assert!(out.contains("error: no configuration disk"), "{out}");
+}
+
+#[test]
+fn an_unreadable_disk_locks_until_initialize_confirm() {
+    let inner = MemDisk::blank(512);
+    let disk = FailingDisk {
+        inner: inner.clone(),
+        fail_reads: true,
+        fail_writes: false,
+    };
+    let (mut node, out) = boot(Some(Box::new(disk)), platform(8));
+    assert!(out.contains("LOCKED"), "{out}");
+    assert_eq!(fingerprint(&mut node), None, "no identity while locked");
+    let out = run(&mut node, "config save");
+    assert!(out.contains("error: refused"), "{out}");
+    let out = run(&mut node, "identity rotate");
+    assert!(out.contains("error: refused"), "{out}");
+    assert!(run(&mut node, "peers").contains("inactive"));
+    // Nothing was written to what the disk holds.
+    assert!(inner.0.borrow().iter().all(|&b| b == 0));
+
+    let out = run(&mut node, "config initialize confirm");
+    assert!(out.contains("unlocked"), "{out}");
+    assert!(fingerprint(&mut node).is_some());
+}
+
+#[test]
+fn a_failing_write_leaves_the_saved_configuration() {
+    let inner = MemDisk::blank(512);
+    let (mut node, _) = boot(Some(Box::new(inner.clone())), platform(9));
+    let saved = inner.0.borrow().clone();
+    drop(node);
+    let disk = FailingDisk {
+        inner: inner.clone(),
+        fail_reads: false,
+        fail_writes: true,
+    };
+    let (mut node2, _) = boot(Some(Box::new(disk)), platform(10));
+    run(&mut node2, "listen port 4700");
+    let out = run(&mut node2, "config save");
+    assert!(out.contains("error: save failed"), "{out}");
+    assert_eq!(*inner.0.borrow(), saved);
+    node = node2;
+    assert_eq!(
+        node.config().listen_port,
+        4700,
+        "the running configuration stays"
+    );
+}
+
+#[test]
+fn without_a_random_source_no_key_is_made() {
+    let mut p = platform(11);
+    p.no_rng = true;
+    let (mut node, out) = boot(Some(Box::new(MemDisk::blank(512))), p);
+    assert!(
+        out.contains("identity: none: no hardware random source"),
+        "{out}"
+    );
+    assert_eq!(fingerprint(&mut node), None);
+    let out = run(&mut node, "identity rotate");
+    assert!(out.contains("error: no hardware random source"), "{out}");
+}
