@@ -15,9 +15,10 @@ FUZZ_TARGETS  += fuzz-gateway
 
 # Two gateways over the real DTLS engine (handshake, restart, rekey) and the attacker
 # of issue 12 against it (forged/replayed hellos and alerts, garbage, pin mismatch,
-# rekey_records, fallback, keepalives, dead peer); a few seconds.
+# rekey_records, fallback, keepalives, dead peer), and the copy-free frame path
+# (whole wan frames, zero copies, jumbo, DF); a few seconds.
 test-gateway-dtls: deps
-	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker
+	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker --test dtls_frames
 
 test-gateway-fuzz: deps
 	$(SUITE) $(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))
@@ -26,9 +27,11 @@ fuzz-gateway: deps
 	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SECONDS))
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
-# double (RustCrypto AES-GCM) and over the real DTLS engine (ring); about a minute.
-# Then (flood) a legitimate handshake's time with and without a flood of forged
-# ClientHellos and alerts at the responder, in one run.
+# double (RustCrypto AES-GCM) and over the real DTLS engine (ring); then the copy-free
+# frame path (whole frames in and out, two engines over fake ports, real DTLS with
+# ring) vs raw ring seal+open; about a minute and a half. Then (flood) a legitimate
+# handshake's time with and without a flood of forged ClientHellos and alerts at the
+# responder, in one run.
 bench-gateway: deps
-	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway
+	cargo bench -p vnetcrypt-gateway --features dtls --bench gateway --bench frame_path
 	cargo bench -p vnetcrypt-gateway --features dtls --bench flood

@@ -10,58 +10,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/timing.rs"]
+mod timing;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce, Tag};
 use common::pair::Pair;
-
-const RUN: Duration = Duration::from_millis(200);
-const ROUNDS: usize = 5;
-
-fn imix() -> Vec<usize> {
-    let mut v = vec![64; 7];
-    v.extend([576; 4]);
-    v.push(1400);
-    v
-}
-
-/// Nanoseconds per packet over the packet mix `sizes` for two workloads, measured in
-/// alternating rounds (so that load from elsewhere hits both alike); best of `ROUNDS`.
-fn time_pair(mut a: impl FnMut(usize), mut b: impl FnMut(usize), sizes: &[usize]) -> (f64, f64) {
-    let round = |one: &mut dyn FnMut(usize)| {
-        let start = Instant::now();
-        let cpu_start = cpu_ns();
-        let mut n = 0u64;
-        while start.elapsed() < RUN {
-            for i in 0..64 {
-                one(i % sizes.len());
-            }
-            n += 64;
-        }
-        // On-CPU time when the kernel tells it (this machine's cores are shared), else
-        // wall time.
-        let ns = match (cpu_start, cpu_ns()) {
-            (Some(a), Some(b)) if b > a => (b - a) as f64,
-            _ => start.elapsed().as_nanos() as f64,
-        };
-        ns / n as f64
-    };
-    let (mut best_a, mut best_b) = (f64::MAX, f64::MAX);
-    for _ in 0..ROUNDS {
-        best_a = best_a.min(round(&mut a));
-        best_b = best_b.min(round(&mut b));
-    }
-    (best_a, best_b)
-}
-
-/// This thread's time on a CPU, in ns (Linux `/proc/thread-self/schedstat`).
-fn cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
+use timing::{imix, time_pair, ROUNDS};
 
 fn main() {
     let mut pair = Pair::new(71);

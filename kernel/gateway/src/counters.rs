@@ -28,7 +28,7 @@ drop_reasons! {
     MalformedPacket = "malformed-packet",
     /// An EtherType other than IPv4 and ARP on lan.
     UnsupportedEtherType = "unsupported-ethertype",
-    /// A lan frame addressed to another MAC.
+    /// A lan (or, on the frame path, wan) frame addressed to another unicast MAC.
     NotOurMac = "not-our-mac",
     /// A lan IPv4 packet addressed to the appliance itself (it only answers ARP).
     ToAppliance = "to-appliance",
@@ -158,6 +158,13 @@ pub struct Counters {
     pub arp_requests: u64,
     /// Records kept by a finishing handshake because they overtook its last flight.
     pub buffered_early: u64,
+    /// Frame path: packets for wan handed back without outer headers (next hop not
+    /// known to the caller, or no headroom), for the caller's IP stack to send.
+    pub wan_unframed: u64,
+    /// Packet bytes the engine itself copied (keeping a datagram for a second session,
+    /// fragmenting, moving a late record); queues count their own, see
+    /// `Gateway::bytes_copied`.
+    pub bytes_copied: u64,
 }
 
 impl Counters {

@@ -33,6 +33,7 @@ use crate::status::FailureReason;
 use crate::time::Instant;
 
 const HEADER_LEN: usize = 13;
+const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CONTENT_APPLICATION_DATA: u8 = 23;
 
 fn dtls_time(now: Instant) -> vnetcrypt_dtls::Instant {
@@ -164,6 +165,11 @@ impl Session for DtlsSession {
 
     fn handle_datagram(&mut self, now: Instant, d: &mut [u8]) -> Result<Received, SessionError> {
         if d.len() < HEADER_LEN {
+            return Err(SessionError::Invalid);
+        }
+        // Not a DTLS content type at all (change_cipher_spec, alert, handshake,
+        // application_data): garbage, counted by the engine rather than absorbed.
+        if !(CONTENT_CHANGE_CIPHER_SPEC..=CONTENT_APPLICATION_DATA).contains(&d[0]) {
             return Err(SessionError::Invalid);
         }
         if d[0] == CONTENT_APPLICATION_DATA {

@@ -34,9 +34,12 @@ pub mod render;
 pub mod session;
 pub mod status;
 pub mod time;
+pub mod wanlink;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
-pub use engine::{Destination, Gateway, GatewayConfig, Transmit, Verdict};
+pub use engine::{
+    Destination, FrameVerdict, Gateway, GatewayConfig, Transmit, Verdict, WanNeighbours,
+};
 pub use flow::{FlowEvent, FlowKey, FlowTable};
 pub use flowlog::{Direction, Encryption, FlowState, FlowTuple, RecordMeta};
 pub use lpm::PrefixTable;
@@ -47,3 +50,4 @@ pub use private::PrivateSet;
 pub use session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 pub use status::{FailureReason, PeerState, PeerStatus};
 pub use time::Instant;
+pub use wanlink::WanLink;

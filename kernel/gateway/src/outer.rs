@@ -8,10 +8,8 @@
 use core::net::SocketAddrV4;
 use core::ops::Range;
 
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
-    UdpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, UdpPacket,
 };
 
 /// Ethernet + IPv4 + UDP.
@@ -29,6 +27,9 @@ pub enum WanFrame {
     Clear { packet: Range<usize> },
     /// ARP (for the kernel's wan neighbour handling).
     Arp,
+    /// Damaged: an IPv4 header checksum that fails, or a UDP datagram to our endpoint
+    /// that is truncated or fails its checksum.
+    Invalid,
     /// Anything else (other protocols to our address, other EtherTypes, garbage).
     Other,
 }
@@ -46,8 +47,8 @@ pub fn classify(frame: &[u8], us: SocketAddrV4) -> WanFrame {
     let Some(ip) = crate::ipv4::checked(eth.payload()) else {
         return WanFrame::Other;
     };
-    if !ip.verify_checksum() {
-        return WanFrame::Other;
+    if !crate::ipv4::checksum_ok(&ip) {
+        return WanFrame::Invalid;
     }
     let ip_start = 14;
     let ip_len = usize::from(ip.total_len());
@@ -59,15 +60,19 @@ pub fn classify(frame: &[u8], us: SocketAddrV4) -> WanFrame {
     if ip.next_header() != IpProtocol::Udp || ip.frag_offset() != 0 || ip.more_frags() {
         return WanFrame::Other;
     }
-    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+    // The destination port sits in the first 4 bytes: other ports are not ours to judge.
+    if ip.payload().get(2..4) != Some(&us.port().to_be_bytes()[..]) {
         return WanFrame::Other;
+    }
+    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+        return WanFrame::Invalid;
     };
     let (src, dst) = (
         IpAddress::Ipv4(ip.src_addr()),
         IpAddress::Ipv4(ip.dst_addr()),
     );
-    if udp.dst_port() != us.port() || (udp.checksum() != 0 && !udp.verify_checksum(&src, &dst)) {
-        return WanFrame::Other;
+    if udp.checksum() != 0 && !udp.verify_checksum(&src, &dst) {
+        return WanFrame::Invalid;
     }
     let start = ip_start + usize::from(ip.header_len()) + 8;
     let end = ip_start + usize::from(ip.header_len()) + usize::from(udp.len());
@@ -99,29 +104,34 @@ pub fn encapsulate(buf: &mut [u8], payload: Range<usize>, o: &Outer) -> Option<R
     if payload.end > buf.len() || len + 28 > usize::from(u16::MAX) {
         return None;
     }
-    let frame = &mut buf[start..payload.end];
-    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_src_addr(o.src_mac);
-    eth.set_dst_addr(o.dst_mac);
-    eth.set_ethertype(EthernetProtocol::Ipv4);
-    let repr = Ipv4Repr {
-        src_addr: *o.src.ip(),
-        dst_addr: *o.dst.ip(),
-        next_header: IpProtocol::Udp,
-        payload_len: 8 + len,
-        hop_limit: 64,
-    };
-    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
-    repr.emit(&mut ip, &ChecksumCapabilities::default());
-    ip.set_ident(o.ident);
-    ip.set_dont_frag(true);
-    ip.fill_checksum();
-    let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
-    udp.set_src_port(o.src.port());
-    udp.set_dst_port(o.dst.port());
-    udp.set_len((8 + len) as u16);
-    udp.set_checksum(0);
+    // Written field by field: this runs for every record sent.
+    let h = &mut buf[start..payload.start];
+    h[0..6].copy_from_slice(o.dst_mac.as_bytes());
+    h[6..12].copy_from_slice(o.src_mac.as_bytes());
+    h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = (28 + len) as u16;
+    let ip = &mut h[14..34];
+    ip[0] = 0x45; // version 4, 20-byte header
+    ip[1] = 0; // DSCP/ECN
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[4..6].copy_from_slice(&o.ident.to_be_bytes());
+    ip[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF, offset 0
+    ip[8] = 64; // TTL
+    ip[9] = u8::from(IpProtocol::Udp);
+    ip[10..12].copy_from_slice(&[0, 0]);
+    ip[12..16].copy_from_slice(&o.src.ip().octets());
+    ip[16..20].copy_from_slice(&o.dst.ip().octets());
+    let sum = !crate::ipv4::header_sum(ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let udp = &mut h[34..42];
+    udp[0..2].copy_from_slice(&o.src.port().to_be_bytes());
+    udp[2..4].copy_from_slice(&o.dst.port().to_be_bytes());
+    udp[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+    udp[6..8].copy_from_slice(&[0, 0]);
     if o.udp_checksum {
+        let ip_frame = &mut buf[start + 14..payload.end];
+        let mut ipp = Ipv4Packet::new_unchecked(ip_frame);
+        let mut udp = UdpPacket::new_unchecked(ipp.payload_mut());
         udp.fill_checksum(&IpAddress::Ipv4(*o.src.ip()), &IpAddress::Ipv4(*o.dst.ip()));
     }
     Some(start..payload.end)
@@ -189,9 +199,68 @@ mod tests {
             if sum {
                 // A corrupted payload fails the UDP checksum.
                 buf[OUTER_LEN + 5] ^= 1;
-                assert_eq!(classify(&buf[r], o.dst), WanFrame::Other);
+                assert_eq!(classify(&buf[r], o.dst), WanFrame::Invalid);
             }
         }
+    }
+
+    /// A record of 4 bytes (`de ad be ef`) from 192.0.2.1:4433 to 192.0.2.2:4433, DF,
+    /// ident 7, TTL 64, as written by hand from RFC 791/768 (checksums computed apart).
+    const FIXTURE: [u8; 46] = [
+        // Ethernet: to 02:00:00:00:00:02 from 02:00:00:00:00:01, IPv4
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+        // IPv4: 20-byte header, total 32, ident 7, DF, TTL 64, UDP, checksum b6c2
+        0x45, 0x00, 0x00, 0x20, 0x00, 0x07, 0x40, 0x00, 0x40, 0x11, 0xb6, 0xc2, 192, 0, 2, 1, 192,
+        0, 2, 2, // UDP: 4433 -> 4433, length 12, no checksum
+        0x11, 0x51, 0x11, 0x51, 0x00, 0x0c, 0x00, 0x00, // the record
+        0xde, 0xad, 0xbe, 0xef,
+    ];
+    const FIXTURE_UDP_CHECKSUM: [u8; 2] = [0xbb, 0x92];
+
+    #[test]
+    fn emits_and_parses_the_fixture() {
+        for sum in [false, true] {
+            let mut want = FIXTURE;
+            if sum {
+                want[40..42].copy_from_slice(&FIXTURE_UDP_CHECKSUM);
+            }
+            let mut buf = [0u8; 46];
+            buf[OUTER_LEN..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+            let o = outer(sum);
+            assert_eq!(encapsulate(&mut buf, OUTER_LEN..46, &o), Some(0..46));
+            assert_eq!(buf, want, "udp checksum {sum}");
+            assert_eq!(
+                classify(&want, o.dst),
+                WanFrame::Dtls {
+                    from: o.src,
+                    payload: OUTER_LEN..46
+                }
+            );
+        }
+        // A damaged IPv4 checksum, a wrong UDP checksum, a UDP length past the packet.
+        let mut bad = FIXTURE;
+        bad[24] ^= 1;
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        let mut bad = FIXTURE;
+        bad[40..42].copy_from_slice(&[0xbb, 0x93]);
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        let mut bad = FIXTURE;
+        bad[39] = 13;
+        assert_eq!(classify(&bad, outer(false).dst), WanFrame::Invalid);
+        // Ethernet padding after the packet is not part of the record.
+        let mut padded = [0u8; 60];
+        padded[..46].copy_from_slice(&FIXTURE);
+        assert_eq!(
+            classify(&padded, outer(false).dst),
+            WanFrame::Dtls {
+                from: outer(false).src,
+                payload: OUTER_LEN..46
+            }
+        );
+        // To another port of ours: the host's (DHCP, management), not judged here.
+        let mut other = FIXTURE;
+        other[36..38].copy_from_slice(&68u16.to_be_bytes());
+        assert_eq!(classify(&other, outer(false).dst), WanFrame::Other);
     }
 
     #[test]

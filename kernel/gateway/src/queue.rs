@@ -22,6 +22,7 @@ pub struct PacketQueue<M: Copy> {
     slot_size: usize,
     head: usize,
     len: usize,
+    copied: u64,
 }
 
 impl<M: Copy> PacketQueue<M> {
@@ -33,7 +34,13 @@ impl<M: Copy> PacketQueue<M> {
             slot_size,
             head: 0,
             len: 0,
+            copied: 0,
         }
+    }
+
+    /// Packet bytes copied into, out of and within the queue so far.
+    pub fn bytes_copied(&self) -> u64 {
+        self.copied
     }
 
     /// Packets queued.
@@ -72,6 +79,7 @@ impl<M: Copy> PacketQueue<M> {
         let idx = (self.head + self.len) % self.meta.len();
         let start = idx * self.slot_size;
         fill(&mut self.data[start..start + len]);
+        self.copied += len as u64;
         self.meta[idx] = Some((meta, len));
         self.len += 1;
         Ok(())
@@ -110,6 +118,9 @@ impl<M: Copy> PacketQueue<M> {
             }
             None => false,
         };
+        if fits {
+            self.copied += n as u64;
+        }
         self.pop();
         Some((m, if fits { n } else { 0 }))
     }
@@ -138,7 +149,10 @@ impl<M: Copy> PacketQueue<M> {
             self.pop();
             let dst_idx = (self.head + self.len) % self.meta.len();
             let dst = dst_idx * self.slot_size;
-            self.data.copy_within(src..src + len, dst);
+            if dst != src {
+                self.data.copy_within(src..src + len, dst);
+                self.copied += len as u64;
+            }
             self.meta[dst_idx] = Some((m, len));
             self.len += 1;
         }
@@ -159,6 +173,8 @@ mod tests {
         let mut out = [0u8; 8];
         assert_eq!(q.pop_into(&mut out, 3), Some((1, 2)));
         assert_eq!(&out[3..5], b"ab");
+        // Two packets in (2 + 4 bytes), one out (2).
+        assert_eq!(q.bytes_copied(), 8);
         assert_eq!(q.push(4, b"12345"), Err(QueueError::TooBig));
         assert_eq!(q.push(4, b"gh"), Ok(()));
         assert_eq!(q.pop(), Some(2));

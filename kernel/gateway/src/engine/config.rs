@@ -20,8 +20,12 @@ pub struct GatewayConfig {
     pub lan_prefixes: Vec<Prefix>,
     /// Our wan endpoint (also breaks ties when both sides start a handshake at once).
     pub wan_endpoint: SocketAddrV4,
-    /// The wan MTU: outer IPv4 + UDP + record must fit.
+    /// The wan MTU: outer IPv4 + UDP + record must fit (at most `MAX_MTU`, 9000).
     pub wan_mtu: usize,
+    /// The lan MTU: the largest IPv4 packet workloads send (at most `MAX_MTU`). The
+    /// frame path's buffers hold a lan frame this large; what exceeds the tunnel gets
+    /// ICMP fragmentation-needed (DF) or is fragmented.
+    pub lan_mtu: usize,
     /// The global enforcement mode.
     pub enforcement: Enforcement,
     /// Destinations that count as private.
@@ -74,7 +78,7 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
-    /// Defaults for everything but addresses: DropUnencrypted, 1500-byte wan MTU,
+    /// Defaults for everything but addresses: DropUnencrypted, 1500-byte wan and lan MTU,
     /// RFC 1918 + RFC 6598 private set, proxy ARP on, rekey hourly,
     /// keepalive every 10 s, peer down after 30 s of silence, fallback (Allow only) after
     /// 30 s of failed handshakes.
@@ -90,6 +94,7 @@ impl GatewayConfig {
             lan_prefixes,
             wan_endpoint,
             wan_mtu: 1500,
+            lan_mtu: 1500,
             enforcement: Enforcement::DropUnencrypted,
             private: PrivateSet::default(),
             proxy_arp: true,

@@ -3,7 +3,7 @@
 use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol};
 
 use super::peers::slot_in;
-use super::{Gateway, TxItem, Verdict, ETH};
+use super::{Gateway, TxItem, Verdict, ETH, SLOT};
 use crate::arp;
 use crate::counters::DropReason;
 use crate::flowlog::{Direction, Encryption};
@@ -102,7 +102,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(&buf[ip_off..off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
-        if !p.verify_checksum() {
+        if !crate::ipv4::checksum_ok(&p) {
             return self.drop_for(DropReason::MalformedPacket, None);
         }
         let ip_len = usize::from(p.total_len());
@@ -143,6 +143,16 @@ impl<L: SessionLayer> Gateway<L> {
                 if ip_len > mtu {
                     if df {
                         return self.frag_needed(buf, off, ip_len, mtu, Some(id));
+                    }
+                    return self.fragment_to(now, id, waiting, buf, ip_off, ip_len);
+                }
+                // Packets waiting for a session sit in slots of SLOT bytes (per peer:
+                // jumbo slots would cost every peer 32 × 9 KB): a larger one is
+                // fragmented to fit, or, with DF, dropped and counted; it only happens
+                // while a handshake runs, and the sender retransmits.
+                if waiting && ip_len > SLOT {
+                    if df {
+                        return self.drop_for(DropReason::SessionQueueFull, Some(id));
                     }
                     return self.fragment_to(now, id, waiting, buf, ip_off, ip_len);
                 }
@@ -264,10 +274,13 @@ impl<L: SessionLayer> Gateway<L> {
         let mut scratch = core::mem::take(&mut self.scratch);
         let mut refused = false;
         let tx = &mut self.tx;
+        let mut copied = 0;
         let result = frag::fragment(packet, mtu, &mut scratch, |f| {
+            copied += f.len() as u64;
             refused = tx.push(TxItem::WanClear, f).is_err();
             !refused
         });
+        self.counters.bytes_copied += copied;
         self.scratch = scratch;
         match result {
             Ok(n) => {
@@ -290,7 +303,11 @@ impl<L: SessionLayer> Gateway<L> {
         ip_off: usize,
         ip_len: usize,
     ) -> Verdict<'b> {
-        let mtu = self.tunnel_mtu();
+        let mtu = if waiting {
+            self.tunnel_mtu().min(SLOT)
+        } else {
+            self.tunnel_mtu()
+        };
         let packet = &buf[ip_off..ip_off + ip_len];
         if !waiting {
             self.record_flow(
@@ -311,7 +328,9 @@ impl<L: SessionLayer> Gateway<L> {
                 return self.drop_for(DropReason::SealFailed, None);
             }
         };
+        let mut copied = 0;
         let result = frag::fragment(packet, mtu, &mut scratch, |f| {
+            copied += f.len() as u64;
             let r = if waiting {
                 slot.waiting.push(now, f)
             } else {
@@ -320,6 +339,7 @@ impl<L: SessionLayer> Gateway<L> {
             refused = r.is_err();
             !refused
         });
+        self.counters.bytes_copied += copied;
         self.scratch = scratch;
         match result {
             Ok(n) => {

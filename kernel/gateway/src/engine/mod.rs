@@ -12,6 +12,7 @@
 //! IPv4 packet. Forwarding an established flow allocates nothing.
 
 mod config;
+mod frame;
 mod lan;
 mod lifecycle;
 mod peers;
@@ -26,6 +27,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use smoltcp::wire::{EthernetAddress, IpProtocol, TcpPacket, UdpPacket};
 
 pub use config::GatewayConfig;
+pub use frame::{FrameVerdict, WanNeighbours};
 use peers::{slot_in, PeerSlot};
 
 use crate::arp::Neighbours;
@@ -41,8 +43,13 @@ use crate::session::{Session, SessionLayer};
 use crate::status::PeerStatus;
 use crate::time::Instant;
 
-/// Largest packet (IPv4) or frame the engine queues.
+/// Largest packet (IPv4) or frame the engine queues with a standard wan MTU; a larger
+/// `wan_mtu` (up to [`MAX_MTU`]) makes the engine's own queues that large (see
+/// [`Gateway::frame_buffer_len`]), while packets waiting for a session keep slots of
+/// this size (they are fragmented to it, or dropped and counted if DF is set).
 pub const SLOT: usize = 1600;
+/// The largest wan MTU the engine carries (jumbo frames); larger settings are capped.
+pub const MAX_MTU: usize = 9000;
 /// Most peers.
 pub const MAX_PEERS: usize = 1024;
 
@@ -115,6 +122,10 @@ pub struct Gateway<L: SessionLayer> {
     arp_wait: PacketQueue<ArpWait>,
     arp_asked: heapless::FnvIndexMap<Ipv4Addr, Instant, 32>,
     tx: PacketQueue<TxItem>,
+    /// Largest packet the engine's own queues and scratch take: `SLOT` or the wan MTU.
+    slot: usize,
+    /// IPv4 identification of the outer headers (frame path).
+    ident: u16,
     scratch: Vec<u8>,
     /// Where the session layer writes a stateless answer to a hello.
     reply: Vec<u8>,
@@ -137,21 +148,32 @@ impl<L: SessionLayer> Gateway<L> {
     pub const HEADROOM: usize = <L::Session as Session>::HEADROOM;
     /// Bytes the caller leaves after a lan frame (for the record tag).
     pub const TAILROOM: usize = <L::Session as Session>::TAILROOM;
-    /// A buffer size that fits every transmission and every lan frame plus room.
+    /// A buffer size that fits every transmission and every lan frame plus room, for
+    /// MTUs up to 1500 (see [`Gateway::buffer_len`] for the configured ones).
     pub const BUFFER_LEN: usize = Self::HEADROOM + ETH + SLOT + Self::TAILROOM;
 
+    /// [`Gateway::BUFFER_LEN`] for the configured MTUs (jumbo frames need more).
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADROOM + ETH + self.slot.max(self.cfg.lan_mtu) + Self::TAILROOM
+    }
+
     /// A gateway with no peers. Allocates all its queues and tables now.
-    pub fn new(cfg: GatewayConfig, layer: L) -> Self {
+    pub fn new(mut cfg: GatewayConfig, layer: L) -> Self {
+        cfg.wan_mtu = cfg.wan_mtu.min(MAX_MTU);
+        cfg.lan_mtu = cfg.lan_mtu.min(MAX_MTU);
+        let slot = SLOT.max(cfg.wan_mtu);
         let mut lan = PrefixTable::new();
         for p in &cfg.lan_prefixes {
             lan.insert(*p, ());
         }
         Self {
             neighbours: Neighbours::new(cfg.neighbour_lifetime),
-            arp_wait: PacketQueue::new(cfg.arp_queue, SLOT),
+            arp_wait: PacketQueue::new(cfg.arp_queue, slot),
             arp_asked: heapless::FnvIndexMap::new(),
-            tx: PacketQueue::new(cfg.tx_queue, SLOT + ETH),
-            scratch: vec![0; SLOT],
+            tx: PacketQueue::new(cfg.tx_queue, slot + ETH),
+            slot,
+            ident: 0,
+            scratch: vec![0; slot],
             reply: vec![0; 256],
             flows: FlowTable::new(cfg.flow_capacity, cfg.flow_idle),
             counters: Counters::default(),
@@ -266,6 +288,19 @@ impl<L: SessionLayer> Gateway<L> {
     /// Global counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Packet bytes copied by the engine so far: into, out of and within its queues,
+    /// and by itself (see [`Counters::bytes_copied`]). Zero per packet on the
+    /// established data path.
+    pub fn bytes_copied(&self) -> u64 {
+        let waiting: u64 = self
+            .peers
+            .iter()
+            .flatten()
+            .map(|s| s.waiting.bytes_copied())
+            .sum();
+        self.counters.bytes_copied + self.tx.bytes_copied() + self.arp_wait.bytes_copied() + waiting
     }
 
     /// A peer's counters.

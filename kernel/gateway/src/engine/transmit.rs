@@ -106,7 +106,7 @@ impl<L: SessionLayer> Gateway<L> {
         }
     }
 
-    /// Writes the next transmission into `buf` (of at least [`Gateway::BUFFER_LEN`]
+    /// Writes the next transmission into `buf` (of at least [`Gateway::buffer_len`]
     /// bytes): handshake flights, queued frames and fragments, then packets that waited
     /// for a session now established.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -149,8 +149,10 @@ impl<L: SessionLayer> Gateway<L> {
                     Verdict::ToLan { frame } => Some((frame.as_ptr() as usize - base, frame.len())),
                     _ => None,
                 };
+                self.counters.bytes_copied += n as u64;
                 if let Some((start, len)) = frame {
                     buf.copy_within(start..start + len, 0);
+                    self.counters.bytes_copied += len as u64;
                     return Some(Transmit {
                         destination: Destination::Lan,
                         len,

@@ -113,6 +113,7 @@ impl<L: SessionLayer> Gateway<L> {
         let keep = several && dg.len() <= self.scratch.len();
         if keep {
             self.scratch[..dg.len()].copy_from_slice(dg);
+            self.counters.bytes_copied += dg.len() as u64;
         }
         let previous = slot.previous.as_mut().map(|(s, _)| s);
         // A handshake in progress is offered datagrams first: an established session
@@ -152,6 +153,7 @@ impl<L: SessionLayer> Gateway<L> {
                     }
                     if keep {
                         dg.copy_from_slice(&self.scratch[..dg.len()]);
+                        self.counters.bytes_copied += dg.len() as u64;
                     }
                 }
             }
@@ -259,7 +261,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(&buf[ip_off..ip_off + len]) else {
             return self.drop_for(DropReason::MalformedPacket, Some(id));
         };
-        if !p.verify_checksum() {
+        if !crate::ipv4::checksum_ok(&p) {
             return self.drop_for(DropReason::MalformedPacket, Some(id));
         }
         let ip_len = usize::from(p.total_len());
@@ -297,7 +299,7 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(p) = crate::ipv4::checked(pkt) else {
             return self.drop_for(DropReason::MalformedPacket, None);
         };
-        if !p.verify_checksum() || ip_off < ETH {
+        if !crate::ipv4::checksum_ok(&p) || ip_off < ETH {
             return self.drop_for(DropReason::MalformedPacket, None);
         }
         let ip_len = usize::from(p.total_len());

@@ -4,6 +4,8 @@
 pub mod double;
 #[cfg(feature = "dtls")]
 pub mod dtls_net;
+pub mod frame_cases;
+pub mod frames;
 pub mod pair;
 pub mod pkt;
 pub mod sim;

@@ -12,9 +12,18 @@
 //! The engine is built from the running configuration when it has everything it needs
 //! (lan and wan addresses, an identity, an RNG); a change to any of those rebuilds it,
 //! a change to peers or enforcement is applied to the running engine, so sessions of
-//! untouched peers survive. A received frame is handed to the engine in its own
-//! receive buffer (which has room for the record around it); what the engine sends
-//! to a peer is copied once, into the wan UDP socket.
+//! untouched peers survive.
+//!
+//! Copy-free where the frames reach the data plane: a lan transit frame is handed to
+//! the engine's frame path (`process_lan_frame`) in the buffer the lan NIC received it
+//! in, and the verdict's range of that same buffer goes to the wan NIC's send queue
+//! (record sealed in place, outer IPv4/UDP/Ethernet written in the headroom); a wan
+//! transit frame (clear IPv4 for a workload) goes the same way to lan. The wan next
+//! hop's MAC comes from a `WanLink` that learns from the wan ARP frames the stack
+//! resolves (tapped); until it knows, the record goes through the wan UDP socket
+//! (copied once). Records from peers still arrive through the wan UDP socket (the
+//! underlay's screen gives frames for our address to the stack): copied out of it
+//! into a pool buffer, opened in place and sent from that buffer.
 
 mod build;
 mod clock;
@@ -26,10 +35,14 @@ use crate::net::Interfaces;
 use crate::platform::{LogWriter, Platform};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 use vnetcrypt_console::config::{Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
-use vnetcrypt_gateway::engine::SLOT;
-use vnetcrypt_gateway::{Destination, Gateway, Instant, PeerId, Verdict};
+use vnetcrypt_gateway::{
+    Destination, FrameVerdict, Gateway, Instant, PeerId, Prefix, Verdict, WanLink,
+};
+
+use crate::packet::{PacketBuf, HDR_MAX};
 
 type Engine = Gateway<DtlsLayer>;
 
@@ -44,9 +57,11 @@ pub struct OutputErrors {
     pub clear_refused: u64,
     /// No room on the lan NIC.
     pub lan_full: u64,
-    /// Received frames larger than the engine handles (it carries at most a 1600-byte
-    /// IPv4 packet; jumbo frames on lan are not tunnelled).
+    /// Frames whose verdict did not fit their buffer (not expected: the buffers have
+    /// room for the largest frame and its encapsulation).
     pub too_large: u64,
+    /// No room on the wan NIC for a frame of the frame path.
+    pub wan_full: u64,
 }
 
 pub struct Datapath {
@@ -63,7 +78,19 @@ pub struct Datapath {
     retrying: bool,
     next_export_us: u64,
     export: export::ExportStats,
+    /// The wan link for the frame path (rebuilt when the wan address changes).
+    wan_link: Option<(WanKey, WanLink)>,
 }
+
+/// What the wan link is built from.
+type WanKey = (
+    [u8; 6],
+    (core::net::Ipv4Addr, u8),
+    Option<core::net::Ipv4Addr>,
+);
+
+/// How long a next hop learned from wan ARP is used without being confirmed again.
+const WAN_NEIGHBOUR_LIFETIME: core::time::Duration = core::time::Duration::from_secs(60);
 
 /// The engine's id of the peer the configuration calls `name`.
 fn engine_id(gw: &Engine, name: &str) -> Option<PeerId> {
@@ -87,6 +114,7 @@ impl Datapath {
             retrying: false,
             next_export_us: 0,
             export: export::ExportStats::default(),
+            wan_link: None,
         }
     }
 
@@ -127,36 +155,48 @@ impl Datapath {
         };
         let now = now(p);
         let mut moved = 0;
-        let head = Engine::HEADROOM;
+        let Some(link) = wan_link(&mut self.wan_link, net) else {
+            return 0;
+        };
         // lan -> engine, and wan plaintext for other hosts -> engine, each in the
-        // buffer it was received in.
+        // buffer it was received in, and out of that buffer.
         for role in [Iface::Lan, Iface::Wan] {
             while let Some(mut frame) = net.take_transit(role) {
                 let len = frame.frame().len();
-                if len > ETH + SLOT {
-                    self.errors.too_large += 1;
-                    net.recycle(frame);
-                    continue;
-                }
                 let (room, off) = frame.room_mut();
                 let v = match role {
-                    Iface::Lan => gw.handle_lan_frame(now, room, off, len),
-                    Iface::Wan => {
-                        gw.handle_wan_packet(now, room, off + ETH, len.saturating_sub(ETH))
-                    }
+                    Iface::Lan => gw.process_lan_frame(now, room, off, len, link),
+                    Iface::Wan => gw.process_wan_frame(now, room, off, len, link),
                 };
-                output(v, net, &mut self.errors);
-                net.recycle(frame);
+                if role == Iface::Wan && v == FrameVerdict::Host {
+                    // A copy of a wan ARP frame (the tap): the next hops' MACs.
+                    link.learn_arp(now, frame.frame());
+                }
+                frame_out(v, frame, net, &mut self.errors);
                 moved += 1;
             }
         }
-        // DTLS on wan -> engine
-        while let Some((len, from)) = net
-            .nic_for_dataplane(Iface::Wan)
-            .and_then(|wan| wan.udp_recv(&mut self.buf[head..]))
-        {
-            let v = gw.handle_wan_datagram(now, from, &mut self.buf, head, len);
-            output(v, net, &mut self.errors);
+        // DTLS on wan -> engine: copied out of the socket into a pool buffer, opened
+        // there and sent from it.
+        while let Some(mut frame) = net.buffer() {
+            frame.reset();
+            let (room, off) = frame.room_mut();
+            let Some((len, from)) = net
+                .nic_for_dataplane(Iface::Wan)
+                .and_then(|wan| wan.udp_recv(&mut room[off..]))
+            else {
+                net.recycle(frame);
+                break;
+            };
+            let base = room.as_ptr() as usize;
+            let v = match gw.handle_wan_datagram(now, from, room, off, len) {
+                Verdict::ToLan { frame: f } => {
+                    let start = f.as_ptr() as usize - base;
+                    FrameVerdict::ToLan(start..start + f.len())
+                }
+                _ => FrameVerdict::Consumed,
+            };
+            frame_out(v, frame, net, &mut self.errors);
             moved += 1;
         }
         if gw.poll_timeout().is_some_and(|t| t <= now) {
@@ -194,6 +234,74 @@ impl Datapath {
         let export = cfg.collector.map(|_| self.next_export_us);
         let timer = gw.poll_timeout().map(Instant::as_micros);
         [export, timer].into_iter().flatten().min()
+    }
+}
+
+/// The wan link for the frame path, rebuilt when the wan NIC's MAC, address or
+/// router changes; `None` without a wan address.
+fn wan_link<'a>(
+    slot: &'a mut Option<(WanKey, WanLink)>,
+    net: &Interfaces,
+) -> Option<&'a mut WanLink> {
+    let nic = net.nic(Iface::Wan)?;
+    let key: WanKey = (nic.mac.0, nic.address()?, nic.gateway());
+    if slot.as_ref().is_none_or(|(k, _)| *k != key) {
+        let (ip, len) = key.1;
+        let subnet = Prefix::new(ip, len)
+            .ok()
+            .or_else(|| Prefix::new(ip, 32).ok())?;
+        let link = WanLink::new(nic.mac, ip, subnet, key.2, WAN_NEIGHBOUR_LIFETIME);
+        *slot = Some((key, link));
+    }
+    slot.as_mut().map(|(_, l)| l)
+}
+
+/// Points `buf`'s frame at `r`, a range of its `room_mut()` slice.
+fn set_frame(buf: &mut PacketBuf, r: &Range<usize>) -> bool {
+    let (start, want) = (buf.start(), HDR_MAX + r.start);
+    let moved = if want < start {
+        buf.push_front(start - want).is_some()
+    } else {
+        let len = buf.frame().len();
+        buf.set_len(len.max(want - start)) && buf.pull_front(want - start)
+    };
+    moved && buf.set_len(r.len())
+}
+
+/// Sends what the frame path decided, from the buffer the frame came in.
+fn frame_out(v: FrameVerdict, mut buf: PacketBuf, net: &mut Interfaces, errors: &mut OutputErrors) {
+    let (to, r) = match v {
+        FrameVerdict::ToWan(r) => (Iface::Wan, r),
+        FrameVerdict::ToLan(r) => (Iface::Lan, r),
+        FrameVerdict::ToPeer { to, datagram } => {
+            let (room, _) = buf.room_mut();
+            let datagram = &mut room[datagram];
+            output(Verdict::ToPeer { to, datagram }, net, errors);
+            net.recycle(buf);
+            return;
+        }
+        FrameVerdict::ToWanClear { packet } => {
+            let (room, _) = buf.room_mut();
+            let packet = &mut room[packet];
+            output(Verdict::ToWanClear { packet }, net, errors);
+            net.recycle(buf);
+            return;
+        }
+        FrameVerdict::Host | FrameVerdict::Consumed | FrameVerdict::Dropped(_) => {
+            net.recycle(buf);
+            return;
+        }
+    };
+    if !set_frame(&mut buf, &r) {
+        net.recycle(buf);
+        errors.too_large += 1;
+        return;
+    }
+    if !net.send(to, buf) {
+        match to {
+            Iface::Wan => errors.wan_full += 1,
+            Iface::Lan => errors.lan_full += 1,
+        }
     }
 }
 

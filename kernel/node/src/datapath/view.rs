@@ -148,12 +148,19 @@ impl Datapath {
         writeln!(
             w,
             "data plane: frames too large {}, wan datagrams too large {}; output errors: \
-             wan udp full {}, clear forwarding refused {}, lan full {}",
+             wan udp full {}, clear forwarding refused {}, lan full {}, wan full {}",
             e.too_large,
             net.dataplane_truncated(),
             e.udp_full,
             e.clear_refused,
-            e.lan_full
+            e.lan_full,
+            e.wan_full
+        )?;
+        writeln!(
+            w,
+            "frame path: sent without outer headers {}, engine bytes copied {}",
+            gw.counters().wan_unframed,
+            gw.bytes_copied()
         )?;
         let x = self.export;
         writeln!(

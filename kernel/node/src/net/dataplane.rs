@@ -120,11 +120,14 @@ impl Interfaces {
         self.nic(Iface::Wan).map_or(0, |n| n.dataplane.truncated)
     }
 
-    /// Turns the data plane's hooks on (transit frames kept, ARP tapped on lan).
+    /// Turns the data plane's hooks on (transit frames kept, ARP tapped on lan, and
+    /// on wan, where the frame path learns its next hops' MACs from it).
     pub fn enable_dataplane(&mut self, on: bool) {
         self.set_transit(on);
-        if let Some(lan) = self.nic_mut(Iface::Lan) {
-            lan.dataplane.arp_tap = on;
+        for role in [Iface::Lan, Iface::Wan] {
+            if let Some(nic) = self.nic_mut(role) {
+                nic.dataplane.arp_tap = on;
+            }
         }
     }
 
