@@ -62,6 +62,10 @@ pub struct OutputErrors {
     pub too_large: u64,
     /// No room on the wan NIC for a frame of the frame path.
     pub wan_full: u64,
+    /// Datagrams taken from the wan UDP socket (copied out of the stack) rather than
+    /// received as frames: IP fragments the stack reassembled, or frames that arrived
+    /// before the data plane ran.
+    pub udp_received: u64,
 }
 
 pub struct Datapath {
@@ -176,8 +180,9 @@ impl Datapath {
                 moved += 1;
             }
         }
-        // DTLS on wan -> engine: copied out of the socket into a pool buffer, opened
-        // there and sent from it.
+        // DTLS on wan normally arrives as transit frames (above). What the stack's
+        // socket still holds (reassembled fragments) is copied into a pool buffer,
+        // opened there and sent from it.
         while let Some(mut frame) = net.buffer() {
             frame.reset();
             let (room, off) = frame.room_mut();
@@ -188,6 +193,7 @@ impl Datapath {
                 net.recycle(frame);
                 break;
             };
+            self.errors.udp_received += 1;
             let base = room.as_ptr() as usize;
             let v = match gw.handle_wan_datagram(now, from, room, off, len) {
                 Verdict::ToLan { frame: f } => {

@@ -158,9 +158,11 @@ impl Datapath {
         )?;
         writeln!(
             w,
-            "frame path: sent without outer headers {}, engine bytes copied {}",
+            "frame path: sent without outer headers {}, engine bytes copied {}, \
+             received through the udp socket {}",
             gw.counters().wan_unframed,
-            gw.bytes_copied()
+            gw.bytes_copied(),
+            e.udp_received
         )?;
         let x = self.export;
         writeln!(

@@ -4,7 +4,7 @@
 
 use super::announce::arp_request;
 use super::phy::Phy;
-use super::sockets::{tap_arp, Sockets};
+use super::sockets::{is_dataplane_udp, tap_arp, Sockets};
 use super::{BACKLOG, QUEUE_SIZE, TRANSIT};
 use crate::packet::{PacketBuf, MAX_FRAME};
 use crate::platform::{Direction, Platform};
@@ -324,6 +324,16 @@ impl Nic {
                 // and learns the asker (the data plane would answer too: no tap).
                 Verdict::ArpRequest => Verdict::Stack,
                 Verdict::Transit if !transit_on => Verdict::Drop(DropReason::NotOurs),
+                // DTLS for the data plane's port goes to the data plane in its own
+                // buffer (opened in place there), not through the stack's socket.
+                Verdict::Stack
+                    if transit_on
+                        && self.dataplane.udp.zip(me.address).is_some_and(
+                            |((port, _), (ip, _))| is_dataplane_udp(buf.frame(), ip, port),
+                        ) =>
+                {
+                    Verdict::Transit
+                }
                 v => {
                     // Other ARP (requests for others, which proxy ARP may answer, and
                     // replies, which resolve workloads) is the data plane's too.
