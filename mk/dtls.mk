@@ -8,11 +8,17 @@ DTLS_FUZZ_TARGETS       := dtls_record dtls_handshake_msgs dtls_server dtls_clie
 DTLS_FUZZ_SECONDS       ?= 120
 DTLS_FUZZ_SMOKE_SECONDS ?= 5
 
-TEST_TARGETS  += test-dtls-fuzz
+TEST_TARGETS  += test-dtls-fuzz test-dtls-rustcrypto
 BENCH_TARGETS += bench-dtls
 FUZZ_TARGETS  += fuzz-dtls
 
-.PHONY: test-dtls-fuzz fuzz-dtls bench-dtls
+.PHONY: test-dtls-fuzz fuzz-dtls bench-dtls test-dtls-rustcrypto
+
+# The RustCrypto AEAD backend, which test-host's `cargo test --workspace` does not enable:
+# the known-answer vectors through both backends (the unit tests) and engines on
+# RustCrypto against engines on ring, both roles and suites (tests/aead_backends.rs).
+test-dtls-rustcrypto: deps
+	$(SUITE) cargo test -p vnetcrypt-dtls --features rustcrypto-aead --lib --test aead_backends
 
 test-dtls-fuzz: deps
 	$(SUITE) $(call run_fuzz,fuzz,$(DTLS_FUZZ_TARGETS),$(DTLS_FUZZ_SMOKE_SECONDS))
