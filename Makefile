@@ -17,9 +17,9 @@ TEST_TARGETS  :=
 BENCH_TARGETS :=
 FUZZ_TARGETS  :=
 
-# Runs cargo-fuzz (nightly) targets of one fuzz package: $(1) its directory, $(2) the
-# targets, $(3) seconds per target (scripts/fuzz.sh: skips with a notice without nightly).
-run_fuzz = bash scripts/fuzz.sh $(1) $(3) $(2)
+# Runs cargo-fuzz (nightly) targets of the one fuzz package (fuzz/, mk/fuzz.mk): $(1) the
+# targets, $(2) seconds per target (scripts/fuzz.sh: skips with a notice without nightly).
+run_fuzz = bash scripts/fuzz.sh fuzz $(2) $(1)
 
 # Runs one suite of make test and records its time and test count (scripts/suite.sh);
 # make test prints the table at its end.

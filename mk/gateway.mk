@@ -1,17 +1,11 @@
 # Gateway data plane (kernel/gateway, package vnetcrypt-gateway). Its unit tests and
 # simulations run in `cargo test --workspace` (make test-host); the DTLS adapter's
-# tests need the `dtls` feature; fuzzing needs nightly and cargo-fuzz (scripts/deps.sh).
+# tests need the `dtls` feature; its fuzz targets live in the one fuzz package (mk/fuzz.mk).
 
-GATEWAY_FUZZ_TARGETS       := gateway_wire gateway_engine gateway_dtls
-# Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
-GATEWAY_FUZZ_SECONDS       ?= 120
-GATEWAY_FUZZ_SMOKE_SECONDS ?= 5
-
-TEST_TARGETS  += test-gateway-dtls test-gateway-fuzz
+TEST_TARGETS  += test-gateway-dtls
 BENCH_TARGETS += bench-gateway
-FUZZ_TARGETS  += fuzz-gateway
 
-.PHONY: test-gateway-dtls test-gateway-fuzz fuzz-gateway bench-gateway
+.PHONY: test-gateway-dtls bench-gateway
 
 # Two gateways over the real DTLS engine (handshake, restart, rekey) and the attacker
 # of issue 12 against it (forged/replayed hellos and alerts, garbage, pin mismatch,
@@ -19,12 +13,6 @@ FUZZ_TARGETS  += fuzz-gateway
 # (whole wan frames, zero copies, jumbo, DF); a few seconds.
 test-gateway-dtls: deps
 	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker --test dtls_frames
-
-test-gateway-fuzz: deps
-	$(SUITE) $(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SMOKE_SECONDS))
-
-fuzz-gateway: deps
-	$(call run_fuzz,kernel/gateway/fuzz,$(GATEWAY_FUZZ_TARGETS),$(GATEWAY_FUZZ_SECONDS))
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
 # double (RustCrypto AES-GCM) and over the real DTLS engine (ring); then the copy-free

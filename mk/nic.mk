@@ -1,9 +1,10 @@
 # The NICs (kernel/appliance/src/virtio, kernel/node/src/net, kernel/underlay) against real Linux
 # hosts: network namespaces joined to the appliance's wan and lan through TAP devices
 # (root needed). Both machine types (microvm: virtio-mmio, q35: virtio-pci) run in
-# parallel, about 30 s. kernel/underlay's host tests run in test-host.
+# parallel, about 30 s. kernel/underlay's host tests run in test-host, its fuzz target in
+# test-fuzz (mk/fuzz.mk).
 
-.PHONY: test-nic test-underlay-fuzz fuzz-underlay
+.PHONY: test-nic
 test-nic: deps $(KERNEL_ELF)
 	$(SUITE) cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --test-threads=3 --skip bench_
 TEST_TARGETS += test-nic
@@ -15,15 +16,3 @@ TEST_TARGETS += test-nic
 bench-nic: deps $(KERNEL_ELF)
 	cargo test -p vnetcrypt-tests --features nic --test nic -- --include-ignored --exact bench_nic_paths --nocapture 2>&1 | grep -E '^(bench:|test result)'
 BENCH_TARGETS += bench-nic
-
-# The frame screen under cargo-fuzz (nightly): a smoke run in `make test`, longer in
-# `make fuzz`. The corpus stays in kernel/underlay/fuzz/corpus (not committed).
-UNDERLAY_FUZZ_SECONDS       ?= 120
-UNDERLAY_FUZZ_SMOKE_SECONDS ?= 5
-test-underlay-fuzz: deps
-	$(SUITE) $(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SMOKE_SECONDS))
-TEST_TARGETS += test-underlay-fuzz
-
-fuzz-underlay: deps
-	$(call run_fuzz,kernel/underlay/fuzz,underlay_screen,$(UNDERLAY_FUZZ_SECONDS))
-FUZZ_TARGETS += fuzz-underlay

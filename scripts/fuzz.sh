@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs cargo-fuzz targets of one fuzz package for a fixed time each.
+# Runs cargo-fuzz targets of the fuzz package (fuzz/, every target of every pure crate)
+# for a fixed time each, after one build of all of them.
 #
 #   scripts/fuzz.sh DIR SECONDS TARGET...
 #
@@ -29,7 +30,7 @@ for t in "$@"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out")
   if [ "$rc" -ne 0 ]; then
     grep -E '^(==|SUMMARY|thread|panicked|Failing input|Test unit)' "$out" | head -40
-    echo "fuzz: $t CRASHED (exit $rc) after ${runs:-?} runs; reproducer under $dir/fuzz/artifacts/$t"
+    echo "fuzz: $t CRASHED (exit $rc) after ${runs:-?} runs; reproducer under $dir/artifacts/$t"
     rm -f "$out"
     exit 1
   fi

@@ -152,12 +152,92 @@ mod tests {
         assert!(!clamp(&mut garbage, 1395));
     }
 
+    /// The Internet checksum recomputed from scratch (RFC 1071): the ones' complement of
+    /// the ones' complement sum of big-endian 16-bit words, an odd last byte padded.
+    fn full_checksum(bytes: &[u8]) -> u16 {
+        let mut sum: u32 = bytes
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    /// The TCP checksum of the segment in IPv4 packet `ip`, recomputed over the pseudo
+    /// header and the whole segment with its checksum field taken as zero.
+    fn tcp_checksum_recomputed(ip: &[u8]) -> u16 {
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let seg = &ip[hl..total];
+        let mut v = alloc::vec::Vec::new();
+        v.extend_from_slice(&ip[12..20]); // source and destination
+        v.extend_from_slice(&[0, 6]); // zero, protocol TCP
+        v.extend_from_slice(&(seg.len() as u16).to_be_bytes());
+        v.extend_from_slice(seg);
+        let ck = 12 + 16;
+        v[ck..ck + 2].copy_from_slice(&[0, 0]);
+        full_checksum(&v)
+    }
+
+    #[test]
+    fn clamped_checksum_equals_a_full_recomputation() {
+        for ws in [false, true] {
+            let mut b = syn(Some(1460), ws);
+            assert!(clamp(&mut b, 1395));
+            let stored = u16::from_be_bytes([b[20 + 16], b[20 + 17]]);
+            assert_eq!(stored, tcp_checksum_recomputed(&b), "ws {ws}");
+        }
+    }
+
+    /// A SYN built byte by byte, its MSS option behind a NOP so the value starts at an odd
+    /// offset in the segment (straddling two 16-bit words of the checksum).
+    #[test]
+    fn clamps_an_mss_at_an_odd_offset() {
+        #[rustfmt::skip]
+        let mut b: alloc::vec::Vec<u8> = alloc::vec![
+            // IPv4: version 4, IHL 5, total 48, TTL 64, TCP, 10.1.0.5 -> 10.2.0.9
+            0x45, 0, 0, 48, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 5, 10, 2, 0, 9,
+            // TCP: 40000 -> 80, seq 1234, ack 0, data offset 7 (28 bytes), SYN, window 64240
+            0x9c, 0x40, 0, 80, 0, 0, 0x04, 0xd2, 0, 0, 0, 0, 0x70, 0x02, 0xfa, 0xf0,
+            0, 0, 0, 0, // checksum (filled in below), urgent pointer
+            1, 2, 4, 0x05, 0xb4, 1, 1, 0, // NOP, MSS 1460, NOP, NOP, end
+        ];
+        let ck = tcp_checksum_recomputed(&b);
+        b[36..38].copy_from_slice(&ck.to_be_bytes());
+        assert!(clamp(&mut b, 1395));
+        assert_eq!(&b[43..45], &1395u16.to_be_bytes());
+        let stored = u16::from_be_bytes([b[36], b[37]]);
+        assert_eq!(stored, tcp_checksum_recomputed(&b));
+        assert_eq!(mss_of(&b), (Some(1395), true));
+    }
+
     #[test]
     fn incremental_update_matches_recompute() {
-        // Example from RFC 1624 section 4's spirit: ones'-complement sums agree.
-        let hc = 0xdd2f;
-        let a = checksum_update(hc, 0x5555, 0x3285);
-        let b = checksum_update(checksum_update(hc, 0x5555, 0x1234), 0x1234, 0x3285);
-        assert_eq!(a, b);
+        // Words of a made-up header; each is replaced in turn by values including the
+        // ones' complement edge cases, and the RFC 1624 update must give the checksum a
+        // full recomputation over the changed words gives.
+        let words = [
+            0x4500u16, 0x0030, 0x1c46, 0x4000, 0x4006, 0xb1e6, 0xac10, 0x0a63,
+        ];
+        let bytes = |w: &[u16]| {
+            w.iter()
+                .flat_map(|x| x.to_be_bytes())
+                .collect::<alloc::vec::Vec<u8>>()
+        };
+        let hc = full_checksum(&bytes(&words));
+        for k in 0..words.len() {
+            for new in [0x0000, 0x0001, 0x5555, 0x8000, 0xfffe, 0xffff, words[k]] {
+                let mut changed = words;
+                changed[k] = new;
+                let want = full_checksum(&bytes(&changed));
+                assert_eq!(
+                    checksum_update(hc, words[k], new),
+                    want,
+                    "word {k} -> {new:#06x}"
+                );
+            }
+        }
     }
 }

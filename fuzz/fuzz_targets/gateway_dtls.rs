@@ -16,7 +16,7 @@
 //! empty (see `seed_corpus`): nothing binary is committed.
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../kernel/gateway/tests/common/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod common;
 

@@ -4,7 +4,7 @@
 //! Input: chunks of [kind, len_hi, len_lo, advance_ms, bytes...].
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../kernel/gateway/tests/common/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod common;
 
