@@ -17,7 +17,7 @@ pub fn transport(base: u64, size: u64, irq: u32) -> Option<(DeviceType, MmioTran
     let in_map = base
         .checked_add(size)
         .is_some_and(|end| end <= IDENTITY_MAPPED);
-    if size < MIN_WINDOW || !in_map || base % 4 != 0 {
+    if size < MIN_WINDOW || !in_map || !base.is_multiple_of(4) {
         return None;
     }
     let header = NonNull::new(base as *mut VirtIOHeader)?;
