@@ -14,7 +14,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -30,7 +29,7 @@ use vnetcrypt_dtls::{
 use crate::peer::PeerConfig;
 use crate::session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 use crate::status::FailureReason;
-use crate::time::Instant;
+use crate::Instant;
 
 const HEADER_LEN: usize = 13;
 const CONTENT_APPLICATION_DATA: u8 = 23;
@@ -53,7 +52,7 @@ pub struct DtlsLayer {
     rng: ChaCha20Rng,
     /// The stateless front door per peer endpoint, with the fingerprint it pins and the
     /// randoms of the last hellos it accepted (to refuse replays of them).
-    doors: BTreeMap<SocketAddrV4, (String, Endpoint, VecDeque<[u8; 32]>)>,
+    doors: BTreeMap<SocketAddrV4, (Fingerprint, Endpoint, VecDeque<[u8; 32]>)>,
 }
 
 impl core::fmt::Debug for DtlsLayer {
@@ -82,11 +81,7 @@ impl DtlsLayer {
 
     fn config_for(&self, peer: &PeerConfig) -> Arc<Config> {
         let mut c = self.template.clone();
-        // An unparseable fingerprint pins nothing: the handshake then fails.
-        c.peers = PeerPolicy::Pinned(match Fingerprint::parse(&peer.fingerprint) {
-            Some(fp) => vec![fp],
-            None => Vec::new(),
-        });
+        c.peers = PeerPolicy::Pinned(vec![peer.fingerprint]);
         Arc::new(c)
     }
 }
@@ -299,10 +294,8 @@ impl SessionLayer for DtlsLayer {
             .is_none_or(|(fp, _, _)| *fp != peer.fingerprint);
         if stale {
             let door = Endpoint::new(self.config_for(peer), &mut self.rng);
-            self.doors.insert(
-                peer.endpoint,
-                (peer.fingerprint.clone(), door, VecDeque::new()),
-            );
+            self.doors
+                .insert(peer.endpoint, (peer.fingerprint, door, VecDeque::new()));
         }
         let Some((_, door, accepted)) = self.doors.get_mut(&peer.endpoint) else {
             return Accepted::Ignored;

@@ -151,7 +151,7 @@ impl Keys {
             .expect("openssl req");
         assert!(status.success());
         let pem = std::fs::read_to_string(dir.path().join("peer.pem")).unwrap();
-        let peer_fingerprint = Fingerprint::of_certificate_pem(&pem).unwrap();
+        let peer_fingerprint = vnetcrypt_dtls::fingerprint_of_certificate_pem(&pem).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let ours = Identity::generate(&mut rng, "vnetcrypt-test").unwrap();
         std::fs::write(dir.path().join("ours.pem"), ours.certificate_pem()).unwrap();

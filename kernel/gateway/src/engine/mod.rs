@@ -34,17 +34,14 @@ use crate::flow::{FlowEvent, FlowKey, FlowStats, FlowTable};
 use crate::flowlog::{pack_records, Direction, Encryption, FlowTuple, RecordMeta};
 use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
-use crate::policy::{Enforcement, SessionState};
-use crate::prefix::Prefix;
+use crate::policy::SessionState;
 use crate::queue::PacketQueue;
 use crate::session::{Session, SessionLayer};
 use crate::status::PeerStatus;
-use crate::time::Instant;
+use crate::{Enforcement, Instant, MAX_PEERS};
 
 /// Largest packet (IPv4) or frame the engine queues.
 pub const SLOT: usize = 1600;
-/// Most peers.
-pub const MAX_PEERS: usize = 1024;
 
 const ETH: usize = 14;
 const OUTER: usize = 20 + 8; // outer IPv4 + UDP
@@ -193,9 +190,7 @@ impl<L: SessionLayer> Gateway<L> {
             if self.owners.iter().any(|(p, _)| p == prefix) {
                 return Err(PeerError::PrefixTaken(*prefix));
             }
-            let overlaps =
-                |a: &Prefix, b: &Prefix| a.contains(b.network()) || b.contains(a.network());
-            if self.cfg.lan_prefixes.iter().any(|l| overlaps(l, prefix)) {
+            if self.cfg.lan_prefixes.iter().any(|l| l.overlaps(prefix)) {
                 return Err(PeerError::OverlapsLan(*prefix));
             }
         }
