@@ -34,10 +34,6 @@ use crate::Instant;
 const HEADER_LEN: usize = 13;
 const CONTENT_APPLICATION_DATA: u8 = 23;
 
-fn dtls_time(now: Instant) -> vnetcrypt_dtls::Instant {
-    vnetcrypt_dtls::Instant::from_micros(now.as_micros())
-}
-
 fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
     let mut b = [0u8; 6];
     b[..4].copy_from_slice(&ep.ip().octets());
@@ -176,7 +172,7 @@ impl Session for DtlsSession {
         {
             return Err(SessionError::NotThisSession);
         }
-        self.conn.handle_datagram(dtls_time(now), d);
+        self.conn.handle_datagram(now, d);
         self.drain_events();
         Ok(Received::Handshake)
     }
@@ -186,13 +182,11 @@ impl Session for DtlsSession {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.conn
-            .poll_timeout()
-            .map(|t| Instant::from_micros(t.as_micros()))
+        self.conn.poll_timeout()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(dtls_time(now));
+        self.conn.handle_timeout(now);
         self.drain_events();
     }
 
@@ -226,7 +220,7 @@ impl Session for DtlsSession {
         if self.conn.is_established() || self.is_failed() {
             return false;
         }
-        self.conn.handle_datagram(dtls_time(now), d);
+        self.conn.handle_datagram(now, d);
         self.drain_events();
         true
     }
@@ -266,7 +260,7 @@ impl SessionLayer for DtlsLayer {
     fn connect(&mut self, now: Instant, peer: &PeerConfig) -> DtlsSession {
         let config = self.config_for(peer);
         DtlsSession {
-            conn: Box::new(Connection::client(config, dtls_time(now), &mut self.rng)),
+            conn: Box::new(Connection::client(config, now, &mut self.rng)),
             is_client: true,
             hello_random: None,
             rekey_needed: false,
@@ -307,7 +301,7 @@ impl SessionLayer for DtlsLayer {
             return Accepted::Ignored;
         }
         let addr = address_bytes(peer.endpoint);
-        let conn = match door.handle_datagram(dtls_time(now), &addr, d, reply, &mut self.rng) {
+        let conn = match door.handle_datagram(now, &addr, d, reply, &mut self.rng) {
             Accept::Reply(n) => return Accepted::Reply(n),
             Accept::Ignore => return Accepted::Ignored,
             Accept::Connection(c) => c,

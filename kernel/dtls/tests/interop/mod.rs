@@ -257,10 +257,7 @@ impl UdpClient {
             let mut wait = StdDuration::from_millis(20);
             if let Some(t) = self.conn.poll_timeout() {
                 let now = now_of(self.start);
-                wait = wait.min(
-                    StdDuration::from_micros((t - now).as_micros())
-                        .max(StdDuration::from_millis(1)),
-                );
+                wait = wait.min((t - now).max(StdDuration::from_millis(1)));
             }
             self.sock.set_read_timeout(Some(wait)).unwrap();
             if let Ok(n) = self.sock.recv(&mut buf) {
