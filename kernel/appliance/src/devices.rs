@@ -1,21 +1,41 @@
 //! Device discovery: PCI enumeration where a host bridge answers (q35, pc), and the
-//! virtio-mmio windows the command line names (microvm, Firecracker).
+//! virtio-mmio windows the command line names (microvm, Firecracker). The one pass
+//! over the buses: `status` lists what it found, and the virtio transports are built
+//! from its [`VirtioSlot`]s (`virtio::transports`), not from a second scan.
 
 use crate::arch::IDENTITY_MAPPED;
 use alloc::vec::Vec;
 use vnetcrypt_bootinfo::Cmdline;
 use vnetcrypt_console::{Device, DeviceAddr};
-use vnetcrypt_drivers::pci::{self, ConfigSpace, PciAddress, PortConfigSpace};
+use vnetcrypt_drivers::pci::{self, ConfigSpace, PciAddress, PciFunction, PortConfigSpace};
 use vnetcrypt_drivers::virtio_mmio;
 
 /// What was found, and what the machine looks like from it.
 pub struct Discovery {
     pub devices: Vec<Device>,
     pub machine: &'static str,
+    /// The virtio devices among `devices`, in the same order, with what their
+    /// transports are built from.
+    pub virtio: Vec<VirtioSlot>,
 }
+
+/// Where a virtio device sits.
+#[derive(Clone, Copy, Debug)]
+pub enum VirtioSlot {
+    /// A PCI function with the virtio vendor id.
+    Pci(PciFunction),
+    /// A populated virtio-mmio window inside the identity mapping.
+    Mmio { base: u64, size: u64, irq: u32 },
+}
+
+/// PCI vendor id of virtio devices (virtio 1.x, 4.1.2).
+const VIRTIO_VENDOR: u16 = 0x1af4;
+/// A virtio-mmio register window holds at least the header.
+const MIN_MMIO_WINDOW: u64 = 0x100;
 
 pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
     let mut devices = Vec::new();
+    let mut virtio = Vec::new();
     // SAFETY: 0xCF8/0xCFC are PCI configuration mechanism #1 on PC chipsets and
     // unclaimed on microvm (reads give all ones); only this function uses them.
     let mut cs = unsafe { PortConfigSpace::new() };
@@ -54,6 +74,9 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
                 device: f.device,
                 kind: f.kind(),
             });
+            if f.vendor == VIRTIO_VENDOR {
+                virtio.push(VirtioSlot::Pci(f));
+            }
         });
     }
     for entry in cmdline.virtio_mmio_devices() {
@@ -67,7 +90,7 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
                 continue;
             }
         };
-        if d.size < 0x100
+        if d.size < MIN_MMIO_WINDOW
             || d.base
                 .checked_add(d.size)
                 .is_none_or(|end| end > IDENTITY_MAPPED)
@@ -97,7 +120,16 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
                 device: id.device_id as u16,
                 kind: id.kind(),
             });
+            virtio.push(VirtioSlot::Mmio {
+                base: d.base,
+                size: d.size,
+                irq: d.irq,
+            });
         }
     }
-    Discovery { devices, machine }
+    Discovery {
+        devices,
+        machine,
+        virtio,
+    }
 }

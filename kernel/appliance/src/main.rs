@@ -87,7 +87,7 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         found.devices.len()
     );
 
-    let virtio_devices = virtio::transports(&boot.cmdline);
+    let virtio_devices = virtio::transports(&found.virtio);
     for d in &virtio_devices {
         defmt::info!(
             "virtio {} at {=str}",

@@ -23,15 +23,15 @@ pub mod boot;
 mod error;
 pub mod gpt;
 mod model;
-mod prefix;
 mod show;
 mod statement;
 pub mod store;
 
 pub use error::{ApplyError, StatementError};
 pub use model::{
-    Collector, CollectorPath, Config, Enforcement, Fingerprint, Iface, InterfaceConfig, Liveness,
-    PeerConfig, Rekey, DEFAULT_LISTEN_PORT, MAX_PEERS, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
+    Collector, CollectorPath, Config, Iface, InterfaceConfig, Liveness, PeerConfig, Rekey,
+    DEFAULT_LISTEN_PORT, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
 };
-pub use prefix::Ipv4Prefix;
+// The domain types the configuration speaks in, defined once in `vnetcrypt-types`.
 pub use statement::{PeerChange, Statement};
+pub use vnetcrypt_types::{Enforcement, Fingerprint, Ipv4Prefix, PrefixError, MAX_PEERS};

@@ -1,81 +1,16 @@
 //! The configuration model and its defaults.
 
-use crate::Ipv4Prefix;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
+use vnetcrypt_types::{Enforcement, Fingerprint, Ipv4Prefix, DEFAULT_PRIVATE};
 
-/// At most this many peers.
-pub const MAX_PEERS: usize = 64;
 /// At most this many protected prefixes behind one peer.
 pub const MAX_PREFIXES_PER_PEER: usize = 16;
 /// At most this many prefixes in the private-destination set.
 pub const MAX_PRIVATE_PREFIXES: usize = 32;
 /// The UDP port gateways speak DTLS on unless configured otherwise.
 pub const DEFAULT_LISTEN_PORT: u16 = 4433;
-
-/// What happens to protected traffic that cannot be encrypted (Azure's names).
-/// The default fails closed: `DropUnencrypted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Enforcement {
-    /// Where encryption is not possible, traffic passes in the clear (and is logged so).
-    AllowUnencrypted,
-    /// Protected traffic never crosses the fabric in the clear.
-    #[default]
-    DropUnencrypted,
-}
-
-impl Enforcement {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Enforcement::AllowUnencrypted => "allow",
-            Enforcement::DropUnencrypted => "drop",
-        }
-    }
-}
-
-/// The SHA-256 of a peer's SubjectPublicKeyInfo (DER), pinned as its identity.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
-
-impl Fingerprint {
-    /// Parses 64 hex digits, optionally separated by colons.
-    pub fn parse(s: &str) -> Option<Self> {
-        let mut out = [0u8; 32];
-        let mut n = 0;
-        let mut hi: Option<u8> = None;
-        for c in s.bytes() {
-            if c == b':' {
-                if hi.is_some() {
-                    return None;
-                }
-                continue;
-            }
-            let v = (c as char).to_digit(16)? as u8;
-            match hi.take() {
-                None => hi = Some(v),
-                Some(h) => {
-                    *out.get_mut(n)? = h << 4 | v;
-                    n += 1;
-                }
-            }
-        }
-        (n == 32 && hi.is_none()).then_some(Fingerprint(out))
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fingerprint({self})")
-    }
-}
 
 /// The two NIC roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,19 +143,8 @@ pub enum CollectorPath<'a> {
     Peer(&'a PeerConfig),
 }
 
-/// RFC 1918 and RFC 6598 (carrier-grade NAT) ranges.
-pub(crate) const DEFAULT_PRIVATE: [([u8; 4], u8); 4] = [
-    ([10, 0, 0, 0], 8),
-    ([172, 16, 0, 0], 12),
-    ([192, 168, 0, 0], 16),
-    ([100, 64, 0, 0], 10),
-];
-
 pub(crate) fn default_private() -> Vec<Ipv4Prefix> {
-    DEFAULT_PRIVATE
-        .iter()
-        .filter_map(|&(a, l)| Ipv4Prefix::new(Ipv4Addr::from(a), l))
-        .collect()
+    DEFAULT_PRIVATE.to_vec()
 }
 
 impl Default for Config {
@@ -273,24 +197,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprint_hex_with_or_without_colons() {
-        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
-        let f = Fingerprint::parse(hex).unwrap();
-        assert_eq!(f.0[1], 0x11);
-        assert_eq!(std::format!("{f}"), hex.to_ascii_lowercase());
-        let colons: std::string::String =
-            f.0.iter()
-                .map(|b| std::format!("{b:02X}"))
-                .collect::<std::vec::Vec<_>>()
-                .join(":");
-        assert_eq!(Fingerprint::parse(&colons), Some(f));
-        assert_eq!(Fingerprint::parse(&hex[..62]), None);
-        assert_eq!(Fingerprint::parse(&std::format!("{hex}00")), None);
-        assert_eq!(Fingerprint::parse("zz"), None);
-        assert_eq!(Fingerprint::parse("0:0"), None);
-    }
 
     #[test]
     fn defaults_are_rfc1918_and_rfc6598() {

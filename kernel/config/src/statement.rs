@@ -22,7 +22,8 @@
 //! ```
 
 use crate::error::StatementError as E;
-use crate::model::{Collector, Enforcement, Fingerprint, Iface, PeerConfig};
+use crate::model::{Collector, Iface, PeerConfig};
+use crate::{Enforcement, Fingerprint};
 use crate::{Ipv4Prefix, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES};
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -440,8 +441,10 @@ fn prefixes(t: &str, max: usize) -> Result<Vec<Ipv4Prefix>, E<'_>> {
         let p: Ipv4Prefix = part.parse().map_err(|e| E::Invalid {
             token: part,
             expected: match e {
-                crate::prefix::PrefixError::HostBitsSet => "a prefix with host bits zero",
-                crate::prefix::PrefixError::Syntax => "a prefix A.B.C.D/LEN",
+                crate::PrefixError::HostBitsSet => "a prefix with host bits zero",
+                crate::PrefixError::Syntax | crate::PrefixError::BadLength => {
+                    "a prefix A.B.C.D/LEN"
+                }
             },
         })?;
         if out.iter().any(|q| q.overlaps(&p)) {

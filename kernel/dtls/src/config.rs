@@ -80,12 +80,17 @@ pub fn retransmission_span(
     max_retransmits: u32,
 ) -> Duration {
     let mut rto = initial_rto;
-    let mut total = initial_rto.as_micros();
+    let mut total = initial_rto;
     for _ in 0..max_retransmits {
-        rto = rto.doubled_capped(max_rto);
-        total = total.saturating_add(rto.as_micros());
+        rto = doubled_capped(rto, max_rto);
+        total = total.saturating_add(rto);
     }
-    Duration::from_micros(total)
+    total
+}
+
+/// Twice `rto`, capped at `cap` (the retransmission back-off).
+pub(crate) fn doubled_capped(rto: Duration, cap: Duration) -> Duration {
+    rto.saturating_mul(2).min(cap)
 }
 
 impl Config {

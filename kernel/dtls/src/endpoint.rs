@@ -107,7 +107,7 @@ impl Endpoint {
     /// one more lifetime; both are forgotten after a long silence).
     fn rotate(&mut self, now: Instant, rng: &mut impl CryptoRngCore) {
         let since = *self.key_since.get_or_insert(now);
-        let age = now.saturating_duration_since(since).as_micros();
+        let age = now.saturating_since(since).as_micros();
         let life = self.cookie_lifetime.as_micros().max(1);
         if age < life {
             return;

@@ -16,6 +16,7 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
+pub use vnetcrypt_types::Fingerprint;
 use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 use x509_cert::ext::Extension;
@@ -40,69 +41,30 @@ fn extension<E: der::Encode + der::oid::AssociatedOid>(
     })
 }
 
-/// SHA-256 of a DER SubjectPublicKeyInfo.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
+/// The fingerprint of a DER `SubjectPublicKeyInfo`.
+pub fn fingerprint_of_spki_der(spki_der: &[u8]) -> Fingerprint {
+    Fingerprint(Sha256::digest(spki_der).into())
 }
 
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
+/// The fingerprint of a DER certificate's public key.
+pub fn fingerprint_of_certificate_der(cert_der: &[u8]) -> Result<Fingerprint, IdentityError> {
+    let cert = Certificate::from_der(cert_der).map_err(|_| IdentityError::BadCertificate)?;
+    fingerprint_of_certificate(&cert)
 }
 
-impl Fingerprint {
-    /// The fingerprint of a DER `SubjectPublicKeyInfo`.
-    pub fn of_spki_der(spki_der: &[u8]) -> Self {
-        Fingerprint(Sha256::digest(spki_der).into())
-    }
+/// The fingerprint of a PEM certificate's public key.
+pub fn fingerprint_of_certificate_pem(pem: &str) -> Result<Fingerprint, IdentityError> {
+    let cert = Certificate::from_pem(pem.as_bytes()).map_err(|_| IdentityError::BadCertificate)?;
+    fingerprint_of_certificate(&cert)
+}
 
-    /// The fingerprint of a DER certificate's public key.
-    pub fn of_certificate_der(cert_der: &[u8]) -> Result<Self, IdentityError> {
-        let cert = Certificate::from_der(cert_der).map_err(|_| IdentityError::BadCertificate)?;
-        Self::of_certificate(&cert)
-    }
-
-    /// The fingerprint of a PEM certificate's public key.
-    pub fn of_certificate_pem(pem: &str) -> Result<Self, IdentityError> {
-        let cert =
-            Certificate::from_pem(pem.as_bytes()).map_err(|_| IdentityError::BadCertificate)?;
-        Self::of_certificate(&cert)
-    }
-
-    fn of_certificate(cert: &Certificate) -> Result<Self, IdentityError> {
-        let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(|_| IdentityError::BadCertificate)?;
-        Ok(Self::of_spki_der(&spki))
-    }
-
-    /// Parses the colon-separated (or plain) hex form.
-    pub fn parse(s: &str) -> Option<Self> {
-        let hex: Vec<u8> = s.bytes().filter(|&c| c != b':').collect();
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in hex.chunks(2).enumerate() {
-            let s = core::str::from_utf8(pair).ok()?;
-            out[i] = u8::from_str_radix(s, 16).ok()?;
-        }
-        Some(Fingerprint(out))
-    }
+fn fingerprint_of_certificate(cert: &Certificate) -> Result<Fingerprint, IdentityError> {
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| IdentityError::BadCertificate)?;
+    Ok(fingerprint_of_spki_der(&spki))
 }
 
 /// Why an identity or certificate was refused.
@@ -151,7 +113,7 @@ pub fn peer_key_from_certificate(cert_der: &[u8]) -> Result<PeerKey, IdentityErr
         .as_bytes()
         .ok_or(IdentityError::UnsupportedKey)?;
     let key = VerifyingKey::from_sec1_bytes(point).map_err(|_| IdentityError::UnsupportedKey)?;
-    let fingerprint = Fingerprint::of_certificate(&cert)?;
+    let fingerprint = fingerprint_of_certificate(&cert)?;
     Ok(PeerKey { fingerprint, key })
 }
 
@@ -195,7 +157,7 @@ impl Identity {
             .map_err(|_| IdentityError::Build)?;
         let spki = SubjectPublicKeyInfoOwned::from_der(spki_der.as_bytes())
             .map_err(|_| IdentityError::Build)?;
-        let fingerprint = Fingerprint::of_spki_der(spki_der.as_bytes());
+        let fingerprint = fingerprint_of_spki_der(spki_der.as_bytes());
         // A positive serial from the key fingerprint: unique per key, no RNG needed.
         let mut serial = [0u8; 16];
         serial.copy_from_slice(&fingerprint.0[..16]);
@@ -295,13 +257,13 @@ mod tests {
         assert_eq!(pk.fingerprint, id.fingerprint());
         assert_eq!(&pk.key, id.signing_key().verifying_key());
         assert_eq!(
-            Fingerprint::of_certificate_pem(&id.certificate_pem()).unwrap(),
+            fingerprint_of_certificate_pem(&id.certificate_pem()).unwrap(),
             id.fingerprint()
         );
         let other = Identity::generate(&mut rng, "gw-b").unwrap();
         assert_ne!(other.fingerprint(), id.fingerprint());
         let shown = alloc::format!("{}", id.fingerprint());
-        assert_eq!(shown.len(), 95);
+        assert_eq!(shown.len(), 64);
         assert_eq!(Fingerprint::parse(&shown), Some(id.fingerprint()));
         assert!(!alloc::format!("{id:?}").contains("key:"));
     }
@@ -324,7 +286,7 @@ mod tests {
             peer_key_from_certificate(&[0x30, 0x03, 1, 2, 3]).unwrap_err(),
             IdentityError::BadCertificate
         );
-        assert!(Fingerprint::of_certificate_pem(
+        assert!(fingerprint_of_certificate_pem(
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
         )
         .is_err());

@@ -102,7 +102,10 @@ pub use cookie::CookieKey;
 pub use crypto::{AeadBackend, CipherSuite};
 pub use endpoint::{datagram_has_client_hello, Accept, Endpoint};
 pub use error::{AlertDescription, Error, HandshakeFailure, RecordError};
-pub use identity::{Fingerprint, Identity};
+pub use identity::{
+    fingerprint_of_certificate_der, fingerprint_of_certificate_pem, fingerprint_of_spki_der,
+    Fingerprint, Identity,
+};
 /// The RNG traits callers implement (re-exported so versions match).
 pub use rand_core;
 pub use record::{HEADER_ROOM, TAG_ROOM};

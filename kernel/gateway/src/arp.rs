@@ -11,7 +11,7 @@ use smoltcp::wire::{
     EthernetRepr,
 };
 
-use crate::time::Instant;
+use crate::Instant;
 
 /// Neighbours remembered at once.
 pub const NEIGHBOURS: usize = 256;

@@ -14,7 +14,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -30,15 +29,11 @@ use vnetcrypt_dtls::{
 use crate::peer::PeerConfig;
 use crate::session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 use crate::status::FailureReason;
-use crate::time::Instant;
+use crate::Instant;
 
 const HEADER_LEN: usize = 13;
 const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CONTENT_APPLICATION_DATA: u8 = 23;
-
-fn dtls_time(now: Instant) -> vnetcrypt_dtls::Instant {
-    vnetcrypt_dtls::Instant::from_micros(now.as_micros())
-}
 
 fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
     let mut b = [0u8; 6];
@@ -54,7 +49,7 @@ pub struct DtlsLayer {
     rng: ChaCha20Rng,
     /// The stateless front door per peer endpoint, with the fingerprint it pins and the
     /// randoms of the last hellos it accepted (to refuse replays of them).
-    doors: BTreeMap<SocketAddrV4, (String, Endpoint, VecDeque<[u8; 32]>)>,
+    doors: BTreeMap<SocketAddrV4, (Fingerprint, Endpoint, VecDeque<[u8; 32]>)>,
 }
 
 impl core::fmt::Debug for DtlsLayer {
@@ -83,11 +78,7 @@ impl DtlsLayer {
 
     fn config_for(&self, peer: &PeerConfig) -> Arc<Config> {
         let mut c = self.template.clone();
-        // An unparseable fingerprint pins nothing: the handshake then fails.
-        c.peers = PeerPolicy::Pinned(match Fingerprint::parse(&peer.fingerprint) {
-            Some(fp) => vec![fp],
-            None => Vec::new(),
-        });
+        c.peers = PeerPolicy::Pinned(vec![peer.fingerprint]);
         Arc::new(c)
     }
 }
@@ -187,7 +178,7 @@ impl Session for DtlsSession {
         {
             return Err(SessionError::NotThisSession);
         }
-        self.conn.handle_datagram(dtls_time(now), d);
+        self.conn.handle_datagram(now, d);
         self.drain_events();
         Ok(Received::Handshake)
     }
@@ -197,13 +188,11 @@ impl Session for DtlsSession {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.conn
-            .poll_timeout()
-            .map(|t| Instant::from_micros(t.as_micros()))
+        self.conn.poll_timeout()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(dtls_time(now));
+        self.conn.handle_timeout(now);
         self.drain_events();
     }
 
@@ -237,7 +226,7 @@ impl Session for DtlsSession {
         if self.conn.is_established() || self.is_failed() {
             return false;
         }
-        self.conn.handle_datagram(dtls_time(now), d);
+        self.conn.handle_datagram(now, d);
         self.drain_events();
         true
     }
@@ -277,7 +266,7 @@ impl SessionLayer for DtlsLayer {
     fn connect(&mut self, now: Instant, peer: &PeerConfig) -> DtlsSession {
         let config = self.config_for(peer);
         DtlsSession {
-            conn: Box::new(Connection::client(config, dtls_time(now), &mut self.rng)),
+            conn: Box::new(Connection::client(config, now, &mut self.rng)),
             is_client: true,
             hello_random: None,
             rekey_needed: false,
@@ -305,10 +294,8 @@ impl SessionLayer for DtlsLayer {
             .is_none_or(|(fp, _, _)| *fp != peer.fingerprint);
         if stale {
             let door = Endpoint::new(self.config_for(peer), &mut self.rng);
-            self.doors.insert(
-                peer.endpoint,
-                (peer.fingerprint.clone(), door, VecDeque::new()),
-            );
+            self.doors
+                .insert(peer.endpoint, (peer.fingerprint, door, VecDeque::new()));
         }
         let Some((_, door, accepted)) = self.doors.get_mut(&peer.endpoint) else {
             return Accepted::Ignored;
@@ -320,7 +307,7 @@ impl SessionLayer for DtlsLayer {
             return Accepted::Ignored;
         }
         let addr = address_bytes(peer.endpoint);
-        let conn = match door.handle_datagram(dtls_time(now), &addr, d, reply, &mut self.rng) {
+        let conn = match door.handle_datagram(now, &addr, d, reply, &mut self.rng) {
             Accept::Reply(n) => return Accepted::Reply(n),
             Accept::Ignore => return Accepted::Ignored,
             Accept::Connection(c) => c,

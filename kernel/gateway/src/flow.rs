@@ -17,7 +17,7 @@ use heapless::{Deque, IndexMap};
 use crate::hash::BuildWordHasher;
 
 use crate::flowlog::{Direction, Encryption, FlowState, FlowTuple};
-use crate::time::Instant;
+use crate::Instant;
 
 /// A flow's 5-tuple, oriented as its first packet went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,13 +27,11 @@ pub mod mss;
 pub mod outer;
 pub mod peer;
 pub mod policy;
-pub mod prefix;
 pub mod private;
 pub mod queue;
 pub mod render;
 pub mod session;
 pub mod status;
-pub mod time;
 pub mod wanlink;
 
 pub use counters::{Counters, DropReason, InterfaceCounters, PeerCounters};
@@ -44,10 +42,10 @@ pub use flow::{FlowEvent, FlowKey, FlowTable};
 pub use flowlog::{Direction, Encryption, FlowState, FlowTuple, RecordMeta};
 pub use lpm::PrefixTable;
 pub use peer::{PeerConfig, PeerError, PeerId};
-pub use policy::{Enforcement, SessionState};
-pub use prefix::Prefix;
+pub use policy::SessionState;
 pub use private::PrivateSet;
 pub use session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 pub use status::{FailureReason, PeerState, PeerStatus};
-pub use time::Instant;
 pub use wanlink::WanLink;
+// The domain types the engine speaks in, defined once in `vnetcrypt-types`.
+pub use vnetcrypt_types::{Enforcement, Fingerprint, Instant, Ipv4Prefix, PrefixError, MAX_PEERS};

@@ -10,7 +10,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
-use crate::prefix::Prefix;
+use crate::Ipv4Prefix;
 
 /// Up to this many entries, lookups scan.
 const LINEAR_MAX: usize = 16;
@@ -19,7 +19,7 @@ const LINEAR_MAX: usize = 16;
 #[derive(Clone, Debug)]
 pub struct PrefixTable<V> {
     // Sorted by prefix length, longest first.
-    entries: Vec<(Prefix, V)>,
+    entries: Vec<(Ipv4Prefix, V)>,
     // (length, network) -> index in `entries`; rebuilt on change.
     index: BTreeMap<(u8, u32), usize>,
     // Distinct lengths present, longest first.
@@ -43,7 +43,7 @@ impl<V> PrefixTable<V> {
     }
 
     /// Inserts or replaces the value for exactly `prefix`; returns the old value.
-    pub fn insert(&mut self, prefix: Prefix, value: V) -> Option<V> {
+    pub fn insert(&mut self, prefix: Ipv4Prefix, value: V) -> Option<V> {
         if let Some(slot) = self.entries.iter_mut().find(|(p, _)| *p == prefix) {
             return Some(core::mem::replace(&mut slot.1, value));
         }
@@ -70,7 +70,7 @@ impl<V> PrefixTable<V> {
     }
 
     /// Removes exactly `prefix`.
-    pub fn remove(&mut self, prefix: Prefix) -> Option<V> {
+    pub fn remove(&mut self, prefix: Ipv4Prefix) -> Option<V> {
         let at = self.entries.iter().position(|(p, _)| *p == prefix)?;
         let v = self.entries.remove(at).1;
         self.reindex();
@@ -78,7 +78,7 @@ impl<V> PrefixTable<V> {
     }
 
     /// Removes every entry whose value matches.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Prefix, &V) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Ipv4Prefix, &V) -> bool) {
         self.entries.retain(|(p, v)| keep(p, v));
         self.reindex();
     }
@@ -89,17 +89,19 @@ impl<V> PrefixTable<V> {
     }
 
     /// The longest matching prefix and its value.
-    pub fn lookup_entry(&self, addr: Ipv4Addr) -> Option<(&Prefix, &V)> {
+    pub fn lookup_entry(&self, addr: Ipv4Addr) -> Option<(&Ipv4Prefix, &V)> {
         let a = u32::from(addr);
         if self.entries.len() <= LINEAR_MAX {
             return self
                 .entries
                 .iter()
-                .find(|(p, _)| p.contains_u32(a))
+                .find(|(p, _)| p.contains_bits(a))
                 .map(|(p, v)| (p, v));
         }
         self.lengths.iter().find_map(|len| {
-            let network = a & crate::prefix::mask(*len);
+            let network = Ipv4Prefix::from_parts(Ipv4Addr::from(a), *len)
+                .network()
+                .to_bits();
             let i = *self.index.get(&(*len, network))?;
             self.entries.get(i).map(|(p, v)| (p, v))
         })
@@ -111,7 +113,7 @@ impl<V> PrefixTable<V> {
     }
 
     /// Entries, longest prefix first.
-    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Ipv4Prefix, &V)> {
         self.entries.iter().map(|(p, v)| (p, v))
     }
 
@@ -130,7 +132,7 @@ impl<V> PrefixTable<V> {
 mod tests {
     use super::*;
 
-    fn p(s: &str) -> Prefix {
+    fn p(s: &str) -> Ipv4Prefix {
         s.parse().unwrap()
     }
     fn a(s: &str) -> Ipv4Addr {
@@ -184,7 +186,7 @@ mod tests {
             let len = [8u8, 12, 16, 20, 24, 28, 32][(next() % 7) as usize];
             // Cluster addresses under 10/8 so prefixes nest.
             let addr = Ipv4Addr::from(0x0a00_0000 | (next() & 0x00ff_ffff));
-            let p = Prefix::new(addr, len).unwrap();
+            let p = Ipv4Prefix::new(addr, len).unwrap();
             t.insert(p, i);
             all.push(p);
         }

@@ -4,8 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddrV4;
 
-use crate::policy::Enforcement;
-use crate::prefix::Prefix;
+use crate::Ipv4Prefix;
+use crate::{Enforcement, Fingerprint};
 
 /// Index of a peer in the engine's peer list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,10 +18,10 @@ pub struct PeerConfig {
     pub name: String,
     /// Its wan endpoint.
     pub endpoint: SocketAddrV4,
-    /// The SHA-256 fingerprint of its pinned identity, as the console shows it.
-    pub fingerprint: String,
+    /// The SHA-256 fingerprint of its pinned identity.
+    pub fingerprint: Fingerprint,
     /// The private prefixes behind it.
-    pub prefixes: Vec<Prefix>,
+    pub prefixes: Vec<Ipv4Prefix>,
     /// Per-peer enforcement; `None` follows the global setting.
     pub enforcement: Option<Enforcement>,
 }
@@ -41,9 +41,9 @@ pub enum PeerError {
     /// Another peer has this endpoint.
     DuplicateEndpoint,
     /// Another peer already owns this exact prefix.
-    PrefixTaken(Prefix),
+    PrefixTaken(Ipv4Prefix),
     /// The prefix overlaps our own lan prefixes.
-    OverlapsLan(Prefix),
+    OverlapsLan(Ipv4Prefix),
     /// Too many peers.
     TooMany,
     /// No such peer.
@@ -59,7 +59,7 @@ mod tests {
         let mut p = PeerConfig {
             name: "b".into(),
             endpoint: "192.0.2.2:4433".parse().unwrap(),
-            fingerprint: "ab".into(),
+            fingerprint: Fingerprint([0xab; 32]),
             prefixes: alloc::vec!["10.2.0.0/24".parse().unwrap()],
             enforcement: None,
         };

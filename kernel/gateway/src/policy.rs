@@ -5,15 +5,7 @@
 use crate::counters::DropReason;
 use crate::flowlog::Encryption;
 use crate::status::PeerState;
-
-/// Azure's names for the two enforcement modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Enforcement {
-    /// Where encryption is not possible, traffic passes in the clear and is logged so.
-    AllowUnencrypted,
-    /// Protected traffic never crosses the fabric in the clear.
-    DropUnencrypted,
-}
+use crate::Enforcement;
 
 /// The state of the session with the peer that owns a destination (the console's
 /// coarse view; the data path decides on [`PeerFacts`]).

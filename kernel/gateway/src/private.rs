@@ -1,10 +1,12 @@
 //! The set of destinations that count as private (and so must be encrypted when
-//! DropUnencrypted applies). Default: RFC 1918 and RFC 6598 (shared address space).
+//! DropUnencrypted applies). Default: RFC 1918 and RFC 6598 (shared address space),
+//! `vnetcrypt_types::DEFAULT_PRIVATE`.
 
 use core::net::Ipv4Addr;
 
 use crate::lpm::PrefixTable;
-use crate::prefix::Prefix;
+use crate::Ipv4Prefix;
+use vnetcrypt_types::DEFAULT_PRIVATE;
 
 /// Prefixes that count as private.
 #[derive(Clone, Debug)]
@@ -12,21 +14,11 @@ pub struct PrivateSet {
     prefixes: PrefixTable<()>,
 }
 
-/// RFC 1918 and RFC 6598 ranges.
-pub const DEFAULT_PRIVATE: [(Ipv4Addr, u8); 4] = [
-    (Ipv4Addr::new(10, 0, 0, 0), 8),
-    (Ipv4Addr::new(172, 16, 0, 0), 12),
-    (Ipv4Addr::new(192, 168, 0, 0), 16),
-    (Ipv4Addr::new(100, 64, 0, 0), 10),
-];
-
 impl Default for PrivateSet {
     fn default() -> Self {
         let mut prefixes = PrefixTable::new();
-        for (a, l) in DEFAULT_PRIVATE {
-            if let Ok(p) = Prefix::new(a, l) {
-                prefixes.insert(p, ());
-            }
+        for p in DEFAULT_PRIVATE {
+            prefixes.insert(p, ());
         }
         Self { prefixes }
     }
@@ -41,12 +33,12 @@ impl PrivateSet {
     }
 
     /// Adds a prefix.
-    pub fn add(&mut self, prefix: Prefix) {
+    pub fn add(&mut self, prefix: Ipv4Prefix) {
         self.prefixes.insert(prefix, ());
     }
 
     /// Removes a prefix; true if it was there.
-    pub fn remove(&mut self, prefix: Prefix) -> bool {
+    pub fn remove(&mut self, prefix: Ipv4Prefix) -> bool {
         self.prefixes.remove(prefix).is_some()
     }
 
@@ -56,7 +48,7 @@ impl PrivateSet {
     }
 
     /// The configured prefixes.
-    pub fn iter(&self) -> impl Iterator<Item = &Prefix> {
+    pub fn iter(&self) -> impl Iterator<Item = &Ipv4Prefix> {
         self.prefixes.iter().map(|(p, _)| p)
     }
 }

@@ -5,7 +5,7 @@ use core::fmt::{self, Write};
 
 use crate::engine::Gateway;
 use crate::session::SessionLayer;
-use crate::time::Instant;
+use crate::Instant;
 
 /// Interface, drop-reason and per-peer counters, one item per line.
 pub fn counters<L: SessionLayer, W: Write>(

@@ -14,7 +14,7 @@ use core::ops::Range;
 
 use crate::peer::PeerConfig;
 use crate::status::FailureReason;
-use crate::time::Instant;
+use crate::Instant;
 
 /// What a datagram fed to a session turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]

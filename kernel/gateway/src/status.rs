@@ -2,7 +2,7 @@
 //! its state, since when, and why the last handshake failed, so that a wrong
 //! fingerprint and a dead peer look different.
 
-use crate::time::Instant;
+use crate::Instant;
 
 /// The state of the tunnel to one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

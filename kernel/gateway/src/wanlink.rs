@@ -16,15 +16,15 @@ use smoltcp::wire::{ArpRepr, EthernetFrame, EthernetProtocol};
 
 use crate::arp::{self, Neighbours};
 use crate::engine::WanNeighbours;
-use crate::prefix::Prefix;
-use crate::time::Instant;
+use vnetcrypt_types::Instant;
+use vnetcrypt_types::Ipv4Prefix;
 
 /// Our wan interface as the frame path needs it.
 #[derive(Debug)]
 pub struct WanLink {
     mac: EthernetAddress,
     ip: Ipv4Addr,
-    subnet: Prefix,
+    subnet: Ipv4Prefix,
     router: Option<Ipv4Addr>,
     neighbours: Neighbours,
 }
@@ -35,7 +35,7 @@ impl WanLink {
     pub fn new(
         mac: EthernetAddress,
         ip: Ipv4Addr,
-        subnet: Prefix,
+        subnet: Ipv4Prefix,
         router: Option<Ipv4Addr>,
         lifetime: Duration,
     ) -> Self {
@@ -114,7 +114,7 @@ mod tests {
         WanLink::new(
             US,
             ip("192.0.2.1"),
-            Prefix::new(ip("192.0.2.0"), 24).unwrap(),
+            Ipv4Prefix::new(ip("192.0.2.0"), 24).unwrap(),
             Some(ip("192.0.2.254")),
             Duration::from_secs(60),
         )

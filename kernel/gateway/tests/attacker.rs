@@ -19,8 +19,8 @@ fn forged_hello(of: usize, crand: u8) -> Vec<u8> {
     let fp = fingerprint(of);
     let mut body = vec![1u8];
     body.extend_from_slice(&[crand; 32]);
-    body.push(fp.len() as u8);
-    body.extend_from_slice(fp.as_bytes());
+    body.push(fp.0.len() as u8);
+    body.extend_from_slice(&fp.0);
     record(22, 0, &body)
 }
 

@@ -54,10 +54,7 @@ fn wrong_pin_fails_the_handshake_and_drops() {
     let pid = n.sides[0].gw.peers().next().unwrap().0;
     let mut cfg = n.sides[0].gw.remove_peer(pid).unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(99);
-    cfg.fingerprint = Identity::generate(&mut rng, "other")
-        .unwrap()
-        .fingerprint()
-        .to_string();
+    cfg.fingerprint = Identity::generate(&mut rng, "other").unwrap().fingerprint();
     n.sides[0].gw.add_peer(cfg).unwrap();
     n.host_send(0, b"SECRET-x");
     n.run(200_000);

@@ -84,8 +84,10 @@ fn answers_arp_for_itself_and_proxies_for_peer_prefixes_only() {
     // Proxy ARP can be turned off.
     let mut cfg = w.nodes[0].gw.config().clone();
     cfg.proxy_arp = false;
-    let mut g =
-        vnetcrypt_gateway::Gateway::new(cfg, common::double::TestLayer::new("x", [0; 32], 1));
+    let mut g = vnetcrypt_gateway::Gateway::new(
+        cfg,
+        common::double::TestLayer::new(vnetcrypt_gateway::Fingerprint([0; 32]), [0; 32], 1),
+    );
     g.add_peer(w.nodes[0].gw.peer(w.peer_id(0, 1)).unwrap().clone())
         .unwrap();
     let mut buf = vec![0u8; 128];
@@ -210,17 +212,17 @@ fn session_queue_is_bounded_and_overflow_counted() {
 
 #[test]
 fn peer_configuration_is_checked() {
-    use vnetcrypt_gateway::{PeerConfig, PeerError, Prefix};
+    use vnetcrypt_gateway::{Ipv4Prefix, PeerConfig, PeerError};
     let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 35);
     let gw = &mut w.nodes[0].gw;
     let base = PeerConfig {
         name: "gw9".into(),
         endpoint: "192.0.2.9:4433".parse().unwrap(),
-        fingerprint: "fp".into(),
+        fingerprint: vnetcrypt_gateway::Fingerprint([1; 32]),
         prefixes: vec!["10.9.0.0/24".parse().unwrap()],
         enforcement: None,
     };
-    let p = |s: &str| -> Prefix { s.parse().unwrap() };
+    let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
     let mut c = base.clone();
     c.name = "gw1".into();
     assert_eq!(gw.add_peer(c), Err(PeerError::DuplicateName));
@@ -247,35 +249,44 @@ fn peer_configuration_is_checked() {
 #[test]
 fn many_peers_route_by_longest_prefix() {
     use std::net::SocketAddrV4;
-    use vnetcrypt_gateway::{PeerConfig, SessionState};
+    use vnetcrypt_gateway::{PeerConfig, SessionState, MAX_PEERS};
     let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 36);
-    // 300 more peers (never reachable), one of them owning the upper half of B's /24.
-    for i in 0..300u32 {
-        let prefix = if i == 299 {
+    // Peers up to the limit (never reachable), the last owning the upper half of B's /24.
+    let far = |i: u32, prefix| PeerConfig {
+        name: format!("far{i}"),
+        endpoint: SocketAddrV4::new(Ipv4Addr::new(192, 0, 3, (i % 250) as u8), 5000 + i as u16),
+        fingerprint: vnetcrypt_gateway::Fingerprint([i as u8; 32]),
+        prefixes: vec![prefix],
+        enforcement: None,
+    };
+    let last = MAX_PEERS as u32 - 2;
+    for i in 0..=last {
+        let prefix = if i == last {
             "10.2.0.128/25".parse().unwrap()
         } else {
-            vnetcrypt_gateway::Prefix::new(Ipv4Addr::from(0x0a64_0000 + (i << 8)), 24).unwrap()
+            vnetcrypt_gateway::Ipv4Prefix::new(Ipv4Addr::from(0x0a64_0000 + (i << 8)), 24).unwrap()
         };
-        w.nodes[0]
-            .gw
-            .add_peer(PeerConfig {
-                name: format!("far{i}"),
-                endpoint: SocketAddrV4::new(
-                    Ipv4Addr::new(192, 0, 3, (i % 250) as u8),
-                    5000 + i as u16,
-                ),
-                fingerprint: format!("fp-far{i}"),
-                prefixes: vec![prefix],
-                enforcement: None,
-            })
-            .unwrap();
+        w.nodes[0].gw.add_peer(far(i, prefix)).unwrap();
     }
+    // One past the limit is refused.
+    let over = "10.99.0.0/24".parse().unwrap();
+    assert_eq!(
+        w.nodes[0].gw.add_peer(far(last + 1, over)).err(),
+        Some(vnetcrypt_gateway::PeerError::TooMany)
+    );
     let (a1, b1) = (w.host(0, 0), w.host(1, 0));
     let (ia, ib) = (w.hosts[a1].ip, w.hosts[b1].ip);
     w.send(a1, common::pkt::udp(ia, ib, 1, 2, b"to-b", false));
     w.send(
         a1,
-        common::pkt::udp(ia, Ipv4Addr::new(10, 2, 0, 200), 1, 2, b"to-far299", false),
+        common::pkt::udp(
+            ia,
+            Ipv4Addr::new(10, 2, 0, 200),
+            1,
+            2,
+            b"to-far-last",
+            false,
+        ),
     );
     w.run(50);
     assert_eq!(w.udp_received(b1), vec![b"to-b".to_vec()]);
@@ -287,7 +298,7 @@ fn many_peers_route_by_longest_prefix() {
     let far = w.nodes[0]
         .gw
         .peers()
-        .find(|(_, p)| p.name == "far299")
+        .find(|(_, p)| p.name == format!("far{last}"))
         .unwrap()
         .0;
     assert_eq!(

@@ -134,7 +134,7 @@ fn per_peer_enforcement_in_a_mesh() {
     for on in [0, 1] {
         let id = w.peer_id(on, 2);
         let mut cfg = w.nodes[on].gw.remove_peer(id).unwrap();
-        cfg.fingerprint = "fp-impostor".into();
+        cfg.fingerprint = vnetcrypt_gateway::Fingerprint([0xcc; 32]);
         if on == 0 {
             cfg.enforcement = Some(Enforcement::AllowUnencrypted);
         }

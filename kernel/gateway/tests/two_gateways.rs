@@ -275,7 +275,7 @@ fn handshake_failure_falls_back_or_drops_per_peer_enforcement() {
         // B pins a different identity for A: it refuses A's handshakes.
         let pb = w.peer_id(1, 0);
         let mut cfg = w.nodes[1].gw.remove_peer(pb).unwrap();
-        cfg.fingerprint = "fp-someone-else".into();
+        cfg.fingerprint = vnetcrypt_gateway::Fingerprint([0xee; 32]);
         w.nodes[1].gw.add_peer(cfg).unwrap();
         let (a1, b1) = (w.host(0, 0), w.host(1, 0));
         let b1_ip = w.hosts[b1].ip;
@@ -567,7 +567,7 @@ fn slow_handshakes_time_out_and_recovery_happens_in_the_background() {
     let pb = w.peer_id(1, 0);
     let mut good = w.nodes[1].gw.remove_peer(pb).unwrap();
     let mut wrong = good.clone();
-    wrong.fingerprint = "fp-unknown".into();
+    wrong.fingerprint = vnetcrypt_gateway::Fingerprint([0xdd; 32]);
     let new_pb = w.nodes[1].gw.add_peer(wrong).unwrap();
     let (a1, b1) = (w.host(0, 0), w.host(1, 0));
     let (ia, ib) = (w.hosts[a1].ip, w.hosts[b1].ip);

@@ -14,10 +14,10 @@ mod mmio;
 pub mod net;
 mod pci;
 
+use crate::devices::VirtioSlot;
 use alloc::vec::Vec;
 pub use irq::route_interrupts;
 pub use virtio_drivers::transport::{DeviceType, SomeTransport};
-use vnetcrypt_bootinfo::Cmdline;
 
 /// One discovered virtio device, ready for its driver.
 pub struct VirtioDevice {
@@ -27,27 +27,28 @@ pub struct VirtioDevice {
     pub transport: SomeTransport<'static>,
 }
 
-/// Every virtio device of the machine, in bus order: PCI functions (q35/pc; nothing on
-/// microvm, whose configuration ports read all ones) then the command line's
-/// virtio-mmio windows. Call once: each transport owns its device from then on.
-/// The NICs' interrupt routes are recorded for [`route_interrupts`].
-pub fn transports(cmdline: &Cmdline<'_>) -> Vec<VirtioDevice> {
+/// A transport for each virtio device that discovery found (`devices::discover`), in
+/// its order: PCI functions (q35/pc) then the command line's virtio-mmio windows.
+/// Call once, with the one discovery's slots: each transport owns its device from then
+/// on. The NICs' interrupt routes are recorded for [`route_interrupts`].
+pub fn transports(slots: &[VirtioSlot]) -> Vec<VirtioDevice> {
     let mut out = Vec::new();
-    {
-        for (kind, f, t) in pci::transports() {
-            out.push(VirtioDevice {
+    for slot in slots {
+        let device = match *slot {
+            VirtioSlot::Pci(f) => pci::transport(f).map(|(kind, f, t)| VirtioDevice {
                 kind,
                 location: alloc::format!("pci {f}"),
                 transport: t.into(),
-            });
-        }
-    }
-    for (kind, base, t) in mmio::transports(cmdline) {
-        out.push(VirtioDevice {
-            kind,
-            location: alloc::format!("mmio {base:#x}"),
-            transport: t.into(),
-        });
+            }),
+            VirtioSlot::Mmio { base, size, irq } => {
+                mmio::transport(base, size, irq).map(|(kind, t)| VirtioDevice {
+                    kind,
+                    location: alloc::format!("mmio {base:#x}"),
+                    transport: t.into(),
+                })
+            }
+        };
+        out.extend(device);
     }
     out
 }

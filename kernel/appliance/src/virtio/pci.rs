@@ -1,16 +1,17 @@
-//! virtio-pci (modern) transports on machines with a PCI host bridge (q35, pc).
+//! virtio-pci (modern) transports for the virtio functions device discovery found on
+//! machines with a PCI host bridge (q35, pc).
 //! The firmware (SeaBIOS) has assigned the BARs; we enable memory decoding and bus
 //! mastering, check that every memory BAR lies inside the identity mapping, and let
 //! `virtio-drivers` read the virtio capabilities.
 
 use super::hal::KernelHal;
 use super::irq::Msix;
-use alloc::vec::Vec;
 use virtio_drivers::transport::pci::bus::{
-    Command, ConfigurationAccess, DeviceFunction, HeaderType, PciRoot,
+    Command, ConfigurationAccess, DeviceFunction, DeviceFunctionInfo, HeaderType, PciRoot,
 };
 use virtio_drivers::transport::pci::{virtio_device_type, PciTransport};
 use virtio_drivers::transport::DeviceType;
+use vnetcrypt_drivers::pci::PciFunction;
 use vnetcrypt_drivers::port::{inl, outl};
 
 /// Configuration mechanism #1 (ports 0xCF8/0xCFC), with writes (BAR sizing, command
@@ -71,64 +72,65 @@ fn bars_mapped(root: &mut PciRoot<PortCam>, f: DeviceFunction) -> bool {
         })
 }
 
-/// Every virtio function on PCI bus 0..=255 with a usable modern transport.
-pub fn transports() -> Vec<(DeviceType, DeviceFunction, PciTransport)> {
-    let mut found = Vec::new();
-    let cam = PortCam(());
-    let host_bridge = DeviceFunction {
-        bus: 0,
-        device: 0,
-        function: 0,
+/// The modern virtio transport of `found`, a virtio function that discovery found on
+/// the bus; `None` (with a warning) when it cannot be driven.
+pub fn transport(found: PciFunction) -> Option<(DeviceType, DeviceFunction, PciTransport)> {
+    let f = DeviceFunction {
+        bus: found.addr.bus,
+        device: found.addr.device,
+        function: found.addr.function,
     };
-    // No host bridge at 0:0.0 (microvm): no PCI at all; do not walk 8192 slots.
-    if matches!(cam.read_word(host_bridge, 0), 0 | 0xffff_ffff) {
-        return found;
+    let cam = PortCam(());
+    let header_type = HeaderType::from((cam.read_word(f, 0x0c) >> 16) as u8 & 0x7f);
+    let info = DeviceFunctionInfo {
+        vendor_id: found.vendor,
+        device_id: found.device,
+        class: found.class,
+        subclass: found.subclass,
+        prog_if: 0,
+        revision: 0,
+        header_type,
+    };
+    if header_type != HeaderType::Standard {
+        return None;
     }
+    let kind = virtio_device_type(&info)?;
     let mut root = PciRoot::new(cam);
-    for bus in 0..=255u8 {
-        let functions: Vec<_> = root.enumerate_bus(bus).collect();
-        for (f, info) in functions {
-            if info.header_type != HeaderType::Standard {
-                continue;
-            }
-            let Some(kind) = virtio_device_type(&info) else {
-                continue;
-            };
-            if !bars_mapped(&mut root, f) {
-                defmt::warn!(
-                    "virtio-pci {=u8}:{=u8}.{=u8}: a BAR cannot be mapped; skipped",
-                    f.bus,
-                    f.device,
-                    f.function
-                );
-                continue;
-            }
-            let (_, command) = root.get_status_command(f);
-            root.set_command(f, command | Command::MEMORY_SPACE | Command::BUS_MASTER);
-            if kind == DeviceType::Network {
-                match find_msix(&mut root, f) {
-                    Some(m) => super::irq::record(super::irq::Route::Msix(m)),
-                    None => defmt::warn!(
-                        "virtio-pci {=u8}:{=u8}.{=u8}: no MSI-X; the NIC is only polled",
-                        f.bus,
-                        f.device,
-                        f.function
-                    ),
-                }
-            }
-            match PciTransport::new::<KernelHal, _>(&mut root, f) {
-                Ok(t) => found.push((kind, f, t)),
-                Err(e) => defmt::warn!(
-                    "virtio-pci {=u8}:{=u8}.{=u8}: {}",
-                    f.bus,
-                    f.device,
-                    f.function,
-                    defmt::Display2Format(&e)
-                ),
-            }
+    if !bars_mapped(&mut root, f) {
+        defmt::warn!(
+            "virtio-pci {=u8}:{=u8}.{=u8}: a BAR cannot be mapped; skipped",
+            f.bus,
+            f.device,
+            f.function
+        );
+        return None;
+    }
+    let (_, command) = root.get_status_command(f);
+    root.set_command(f, command | Command::MEMORY_SPACE | Command::BUS_MASTER);
+    if kind == DeviceType::Network {
+        match find_msix(&mut root, f) {
+            Some(m) => super::irq::record(super::irq::Route::Msix(m)),
+            None => defmt::warn!(
+                "virtio-pci {=u8}:{=u8}.{=u8}: no MSI-X; the NIC is only polled",
+                f.bus,
+                f.device,
+                f.function
+            ),
         }
     }
-    found
+    match PciTransport::new::<KernelHal, _>(&mut root, f) {
+        Ok(t) => Some((kind, f, t)),
+        Err(e) => {
+            defmt::warn!(
+                "virtio-pci {=u8}:{=u8}.{=u8}: {}",
+                f.bus,
+                f.device,
+                f.function,
+                defmt::Display2Format(&e)
+            );
+            None
+        }
+    }
 }
 
 const CAP_MSIX: u8 = 0x11;

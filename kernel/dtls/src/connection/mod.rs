@@ -280,7 +280,7 @@ impl Connection {
         }
         self.retransmits += 1;
         self.stats.retransmits += 1;
-        self.rto = self.rto.doubled_capped(self.config.max_rto);
+        self.rto = crate::config::doubled_capped(self.rto, self.config.max_rto);
         self.resend_flight();
         self.timer = Some(now + self.rto);
     }

@@ -16,7 +16,7 @@ use crate::handshake::msgs::msg_type;
 use crate::handshake::server::ServerState;
 use crate::handshake::Action;
 use crate::record::{ContentType, RecordHeader, Records, HEADER_LEN};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use alloc::vec::Vec;
 
 impl Connection {
@@ -72,7 +72,7 @@ impl Connection {
     /// quarter of the initial timeout, so that replayed old messages do not make us
     /// reflect whole flights at the peer.
     fn resend_for_peer(&mut self, now: Instant) {
-        let gap = Duration::from_micros(self.config.initial_rto.as_micros() / 4);
+        let gap = self.config.initial_rto / 4;
         if self.last_peer_resend.is_some_and(|t| now < t + gap) {
             return;
         }

@@ -151,7 +151,7 @@ impl Keys {
             .expect("openssl req");
         assert!(status.success());
         let pem = std::fs::read_to_string(dir.path().join("peer.pem")).unwrap();
-        let peer_fingerprint = Fingerprint::of_certificate_pem(&pem).unwrap();
+        let peer_fingerprint = vnetcrypt_dtls::fingerprint_of_certificate_pem(&pem).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let ours = Identity::generate(&mut rng, "vnetcrypt-test").unwrap();
         std::fs::write(dir.path().join("ours.pem"), ours.certificate_pem()).unwrap();
@@ -257,10 +257,7 @@ impl UdpClient {
             let mut wait = StdDuration::from_millis(20);
             if let Some(t) = self.conn.poll_timeout() {
                 let now = now_of(self.start);
-                wait = wait.min(
-                    StdDuration::from_micros((t - now).as_micros())
-                        .max(StdDuration::from_millis(1)),
-                );
+                wait = wait.min((t - now).max(StdDuration::from_millis(1)));
             }
             self.sock.set_read_timeout(Some(wait)).unwrap();
             if let Ok(n) = self.sock.recv(&mut buf) {

@@ -6,9 +6,9 @@ use core::time::Duration;
 
 use smoltcp::wire::EthernetAddress;
 
-use crate::policy::Enforcement;
-use crate::prefix::Prefix;
 use crate::private::PrivateSet;
+use crate::Enforcement;
+use crate::Ipv4Prefix;
 
 /// Everything the engine needs besides its peers.
 #[derive(Clone, Debug)]
@@ -17,7 +17,7 @@ pub struct GatewayConfig {
     pub lan_mac: EthernetAddress,
     pub lan_ip: Ipv4Addr,
     /// The protected prefixes on our lan (on-link: workloads are resolved by ARP).
-    pub lan_prefixes: Vec<Prefix>,
+    pub lan_prefixes: Vec<Ipv4Prefix>,
     /// Our wan endpoint (also breaks ties when both sides start a handshake at once).
     pub wan_endpoint: SocketAddrV4,
     /// The wan MTU: outer IPv4 + UDP + record must fit (at most `MAX_MTU`, 9000).
@@ -85,7 +85,7 @@ impl GatewayConfig {
     pub fn new(
         lan_mac: EthernetAddress,
         lan_ip: Ipv4Addr,
-        lan_prefixes: Vec<Prefix>,
+        lan_prefixes: Vec<Ipv4Prefix>,
         wan_endpoint: SocketAddrV4,
     ) -> Self {
         Self {

@@ -32,7 +32,7 @@ use super::{Destination, Gateway, Verdict, ETH};
 use crate::counters::DropReason;
 use crate::outer::{self, Outer, WanFrame, OUTER_LEN};
 use crate::session::SessionLayer;
-use crate::time::Instant;
+use vnetcrypt_types::Instant;
 
 /// The caller's view of the wan link: our MAC and the next hop's.
 pub trait WanNeighbours {

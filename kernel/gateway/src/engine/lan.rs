@@ -13,7 +13,7 @@ use crate::mss;
 use crate::peer::PeerId;
 use crate::policy::{self, Outbound, PeerFacts};
 use crate::session::SessionLayer;
-use crate::time::Instant;
+use crate::Instant;
 
 impl<L: SessionLayer> Gateway<L> {
     /// Handles an Ethernet frame from lan at `buf[frame_off..frame_off + frame_len]`.

@@ -16,7 +16,7 @@ use crate::peer::PeerId;
 use crate::policy::{self, Outbound};
 use crate::session::{Rekey, Session, SessionLayer};
 use crate::status::FailureReason;
-use crate::time::Instant;
+use crate::Instant;
 
 impl<L: SessionLayer> Gateway<L> {
     /// Starts our own handshake with a peer that is not up.

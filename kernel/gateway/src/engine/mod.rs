@@ -36,12 +36,11 @@ use crate::flow::{FlowEvent, FlowKey, FlowStats, FlowTable};
 use crate::flowlog::{pack_records, Direction, Encryption, FlowTuple, RecordMeta};
 use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
-use crate::policy::{Enforcement, SessionState};
-use crate::prefix::Prefix;
+use crate::policy::SessionState;
 use crate::queue::PacketQueue;
 use crate::session::{Session, SessionLayer};
 use crate::status::PeerStatus;
-use crate::time::Instant;
+use crate::{Enforcement, Instant, MAX_PEERS};
 
 /// Largest packet (IPv4) or frame the engine queues with a standard wan MTU; a larger
 /// `wan_mtu` (up to [`MAX_MTU`]) makes the engine's own queues that large (see
@@ -50,8 +49,6 @@ use crate::time::Instant;
 pub const SLOT: usize = 1600;
 /// The largest wan MTU the engine carries (jumbo frames); larger settings are capped.
 pub const MAX_MTU: usize = 9000;
-/// Most peers.
-pub const MAX_PEERS: usize = 1024;
 
 const ETH: usize = 14;
 const OUTER: usize = 20 + 8; // outer IPv4 + UDP
@@ -215,9 +212,7 @@ impl<L: SessionLayer> Gateway<L> {
             if self.owners.iter().any(|(p, _)| p == prefix) {
                 return Err(PeerError::PrefixTaken(*prefix));
             }
-            let overlaps =
-                |a: &Prefix, b: &Prefix| a.contains(b.network()) || b.contains(a.network());
-            if self.cfg.lan_prefixes.iter().any(|l| overlaps(l, prefix)) {
+            if self.cfg.lan_prefixes.iter().any(|l| l.overlaps(prefix)) {
                 return Err(PeerError::OverlapsLan(*prefix));
             }
         }

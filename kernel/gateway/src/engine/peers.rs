@@ -5,11 +5,12 @@ use core::time::Duration;
 
 use crate::counters::PeerCounters;
 use crate::peer::{PeerConfig, PeerId};
-use crate::policy::{Enforcement, SessionState};
+use crate::policy::SessionState;
 use crate::queue::PacketQueue;
 use crate::session::Session;
 use crate::status::{FailureReason, PeerState, PeerStatus};
-use crate::time::Instant;
+use crate::Enforcement;
+use crate::Instant;
 
 /// The tunnel to one peer. Only authenticated input (a completed handshake, an opened
 /// record) or the engine's own timers move it.

@@ -14,7 +14,7 @@ use crate::counters::DropReason;
 use crate::flowlog::{Direction, Encryption};
 use crate::peer::PeerId;
 use crate::session::{Session, SessionLayer};
-use crate::time::Instant;
+use crate::Instant;
 
 impl<L: SessionLayer> Gateway<L> {
     /// Seals the IPv4 packet at `buf[ip_off..ip_off + ip_len]` for a peer; the record's

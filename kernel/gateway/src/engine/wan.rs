@@ -13,7 +13,7 @@ use crate::mss;
 use crate::peer::PeerId;
 use crate::policy::{self, InboundClear};
 use crate::session::{Accepted, Received, Session, SessionError, SessionLayer};
-use crate::time::Instant;
+use crate::Instant;
 
 /// A keepalive received this long after our last record to its sender is answered.
 const KEEPALIVE_ANSWER_GAP: Duration = Duration::from_secs(1);

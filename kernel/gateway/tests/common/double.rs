@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use vnetcrypt_gateway::{
-    Accepted, FailureReason, Instant, PeerConfig, Received, Rekey, Session, SessionError,
-    SessionLayer,
+    Accepted, FailureReason, Fingerprint, Instant, PeerConfig, Received, Rekey, Session,
+    SessionError, SessionLayer,
 };
 
 const HDR: usize = 13;
@@ -104,17 +104,17 @@ impl Stats {
 #[derive(Debug)]
 pub struct TestLayer {
     pub stats: Arc<Stats>,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     secret: [u8; 32],
     rng: Rng,
     pub params: Params,
 }
 
 impl TestLayer {
-    pub fn new(fingerprint: &str, secret: [u8; 32], seed: u64) -> Self {
+    pub fn new(fingerprint: Fingerprint, secret: [u8; 32], seed: u64) -> Self {
         TestLayer {
             stats: Arc::default(),
-            fingerprint: fingerprint.to_string(),
+            fingerprint,
             secret,
             rng: Rng::new(seed),
             params: Params::default(),
@@ -195,8 +195,8 @@ pub struct TestSession {
     role: Role,
     state: State,
     secret: [u8; 32],
-    peer_fp: String,
-    my_fp: String,
+    peer_fp: Fingerprint,
+    my_fp: Fingerprint,
     crand: [u8; 32],
     srand: [u8; 32],
     params: Params,
@@ -388,7 +388,7 @@ impl TestSession {
                     return Err(SessionError::Invalid);
                 }
                 self.heard = true;
-                if fp != self.peer_fp.as_bytes() {
+                if fp != self.peer_fp.0 {
                     self.pin_mismatch = true;
                     self.state = State::Failed; // authentication failure
                     self.next_retx = None;
@@ -708,14 +708,14 @@ impl SessionLayer for TestLayer {
         let crand = self.rng.bytes32();
         let mut body = vec![CH];
         body.extend_from_slice(&crand);
-        body.push(self.fingerprint.len() as u8);
-        body.extend_from_slice(self.fingerprint.as_bytes());
+        body.push(self.fingerprint.0.len() as u8);
+        body.extend_from_slice(&self.fingerprint.0);
         TestSession {
             role: Role::Client,
             state: State::Handshaking,
             secret: self.secret,
-            peer_fp: peer.fingerprint.clone(),
-            my_fp: self.fingerprint.clone(),
+            peer_fp: peer.fingerprint,
+            my_fp: self.fingerprint,
             crand,
             srand: [0; 32],
             params: self.params,
@@ -755,13 +755,13 @@ impl SessionLayer for TestLayer {
             return Accepted::Ignored;
         }
         let fl = usize::from(body[33]);
-        if body.len() != 34 + fl || &body[34..] != peer.fingerprint.as_bytes() {
+        if body.len() != 34 + fl || body[34..] != peer.fingerprint.0 {
             return Accepted::Ignored; // not the pinned identity
         }
         let mut crand = [0u8; 32];
         crand.copy_from_slice(&body[1..33]);
         let srand = self.rng.bytes32();
-        let fp = self.fingerprint.as_bytes();
+        let fp = &self.fingerprint.0;
         let mut sh = vec![SH];
         sh.extend_from_slice(&crand);
         sh.extend_from_slice(&srand);
@@ -772,8 +772,8 @@ impl SessionLayer for TestLayer {
             role: Role::Server,
             state: State::Handshaking,
             secret: self.secret,
-            peer_fp: peer.fingerprint.clone(),
-            my_fp: self.fingerprint.clone(),
+            peer_fp: peer.fingerprint,
+            my_fp: self.fingerprint,
             crand,
             srand,
             params: self.params,

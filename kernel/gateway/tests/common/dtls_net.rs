@@ -13,7 +13,7 @@ use smoltcp::wire::{
 use vnetcrypt_dtls::{Config, Identity, PeerPolicy};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{
-    Destination, Enforcement, Gateway, GatewayConfig, Instant, PeerConfig, Prefix, Verdict,
+    Destination, Enforcement, Gateway, GatewayConfig, Instant, Ipv4Prefix, PeerConfig, Verdict,
 };
 
 use super::pkt;
@@ -52,7 +52,7 @@ pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -
     let mut cfg = GatewayConfig::new(
         EthernetAddress([2, 0, 0, 0, i as u8, 1]),
         Ipv4Addr::new(10, i as u8 + 1, 0, 1),
-        vec![Prefix::new(Ipv4Addr::new(10, i as u8 + 1, 0, 0), 24).unwrap()],
+        vec![Ipv4Prefix::new(Ipv4Addr::new(10, i as u8 + 1, 0, 0), 24).unwrap()],
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, i as u8 + 1), 4433),
     );
     cfg.enforcement = Enforcement::DropUnencrypted;
@@ -65,8 +65,8 @@ pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -
     gw.add_peer(PeerConfig {
         name: format!("gw{j}"),
         endpoint: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, j as u8 + 1), 4433),
-        fingerprint: ids[j].fingerprint().to_string(),
-        prefixes: vec![Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()],
+        fingerprint: ids[j].fingerprint(),
+        prefixes: vec![Ipv4Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()],
         enforcement: None,
     })
     .unwrap();

@@ -9,7 +9,8 @@ use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
 };
 use vnetcrypt_gateway::{
-    Destination, Enforcement, Gateway, GatewayConfig, Instant, PeerConfig, PeerId, Prefix, Verdict,
+    Destination, Enforcement, Fingerprint, Gateway, GatewayConfig, Instant, Ipv4Prefix, PeerConfig,
+    PeerId, Verdict,
 };
 
 use super::double::{Params, Rng, TestLayer};
@@ -91,7 +92,7 @@ pub struct Node {
     pub wan: SocketAddrV4,
     pub lan_mac: EthernetAddress,
     pub lan_ip: Ipv4Addr,
-    pub prefix: Prefix,
+    pub prefix: Ipv4Prefix,
     pub peers: Vec<(usize, PeerId)>,
     lan_in: VecDeque<Vec<u8>>,
     /// Powered off (killed): receives, runs and sends nothing.
@@ -116,8 +117,8 @@ pub fn lan_net(i: usize) -> Ipv4Addr {
 pub fn wan_ep(i: usize) -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, i as u8 + 1), 4433)
 }
-pub fn fingerprint(i: usize) -> String {
-    format!("fp-gw{i}")
+pub fn fingerprint(i: usize) -> Fingerprint {
+    Fingerprint([i as u8 + 1; 32])
 }
 
 impl World {
@@ -131,11 +132,11 @@ impl World {
         for i in 0..n {
             let lan_mac = EthernetAddress([2, 0, 0, 0, i as u8, 1]);
             let lan_ip = Ipv4Addr::new(10, i as u8 + 1, 0, 1);
-            let prefix = Prefix::new(lan_net(i), 24).unwrap();
+            let prefix = Ipv4Prefix::new(lan_net(i), 24).unwrap();
             let mut cfg = GatewayConfig::new(lan_mac, lan_ip, vec![prefix], wan_ep(i));
             cfg.enforcement = enforcement;
             cfg.handshake_retry = Duration::from_secs(5);
-            let layer = TestLayer::new(&fingerprint(i), secret, rng.next_u64());
+            let layer = TestLayer::new(fingerprint(i), secret, rng.next_u64());
             nodes.push(Node {
                 gw: Gateway::new(cfg, layer),
                 wan: wan_ep(i),
@@ -251,7 +252,7 @@ impl World {
             .iter()
             .map(|(j, id)| (*j, node.gw.peer(*id).unwrap().clone()))
             .collect();
-        let mut layer = TestLayer::new(&fingerprint(i), secret, seed);
+        let mut layer = TestLayer::new(fingerprint(i), secret, seed);
         layer.params = params;
         let mut gw = Gateway::new(cfg, layer);
         node.peers = peer_cfgs
@@ -277,7 +278,7 @@ impl World {
             .iter()
             .map(|(j, id)| (*j, node.gw.peer(*id).unwrap().clone()))
             .collect();
-        let mut layer = TestLayer::new(&fingerprint(i), secret, 4242 + i as u64);
+        let mut layer = TestLayer::new(fingerprint(i), secret, 4242 + i as u64);
         layer.params = params;
         let mut gw = Gateway::new(cfg, layer);
         node.peers = peer_cfgs

@@ -4,14 +4,13 @@ use super::{Datapath, Engine};
 use crate::management::IdentityKey;
 use crate::net::Interfaces;
 use crate::platform::Platform;
-use alloc::format;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use vnetcrypt_console::config::{self as cfg, Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
-use vnetcrypt_gateway::{Enforcement, GatewayConfig, PeerConfig, PeerId, Prefix, PrivateSet};
+use vnetcrypt_gateway::{GatewayConfig, Ipv4Prefix, PeerConfig, PeerId, PrivateSet};
 
 /// What the engine is built from; any change rebuilds it (peers and enforcement are
 /// applied to the running engine instead). Rekey and liveness settings are here: the
@@ -30,24 +29,13 @@ pub(super) struct Base {
     pub liveness: cfg::Liveness,
 }
 
-fn enforcement(e: cfg::Enforcement) -> Enforcement {
-    match e {
-        cfg::Enforcement::AllowUnencrypted => Enforcement::AllowUnencrypted,
-        cfg::Enforcement::DropUnencrypted => Enforcement::DropUnencrypted,
-    }
-}
-
-fn prefix(p: &cfg::Ipv4Prefix) -> Option<Prefix> {
-    Prefix::new(p.addr(), p.prefix_len()).ok()
-}
-
 fn peer(p: &cfg::PeerConfig) -> PeerConfig {
     PeerConfig {
         name: p.name.clone(),
         endpoint: p.endpoint,
-        fingerprint: format!("{}", p.fingerprint),
-        prefixes: p.prefixes.iter().filter_map(prefix).collect(),
-        enforcement: p.enforcement.map(enforcement),
+        fingerprint: p.fingerprint,
+        prefixes: p.prefixes.clone(),
+        enforcement: p.enforcement,
     }
 }
 
@@ -128,7 +116,7 @@ impl Datapath {
         let Some(gw) = self.engine.as_mut() else {
             return;
         };
-        gw.set_enforcement(enforcement(config.enforcement));
+        gw.set_enforcement(config.enforcement);
         // Peers gone or changed (other than their enforcement) leave the engine.
         let stale: Vec<PeerId> = gw
             .peers()
@@ -148,7 +136,7 @@ impl Datapath {
         for p in &config.peers {
             match super::engine_id(gw, &p.name) {
                 Some(id) => {
-                    let _ = gw.set_peer_enforcement(id, p.enforcement.map(enforcement));
+                    let _ = gw.set_peer_enforcement(id, p.enforcement);
                 }
                 None => match gw.add_peer(peer(p)) {
                     Ok(_) => {}
@@ -181,16 +169,7 @@ fn start(
     let mut seed = [0u8; 32];
     p.fill_random(&mut seed)
         .map_err(|_| "no hardware random source")?;
-    let lan_prefix = Prefix::new(
-        Ipv4Addr::from(
-            u32::from(base.lan.0)
-                & (u32::MAX
-                    .checked_shl(32 - u32::from(base.lan.1))
-                    .unwrap_or(0)),
-        ),
-        base.lan.1,
-    )
-    .map_err(|_| "lan prefix invalid")?;
+    let lan_prefix = Ipv4Prefix::new(base.lan.0, base.lan.1).map_err(|_| "lan prefix invalid")?;
     let mut gc = GatewayConfig::new(
         smoltcp::wire::EthernetAddress(base.lan_mac),
         base.lan.0,
@@ -198,9 +177,9 @@ fn start(
         SocketAddrV4::new(base.wan_ip, base.port),
     );
     gc.wan_mtu = usize::from(base.wan_mtu);
-    gc.enforcement = enforcement(config.enforcement);
+    gc.enforcement = config.enforcement;
     let mut private = PrivateSet::empty();
-    for p in config.private.iter().filter_map(prefix) {
+    for &p in &config.private {
         private.add(p);
     }
     gc.private = private;

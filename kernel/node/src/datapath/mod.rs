@@ -39,7 +39,7 @@ use core::ops::Range;
 use vnetcrypt_console::config::{Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{
-    Destination, FrameVerdict, Gateway, Instant, PeerId, Prefix, Verdict, WanLink,
+    Destination, FrameVerdict, Gateway, Instant, Ipv4Prefix, PeerId, Verdict, WanLink,
 };
 
 use crate::packet::{PacketBuf, HDR_MAX};
@@ -253,9 +253,9 @@ fn wan_link<'a>(
     let key: WanKey = (nic.mac.0, nic.address()?, nic.gateway());
     if slot.as_ref().is_none_or(|(k, _)| *k != key) {
         let (ip, len) = key.1;
-        let subnet = Prefix::new(ip, len)
+        let subnet = Ipv4Prefix::new(ip, len)
             .ok()
-            .or_else(|| Prefix::new(ip, 32).ok())?;
+            .or_else(|| Ipv4Prefix::new(ip, 32).ok())?;
         let link = WanLink::new(nic.mac, ip, subnet, key.2, WAN_NEIGHBOUR_LIFETIME);
         *slot = Some((key, link));
     }

@@ -1,4 +1,5 @@
-//! Time is an argument: the engine never reads a clock.
+//! Time is an argument: no engine reads a clock. One `Instant` for the DTLS engine, the
+//! gateway engine and the node; spans are `core::time::Duration`.
 
 use core::ops::{Add, Sub};
 use core::time::Duration;
