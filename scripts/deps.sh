@@ -112,7 +112,7 @@ fi
 
 # The nightly toolchain runs the fuzzers (cargo-fuzz needs -Z flags). It is preinstalled
 # on our machines; elsewhere rustup fetches it, and where it cannot, the fuzz smoke runs
-# of make test say so and are skipped (scripts/fuzz-smoke.sh).
+# of make test say so and are skipped (scripts/fuzz.sh).
 if ! runs "cargo +nightly --version"; then
   echo "deps: installing the nightly toolchain (fuzzing)"
   rustup toolchain install nightly --profile minimal >/dev/null 2>&1 ||
