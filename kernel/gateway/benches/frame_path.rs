@@ -14,6 +14,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/raw_ring.rs"]
+mod raw_ring;
 #[path = "support/timing.rs"]
 mod timing;
 
@@ -25,7 +27,7 @@ use std::time::Duration;
 use common::dtls_net::Net;
 use common::frames::{host_ip, FramePair};
 use common::pkt;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+use raw_ring::RawRing;
 use timing::{imix, time_pair, ROUNDS};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{FrameVerdict, Gateway};
@@ -91,7 +93,6 @@ fn main() {
     let [a, b] = net.sides;
     let mut pair = FramePair::new([a.gw, b.gw], now);
     pair.establish();
-    let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[7u8; 16]).unwrap());
     let off = Gw::FRAME_OFFSET;
     let buf_len = pair.sides[0].gw.frame_buffer_len();
     let mut ports = Ports::default();
@@ -135,8 +136,7 @@ fn main() {
         }
         let copied = [0, 1].map(|i| pair.sides[i].gw.bytes_copied());
         let mut failures = 0u64;
-        let mut data = vec![0u8; 1600 + 16];
-        let mut seq = 0u64;
+        let mut raw_ring = RawRing::new(1600);
         let (path, raw) = time_pair(
             |i| {
                 let f = &frames[i];
@@ -146,28 +146,7 @@ fn main() {
                     failures += 1;
                 }
             },
-            |i| {
-                let len = sizes[i];
-                seq += 1;
-                let mut n = [0u8; 12];
-                n[4..].copy_from_slice(&seq.to_be_bytes());
-                let aad = [0u8; 13];
-                let body = &mut data[..len];
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key(n),
-                        Aad::from(aad),
-                        body,
-                    )
-                    .unwrap();
-                data[len..len + 16].copy_from_slice(tag.as_ref());
-                key.open_in_place(
-                    Nonce::assume_unique_for_key(n),
-                    Aad::from(aad),
-                    black_box(&mut data[..len + 16]),
-                )
-                .unwrap();
-            },
+            |i| raw_ring.seal_open(sizes[i]),
             &sizes,
         );
         assert_eq!(failures, 0);

@@ -10,6 +10,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(feature = "dtls")]
+#[path = "support/raw_ring.rs"]
+mod raw_ring;
 #[path = "support/timing.rs"]
 mod timing;
 
@@ -105,14 +108,13 @@ fn main() {
 #[cfg(feature = "dtls")]
 fn real_dtls() {
     use common::dtls_net::{Gw, Net};
-    use ring::aead::{Aad, LessSafeKey, Nonce as RingNonce, UnboundKey, AES_128_GCM};
+    use raw_ring::RawRing;
 
     let mut net = Net::new(73, std::time::Duration::from_secs(3600));
     net.host_send(0, b"warmup");
     net.host_send(1, b"warmup");
     net.run(300);
     assert_eq!(net.payloads(1).len(), 1, "the DTLS pair forwards");
-    let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[7u8; 16]).unwrap());
     let off = Gw::HEADROOM;
     println!();
     println!("gateway over vnetcrypt-dtls (AES-128-GCM, ring) vs raw ring AES-128-GCM seal+open, same run");
@@ -140,8 +142,7 @@ fn real_dtls() {
             );
         }
         let mut failures = 0u64;
-        let mut data = vec![0u8; 1600 + 16];
-        let mut seq = 0u64;
+        let mut raw_ring = RawRing::new(1600);
         let (gw, raw) = time_pair(
             |i| {
                 // Sealed and opened in place, the frame comes back intact but for its
@@ -152,28 +153,7 @@ fn real_dtls() {
                     failures += 1;
                 }
             },
-            |i| {
-                let len = sizes[i];
-                seq += 1;
-                let mut n = [0u8; 12];
-                n[4..].copy_from_slice(&seq.to_be_bytes());
-                let aad = [0u8; 13];
-                let body = &mut data[..len];
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        RingNonce::assume_unique_for_key(n),
-                        Aad::from(aad),
-                        body,
-                    )
-                    .unwrap();
-                data[len..len + 16].copy_from_slice(tag.as_ref());
-                key.open_in_place(
-                    RingNonce::assume_unique_for_key(n),
-                    Aad::from(aad),
-                    black_box(&mut data[..len + 16]),
-                )
-                .unwrap();
-            },
+            |i| raw_ring.seal_open(sizes[i]),
             &sizes,
         );
         assert_eq!(failures, 0);
