@@ -788,3 +788,138 @@ fn wait_output(p: &mut Proc) -> (bool, String) {
     let ok = p.0.wait().map(|s| s.success()).unwrap_or(false);
     (ok, text)
 }
+
+/// `qemu/netns-tools udp-count` in a namespace: counts numbered datagrams.
+pub struct UdpCount {
+    proc: Proc,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+/// What a `UdpCount` saw.
+#[derive(Debug)]
+pub struct Counted {
+    pub received: u64,
+    pub duplicates: u64,
+    pub missing: u64,
+    pub text: String,
+}
+
+impl UdpCount {
+    /// Listens on `addr:port` in `ns` until `expect` distinct datagrams arrived or
+    /// `limit`; returns once it listens.
+    pub fn listen(ns: &Netns, addr: &str, port: u16, expect: u64, limit: Duration) -> Self {
+        let script = repo_root().join("qemu/netns-tools");
+        let (port, expect, secs) = (
+            port.to_string(),
+            expect.to_string(),
+            limit.as_secs().to_string(),
+        );
+        #[rustfmt::skip]
+        let mut proc = ns.spawn(&[
+            "python3", script.to_str().expect("UTF-8 path"), "udp-count", addr, &port,
+            "--expect", &expect, "--timeout", &secs,
+        ]);
+        let mut out = BufReader::new(proc.0.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        let _ = out.read_line(&mut first);
+        assert!(
+            first.starts_with("listening"),
+            "udp-count did not start in {}: {first:?}",
+            ns.name
+        );
+        Self { proc, out }
+    }
+
+    pub fn finish(mut self) -> Counted {
+        let mut text = String::new();
+        let _ = self.out.read_to_string(&mut text);
+        let _ = self.proc.0.wait();
+        let field = |name: &str| -> u64 {
+            let mut words = text.split_whitespace();
+            words
+                .position(|w| w == name)
+                .and_then(|_| words.next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in udp-count's report: {text:?}"))
+        };
+        Counted {
+            received: field("received"),
+            duplicates: field("duplicates"),
+            missing: field("missing"),
+            text: text.clone(),
+        }
+    }
+}
+
+/// Starts `qemu/netns-tools udp-send` in `ns`: `count` numbered datagrams to
+/// `addr:port`, one every `interval` seconds, each carrying `marker`.
+pub fn udp_send(
+    ns: &Netns,
+    addr: &str,
+    port: u16,
+    count: u64,
+    interval: f64,
+    marker: &str,
+) -> Proc {
+    let script = repo_root().join("qemu/netns-tools");
+    let (port, count, interval) = (port.to_string(), count.to_string(), interval.to_string());
+    #[rustfmt::skip]
+    let p = ns.spawn(&[
+        "python3", script.to_str().expect("UTF-8 path"), "udp-send", addr, &port,
+        "--count", &count, "--interval", &interval, "--marker", marker,
+    ]);
+    p
+}
+
+/// Waits for a `udp_send`; returns how many it sent.
+pub fn udp_sent(mut p: Proc) -> u64 {
+    let (ok, text) = wait_output(&mut p);
+    assert!(ok, "udp-send failed: {text}");
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no count in udp-send's report: {text:?}"))
+}
+
+/// `qemu/netns-tools udp-collect` in a namespace: a flow-record collector.
+pub struct Collector {
+    proc: Proc,
+    pub file: PathBuf,
+}
+
+impl Collector {
+    /// Collects datagrams on `addr:port` in `ns` into `file` until one contains
+    /// `until` or `limit`; returns once it listens.
+    pub fn listen(
+        ns: &Netns,
+        addr: &str,
+        port: u16,
+        file: PathBuf,
+        until: &str,
+        limit: Duration,
+    ) -> Self {
+        let script = repo_root().join("qemu/netns-tools");
+        let (port, secs) = (port.to_string(), limit.as_secs().to_string());
+        #[rustfmt::skip]
+        let mut proc = ns.spawn(&[
+            "python3", script.to_str().expect("UTF-8 path"), "udp-collect", addr, &port,
+            "--out", file.to_str().expect("UTF-8 path"), "--until", until, "--timeout", &secs,
+        ]);
+        let mut out = BufReader::new(proc.0.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        let _ = out.read_line(&mut first);
+        assert!(
+            first.starts_with("listening"),
+            "udp-collect did not start in {}: {first:?}",
+            ns.name
+        );
+        proc.0.stdout = Some(out.into_inner());
+        Self { proc, file }
+    }
+
+    /// Waits for the collector to stop; returns what it collected, one datagram a line.
+    pub fn finish(mut self) -> String {
+        let _ = wait_output(&mut self.proc);
+        std::fs::read_to_string(&self.file).unwrap_or_default()
+    }
+}
