@@ -47,7 +47,7 @@ pub fn peer_name(i: usize) -> String {
 }
 
 /// A namespace on gateway `gateway`'s lan at `lan_addr`, routing `prefix` behind it;
-/// `addr` (in `prefix`) is configured on a dummy link inside it, so that it answers
+/// `addr` (in `prefix`) is configured on its loopback, so that it answers
 /// for that address like a pod on a node, or a VIP on a load balancer.
 #[derive(Clone, Debug)]
 pub struct RouterSpec {
@@ -394,16 +394,15 @@ impl Builder {
                     &inner,
                 ]);
                 r.exec(&["ip", "link", "set", &inner, "up"]);
-                r.exec(&["ip", "link", "add", "pods", "type", "dummy"]);
+                // On loopback: this machine's kernel has no dummy links.
                 r.exec(&[
                     "ip",
                     "addr",
                     "add",
                     &format!("{}/32", spec.addr),
                     "dev",
-                    "pods",
+                    "lo",
                 ]);
-                r.exec(&["ip", "link", "set", "pods", "up"]);
                 r.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
                 r.exec(&["ip", "route", "add", "default", "via", side.lan]);
                 host.exec(&["ip", "route", "add", spec.prefix, "via", spec.lan_addr]);
@@ -704,6 +703,22 @@ impl Transfer {
         port: u16,
         limit: Duration,
     ) -> Self {
+        Self::paced(dir, from, to, addr, size, port, limit, 0)
+    }
+
+    /// As `start`, the sender pacing itself to `rate` bytes a second (0: unpaced), so
+    /// that a test can change the network while it runs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn paced(
+        dir: &Path,
+        from: &Netns,
+        to: &Netns,
+        addr: &str,
+        size: usize,
+        port: u16,
+        limit: Duration,
+        rate: u64,
+    ) -> Self {
         let payload_path = dir.join(format!("payload-{port}.bin"));
         let mut payload = garbage(size, 0x5eed, &[]);
         for chunk in payload.chunks_mut(1024) {
@@ -728,7 +743,7 @@ impl Transfer {
         #[rustfmt::skip]
         let send = from.spawn(&[
             "python3", script, "tcp-send", addr, &port_s, payload_path.to_str().expect("UTF-8"),
-            "--timeout", &secs,
+            "--timeout", &secs, "--rate", &rate.to_string(),
         ]);
         Self {
             recv,
@@ -738,6 +753,11 @@ impl Transfer {
             start: Instant::now(),
             what: format!("{} -> {addr}:{port}", from.name),
         }
+    }
+
+    /// Whether the sender still runs (the transfer is not over).
+    pub fn running(&mut self) -> bool {
+        self.send.0.try_wait().ok().flatten().is_none()
     }
 
     /// Waits for both ends; asserts the bytes arrived whole (same length and SHA-256);
