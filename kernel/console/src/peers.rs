@@ -43,6 +43,8 @@ pub enum TunnelFailure {
     AlertFromPeer,
     /// The peer broke the protocol.
     Protocol,
+    /// No endpoint is configured and the peer has not called: nothing to try.
+    NoEndpoint,
 }
 
 impl TunnelFailure {
@@ -60,6 +62,10 @@ impl TunnelFailure {
             ),
             TunnelFailure::AlertFromPeer => ("alert from peer", "the peer refused the handshake"),
             TunnelFailure::Protocol => ("protocol error", "the peer broke the DTLS protocol"),
+            TunnelFailure::NoEndpoint => (
+                "no endpoint",
+                "no endpoint configured and the peer has not called us",
+            ),
         }
     }
 }

@@ -27,6 +27,13 @@ impl<L: SessionLayer> Gateway<L> {
         if slot.link == Link::Up {
             return;
         }
+        if slot.endpoint.is_none() {
+            // Nowhere to call: the peer calls us (its handshake comes through the
+            // front door for unknown addresses); packets wait as for a handshake.
+            slot.current = None;
+            slot.set_attempt(Attempt::Awaiting { started: now }, now);
+            return;
+        }
         slot.current = Some(self.layer.connect(now, &slot.cfg));
         slot.pending = None;
         slot.set_attempt(
@@ -57,7 +64,7 @@ impl<L: SessionLayer> Gateway<L> {
             }
             min(slot.previous.as_ref().map(|(_, until)| *until));
             match slot.attempt() {
-                Some(Attempt::Running { started, .. }) => {
+                Some(Attempt::Running { started, .. } | Attempt::Awaiting { started }) => {
                     min(Some(started + cfg.handshake_timeout))
                 }
                 Some(Attempt::Backoff { until }) => min(Some(until)),
@@ -73,6 +80,7 @@ impl<L: SessionLayer> Gateway<L> {
             .arp_wait
             .front()
             .map(|(w, _)| w.since + self.cfg.arp_timeout));
+        min(self.stranger_timeout());
         t
     }
 
@@ -84,6 +92,7 @@ impl<L: SessionLayer> Gateway<L> {
             self.peer_timers(now, id);
             self.update_peer(now, id);
         }
+        self.stranger_timers(now);
         self.expire_arp(now);
     }
 
@@ -127,6 +136,11 @@ impl<L: SessionLayer> Gateway<L> {
             {
                 let reason = slot.current.as_ref().and_then(|s| s.failure());
                 failed = Some(reason.unwrap_or(FailureReason::Timeout));
+            }
+            Some(Attempt::Awaiting { started })
+                if now.saturating_since(started) >= cfg.handshake_timeout =>
+            {
+                failed = Some(FailureReason::NoEndpoint);
             }
             Some(Attempt::Backoff { until }) if until <= now => retry = true,
             _ => {}
@@ -289,8 +303,12 @@ fn backoff(first: Duration, most: Duration, failures: u32) -> Duration {
     first.saturating_mul(1 << doublings).min(most.max(first))
 }
 
-/// A handshake completed: fresh keys, and the peer has just authenticated.
-fn came_up<S>(slot: &mut PeerSlot<S>, now: Instant) {
+/// A handshake completed: fresh keys, and the peer has just authenticated (with the pin
+/// its session names).
+fn came_up<S: Session>(slot: &mut PeerSlot<S>, now: Instant) {
+    if let Some(pin) = slot.current.as_ref().and_then(|s| s.peer_pin()) {
+        slot.pin_used = Some(pin);
+    }
     slot.keyed_at = now;
     slot.sealed_since_rekey = 0;
     slot.last_sent = now;
@@ -325,7 +343,7 @@ pub(super) fn rekey<L: SessionLayer>(layer: &mut L, slot: &mut PeerSlot<L::Sessi
     let theirs_unfinished = !slot.pending_initiated
         && slot.pending.as_ref().is_some_and(|s| !s.is_established())
         && now.saturating_since(slot.pending_started) >= PEER_HANDSHAKE_YIELDS_AFTER;
-    if by_new_session && (slot.pending.is_none() || theirs_unfinished) {
+    if by_new_session && slot.endpoint.is_some() && (slot.pending.is_none() || theirs_unfinished) {
         slot.pending = Some(layer.connect(now, &slot.cfg));
         slot.pending_initiated = true;
         slot.pending_started = now;

@@ -32,8 +32,9 @@ pub(super) struct Base {
 fn peer(p: &cfg::PeerConfig) -> PeerConfig {
     PeerConfig {
         name: p.name.clone(),
-        endpoint: p.endpoint,
+        endpoint: Some(p.endpoint),
         fingerprint: p.fingerprint,
+        second_pin: None,
         prefixes: p.prefixes.clone(),
         enforcement: p.enforcement,
     }
