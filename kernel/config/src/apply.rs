@@ -72,8 +72,9 @@ impl Config {
                 if let Some(e) = change.endpoint {
                     peer.endpoint = e;
                 }
-                if let Some(f) = change.fingerprint {
+                if let Some((f, second)) = change.fingerprint {
                     peer.fingerprint = f;
+                    peer.second_pin = second;
                 }
                 if let Some(p) = change.prefixes {
                     peer.prefixes = p;
@@ -125,12 +126,13 @@ impl Config {
                     peer: other.name.clone(),
                 });
             }
-            if other.endpoint == peer.endpoint {
+            if peer.endpoint.is_some() && other.endpoint == peer.endpoint {
                 return Err(ApplyError::EndpointInUse {
                     peer: other.name.clone(),
                 });
             }
-            if other.fingerprint == peer.fingerprint {
+            // A key identifies one peer: the one whose endpoint follows it.
+            if other.pins().any(|o| peer.pins().any(|p| p == o)) {
                 return Err(ApplyError::FingerprintInUse {
                     peer: other.name.clone(),
                 });
@@ -248,7 +250,7 @@ mod tests {
         apply(&mut c, "peer set a prefix 10.4.0.0/24 enforcement default").unwrap();
         let a = c.peer("a").unwrap();
         assert_eq!(a.enforcement, None);
-        assert_eq!(a.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(a.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         apply(&mut c, "peer remove a").unwrap();
         assert!(c.peer("a").is_none());
     }

@@ -36,11 +36,15 @@ impl Config {
         }
         write_liveness(&self.liveness, &d.liveness, w)?;
         for p in &self.peers {
-            write!(
-                w,
-                "peer add {} endpoint {} fingerprint {} prefix ",
-                p.name, p.endpoint, p.fingerprint
-            )?;
+            write!(w, "peer add {}", p.name)?;
+            if let Some(e) = p.endpoint {
+                write!(w, " endpoint {e}")?;
+            }
+            write!(w, " fingerprint {}", p.fingerprint)?;
+            if let Some(second) = p.second_pin {
+                write!(w, ",{second}")?;
+            }
+            w.write_str(" prefix ")?;
             write_list(&p.prefixes, w)?;
             if let Some(e) = p.enforcement {
                 write!(w, " enforcement {}", e.keyword())?;

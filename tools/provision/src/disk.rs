@@ -77,6 +77,7 @@ pub fn build(commands: &Path, disk: &Path) -> Result<(), String> {
         .map_err(|_| "cannot render configuration")?;
     let saved = Saved {
         identity: Some(*identity),
+        next_identity: None,
         text: canonical,
     };
     let (slot, seq) = existing.next_write();

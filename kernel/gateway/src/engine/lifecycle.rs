@@ -46,6 +46,22 @@ impl<L: SessionLayer> Gateway<L> {
         slot.counters.handshakes_started += 1;
     }
 
+    /// Rekeys every up tunnel now, by a new handshake where the session layer needs
+    /// one (make before break: the current session carries traffic until the new one
+    /// takes over). After an identity rotation, so that new sessions authenticate
+    /// with the new key. Returns how many tunnels started a rekey.
+    pub fn rekey_all(&mut self, now: Instant) -> usize {
+        let layer = &mut self.layer;
+        let mut n = 0;
+        for slot in self.peers.iter_mut().flatten() {
+            if slot.link == Link::Up {
+                rekey(layer, slot, now);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// When [`Gateway::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = None;
@@ -122,6 +138,9 @@ impl<L: SessionLayer> Gateway<L> {
         let pending_stuck = slot.pending.as_ref().is_some_and(|s| !s.is_established())
             && now.saturating_since(slot.pending_started) >= cfg.handshake_timeout;
         if pending_stuck {
+            // Say why (a key no longer pinned after the peer's identity rotation
+            // reads `pin-mismatch`), though the current session goes on.
+            slot.last_failure = slot.pending.as_ref().and_then(|s| s.failure());
             slot.pending = None;
             slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;
@@ -209,6 +228,7 @@ impl<L: SessionLayer> Gateway<L> {
             came_up(slot, now);
         }
         if slot.pending.as_ref().is_some_and(|s| s.is_failed()) {
+            slot.last_failure = slot.pending.as_ref().and_then(|s| s.failure());
             slot.pending = None;
             slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;

@@ -285,10 +285,10 @@ impl<L: SessionLayer> Gateway<L> {
         match endpoint {
             Some(ep) => self.bind_endpoint(id, ep),
             None => {
-                // Keep a learned address (the peer is where it authenticated from);
-                // forget a configured one nobody confirmed.
-                let learned = s.moves > 0;
-                if !learned {
+                // Keep an address the peer authenticated from (a learned one, or the
+                // configured one its tunnel runs on); forget one nobody confirmed.
+                let confirmed = s.moves > 0 || s.link == peers::Link::Up;
+                if !confirmed {
                     s.endpoint = None;
                     self.endpoints.retain(|_, owner| *owner != id);
                 }

@@ -27,6 +27,10 @@ fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
             FailureReason::Protocol => TunnelFailure::Protocol,
             FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
         }),
+        endpoint: s.endpoint,
+        endpoint_moves: s.endpoint_moves,
+        last_move_ms: s.last_move.map(ago),
+        pin_used: s.pin_used,
     }
 }
 
