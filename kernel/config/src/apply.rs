@@ -199,11 +199,25 @@ mod tests {
                 ),
                 ApplyError::FingerprintInUse { peer: "a".into() },
             ),
+            (
+                // A key one peer pins, as the second pin of another.
+                std::format!(
+                    "peer add b fingerprint {},{} prefix 10.3.0.0/16",
+                    fp(3),
+                    fp(1)
+                ),
+                ApplyError::FingerprintInUse { peer: "a".into() },
+            ),
             ("peer remove zz".into(), ApplyError::NoSuchPeer("zz".into())),
         ];
         for (line, want) in clashes {
             assert_eq!(apply(&mut c, &line), Err(want), "{line}");
             assert_eq!(c, before, "a failed statement changed the config: {line}");
+        }
+        // Peers without an endpoint do not collide by lacking one.
+        for (name, n) in [("x", 5), ("y", 6)] {
+            let line = std::format!("peer add {name} fingerprint {} prefix 10.{n}.0.0/16", fp(n));
+            assert_eq!(apply(&mut c, &line), Ok(()), "{line}");
         }
     }
 

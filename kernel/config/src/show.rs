@@ -161,6 +161,7 @@ mod tests {
     #[test]
     fn show_round_trips_every_setting() {
         let fp = "ab".repeat(32);
+        let (fp2, fp3) = ("cd".repeat(32), "ef".repeat(32));
         let text = std::format!(
             "enforcement drop\n\
              listen port 5000\n\
@@ -179,6 +180,7 @@ mod tests {
              dead-peer after 20\n\
              fallback after 120\n\
              peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n\
+             peer add c fingerprint {fp2},{fp3} prefix 10.4.0.0/24\n\
              collector 10.2.0.9:2055 interval 30\n"
         );
         let c = rebuild(&text);
