@@ -1,7 +1,8 @@
 //! The gateway engine: sans-IO, driven by the kernel's main loop (or a simulation).
 //!
 //! - [`Gateway::handle_lan_frame`]: an Ethernet frame from the protected lan.
-//! - [`Gateway::handle_wan_datagram`]: a UDP payload from a peer's wan endpoint.
+//! - [`Gateway::handle_wan_datagram`]: a UDP payload from wan (a peer, or a peer that
+//!   moved: `roam.rs`).
 //! - [`Gateway::handle_wan_packet`]: a plaintext IPv4 packet arriving on wan.
 //! - [`Gateway::poll_transmit`], [`Gateway::poll_timeout`], [`Gateway::handle_timeout`].
 //!
