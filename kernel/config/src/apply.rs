@@ -90,8 +90,9 @@ impl Config {
                 if let Some(e) = change.endpoint {
                     peer.endpoint = e;
                 }
-                if let Some(f) = change.fingerprint {
+                if let Some((f, second)) = change.fingerprint {
                     peer.fingerprint = f;
+                    peer.second_pin = second;
                 }
                 if let Some(p) = change.prefixes {
                     peer.prefixes = p;
@@ -177,12 +178,13 @@ impl Config {
                     peer: other.name.clone(),
                 });
             }
-            if other.endpoint == peer.endpoint {
+            if peer.endpoint.is_some() && other.endpoint == peer.endpoint {
                 return Err(ApplyError::EndpointInUse {
                     peer: other.name.clone(),
                 });
             }
-            if other.fingerprint == peer.fingerprint {
+            // A key identifies one peer: the one whose endpoint follows it.
+            if other.pins().any(|o| peer.pins().any(|p| p == o)) {
                 return Err(ApplyError::FingerprintInUse {
                     peer: other.name.clone(),
                 });
@@ -249,11 +251,25 @@ mod tests {
                 ),
                 ApplyError::FingerprintInUse { peer: "a".into() },
             ),
+            (
+                // A key one peer pins, as the second pin of another.
+                std::format!(
+                    "peer add b fingerprint {},{} prefix 10.3.0.0/16",
+                    fp(3),
+                    fp(1)
+                ),
+                ApplyError::FingerprintInUse { peer: "a".into() },
+            ),
             ("peer remove zz".into(), ApplyError::NoSuchPeer("zz".into())),
         ];
         for (line, want) in clashes {
             assert_eq!(apply(&mut c, &line), Err(want), "{line}");
             assert_eq!(c, before, "a failed statement changed the config: {line}");
+        }
+        // Peers without an endpoint do not collide by lacking one.
+        for (name, n) in [("x", 5), ("y", 6)] {
+            let line = std::format!("peer add {name} fingerprint {} prefix 10.{n}.0.0/16", fp(n));
+            assert_eq!(apply(&mut c, &line), Ok(()), "{line}");
         }
     }
 
@@ -300,7 +316,7 @@ mod tests {
         apply(&mut c, "peer set a prefix 10.4.0.0/24 enforcement default").unwrap();
         let a = c.peer("a").unwrap();
         assert_eq!(a.enforcement, None);
-        assert_eq!(a.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(a.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         apply(&mut c, "peer remove a").unwrap();
         assert!(c.peer("a").is_none());
     }

@@ -60,14 +60,25 @@ impl Default for InterfaceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     pub name: String,
-    pub endpoint: SocketAddrV4,
+    /// `None`: the peer calls us (behind NAT, or a changing address); its address is
+    /// learned from its authenticated handshake.
+    pub endpoint: Option<SocketAddrV4>,
     pub fingerprint: Fingerprint,
+    /// A second accepted identity, during a rotation (`fingerprint OLD,NEW`).
+    pub second_pin: Option<Fingerprint>,
     pub prefixes: Vec<Ipv4Prefix>,
     /// Overrides the global enforcement for traffic to this peer's prefixes.
     pub enforcement: Option<Enforcement>,
     /// Hub-and-spoke: traffic opened from this peer for another transit peer is
     /// relayed (re-sealed) to it (default off).
     pub transit: bool,
+}
+
+impl PeerConfig {
+    /// The identities the peer may authenticate with (one or two).
+    pub fn pins(&self) -> impl Iterator<Item = Fingerprint> + '_ {
+        core::iter::once(self.fingerprint).chain(self.second_pin)
+    }
 }
 
 /// When sessions get new keys.

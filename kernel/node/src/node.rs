@@ -126,6 +126,9 @@ impl Node {
             Some(Changed::Identity) => {
                 dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, p, w)
             }
+            Some(Changed::IdentityRotated) => {
+                dp.rotate_identity(&mgmt.config, mgmt.engine_identity(), net, p, w)
+            }
             Some(Changed::Nothing) => {}
             None => return false,
         }
