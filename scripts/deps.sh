@@ -33,6 +33,8 @@ APT_TOOLS=(
   "binutils:objcopy --version"              # objcopy, strip (bench-boot)
   "binutils:strip --version"
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
+  "python3-venv:/usr/bin/python3 -c 'import ensurepip, venv'"  # the metrics test's venv
+  "curl:curl --version"                     # scrapes the metrics endpoint
 )
 # Packages that ship files rather than commands ("package:file").
 APT_FILES=(
@@ -127,6 +129,18 @@ for entry in "${CARGO_TOOLS[@]}"; do
   fi
 done
 
+# The metrics test (tests/tests/ops.rs) parses scrapes with the Prometheus client
+# library's own parser (prometheus_client), from PyPI into a venv under build/: the
+# system Python is never changed.
+METRICS_VENV="$(cd "$(dirname "$0")/.." && pwd)/build/venv-metrics"
+METRICS_CHECK="$METRICS_VENV/bin/python -c 'import prometheus_client.parser'"
+if ! runs "$METRICS_CHECK"; then
+  echo "deps: creating build/venv-metrics with prometheus_client (metrics test)"
+  rm -rf "$METRICS_VENV"
+  /usr/bin/python3 -m venv "$METRICS_VENV"
+  "$METRICS_VENV/bin/pip" install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
+fi
+
 # Everything must run now, not only be listed as installed.
 broken=()
 qemu_ok || broken+=("QEMU >= $QEMU_MIN_MAJOR (qemu-system-x86_64 $(qemu_major qemu-system-x86_64), qemu-img $(qemu_major qemu-img))")
@@ -141,6 +155,7 @@ for entry in "${CARGO_TOOLS[@]}"; do
   [ "$bin" = cargo-fuzz ] && ! runs "cargo +nightly --version" && continue
   runs "$check" || broken+=("'$check' (cargo install $crate)")
 done
+runs "$METRICS_CHECK" || broken+=("'$METRICS_CHECK' (pip install prometheus_client in build/venv-metrics)")
 if [ ${#broken[@]} -gt 0 ]; then
   echo "deps: these tools do not run after installing:" >&2
   printf '  - %s\n' "${broken[@]}" >&2
