@@ -9,7 +9,9 @@
 //!   block the next scrape; from the fabric, neither the wan nor the lan address
 //!   answers on the metrics port.
 //! - Time: a small SNTP server on hostA serves a clock set years ahead; the gateway's
-//!   `time` view and its flow-log timestamps follow it.
+//!   `time` view and its flow-log timestamps follow it. Then Debian's chronyd (unpacked
+//!   under build/chrony, never installed) serves the host's time: the gateway follows
+//!   it too (interop with a real NTP server).
 //!
 //! Root needed (namespaces, TAP devices): `make test-ops`.
 #![cfg(feature = "nic")]
@@ -278,6 +280,7 @@ fn metrics_scraped_and_parsed_on_lan_only_and_time_follows_sntp() {
         topo.logs()
     );
     assert!(time.contains(&format!("ntp server {}", A.host)), "{time}");
+    println!("{time}");
     let flows = Topology::flows(&mut topo.a);
     let hour = (SERVED_UNIX - 3600) * 1000..(SERVED_UNIX + 3600) * 1000;
     let stamped = flows
@@ -306,15 +309,64 @@ fn metrics_scraped_and_parsed_on_lan_only_and_time_follows_sntp() {
     assert_eq!(value(&synced, "vnetcrypt_time_synced{}"), 1.0);
     assert!(value(&synced, "vnetcrypt_sntp_replies_total{}") >= 1.0);
 
-    // ntp off: back to the RTC; metrics off: the port closes.
+    // ntp off: back to the RTC.
     topo.a.set("ntp off");
     assert!(topo.a.cmd("time").contains("source rtc"));
+    drop(server);
+
+    // Interop: Debian's chronyd (unpacked under build/chrony by scripts/deps.sh, run
+    // with -x so it never sets a clock) as the server, serving the host's own time at
+    // stratum 8. The RTC was read from the same host clock, so the offset is small.
+    let conf = topo.logs.path().join("chrony.conf");
+    let pid = topo.logs.path().join("chronyd.pid");
+    std::fs::write(
+        &conf,
+        format!(
+            "local stratum 8\nallow all\nport 123\nbindaddress {}\ncmdport 0\npidfile {}\n",
+            A.host,
+            pid.display()
+        ),
+    )
+    .expect("write chrony.conf");
+    let chronyd = repo_root().join("build/chrony/usr/sbin/chronyd");
+    let chrony = topo.host_a.spawn(&[
+        chronyd.to_str().expect("UTF-8"),
+        "-x",
+        "-d",
+        "-u",
+        "root",
+        "-f",
+        conf.to_str().expect("UTF-8"),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    topo.a.set(&format!("ntp {}", A.host));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let time = loop {
+        let t = topo.a.cmd("time");
+        if t.contains("source sntp") || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let offset_us: i64 = time
+        .split("offset ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(i64::MAX);
+    assert!(
+        time.contains("source sntp") && time.contains("stratum 8") && offset_us.abs() < 3_000_000,
+        "the clock did not follow chronyd:\n{time}\n{}",
+        topo.logs()
+    );
+    drop(chrony);
+
+    // metrics off: the port closes.
     topo.a.set("metrics off");
     let (status, _) = curl(
         &topo.host_a,
         &["--max-time", "3", &format!("{base}/metrics")],
     );
     assert_eq!(status, "", "metrics answered after 'metrics off'");
-    drop(server);
     println!("ops: metrics and time checks took {:?}", started.elapsed());
 }
