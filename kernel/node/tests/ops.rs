@@ -51,6 +51,8 @@ fn exchange(sim: &mut Sim, i: usize, request: &[u8], local: u16, max_ms: u64) ->
     });
     let (s, _) = sim.hosts[i].socket::<tcp::Socket>(h);
     s.abort();
+    // Let the reset reach the node, which listens again at its next poll.
+    sim.run_for(5);
     done.then(|| String::from_utf8_lossy(&answer).into_owned())
 }
 
@@ -128,6 +130,42 @@ fn silent_clients_are_cut_off_and_never_wedge_the_endpoint() {
         );
     }
     let text = exchange(&mut sim, 0, get, 41_101, 2000).expect("served after the cut-off");
+    assert!(text.starts_with("HTTP/1.1 200"));
+
+    // Two clients take their answer but never close their side: the node's sockets
+    // wait in FIN-WAIT-2 with both slots taken, until the idle timeout (nothing from
+    // the client for 5 s) or the lifetime (10 s after accept) ends them.
+    let half: Vec<_> = (0..2)
+        .map(|k| tcp_client(&mut sim.hosts[0], lan_ip(1), PORT, 41_200 + k))
+        .collect();
+    let mut sent = [false; 2];
+    sim.run_until(2000, |sim| {
+        for (k, &h) in half.iter().enumerate() {
+            let (s, _) = sim.hosts[0].socket::<tcp::Socket>(h);
+            if !sent[k] && s.can_send() {
+                s.send_slice(get).unwrap();
+                sent[k] = true;
+            }
+            while s.can_recv() {
+                let _ = s.recv(|b| (b.len(), ()));
+            }
+        }
+        half.iter()
+            .all(|&h| sim.hosts[0].socket::<tcp::Socket>(h).0.state() == tcp::State::CloseWait)
+    });
+    for &h in &half {
+        assert_eq!(
+            sim.hosts[0].socket::<tcp::Socket>(h).0.state(),
+            tcp::State::CloseWait
+        );
+    }
+    assert_eq!(
+        exchange(&mut sim, 0, get, 41_300, 1000),
+        None,
+        "both slots held"
+    );
+    sim.run_for(10_000);
+    let text = exchange(&mut sim, 0, get, 41_301, 2000).expect("served after the cut-off");
     assert!(text.starts_with("HTTP/1.1 200"));
 }
 

@@ -300,6 +300,14 @@ impl Client {
         }
     }
 
+    /// A request that was due could not be made (no random nonce, say): try again
+    /// later, with the backoff of a failure, so that the caller is not asked every poll.
+    pub fn postpone(&mut self, now: u64) {
+        if self.pending.is_none() && now >= self.next_at {
+            self.fail(now);
+        }
+    }
+
     fn fail(&mut self, now: u64) {
         self.next_at = now + self.backoff_us;
         self.backoff_us = (self.backoff_us * 2).min(BACKOFF_MAX_US);
@@ -428,5 +436,11 @@ mod tests {
             Err(SntpError::KissOfDeath(_))
         ));
         assert_eq!(c.poll_at(), now + BACKOFF_MIN_US);
+        // A due request that could not be made is postponed, not asked for again now.
+        let mut d = Client::new(10);
+        d.postpone(10);
+        assert_eq!(d.poll_at(), 10 + BACKOFF_MIN_US);
+        d.postpone(11);
+        assert_eq!(d.poll_at(), 10 + BACKOFF_MIN_US, "not yet due: unchanged");
     }
 }

@@ -7,8 +7,9 @@
 //! The HTTP server never wedges the node: at most [`CONNECTIONS`] connections at a
 //! time (one listener each), a request head of at most `http::MAX_REQUEST` bytes,
 //! one answer per connection, then close; a connection that is still open
-//! [`CONNECTION_LIFETIME_US`] after it was accepted is aborted, and smoltcp's own
-//! timeout ends one whose peer stops acknowledging.
+//! [`CONNECTION_LIFETIME_US`] after it was accepted is aborted (whatever it is doing,
+//! closing included), and smoltcp's own timeout ends one from which nothing arrives
+//! for 5 s.
 
 use super::nic::Nic;
 use super::Interfaces;
@@ -27,7 +28,7 @@ use vnetcrypt_ops::http::{self, Answer, Parsed, Status, MAX_REQUEST};
 pub const CONNECTIONS: usize = 2;
 /// A connection is aborted this long after it was accepted, whatever it is doing.
 pub const CONNECTION_LIFETIME_US: u64 = 10_000_000;
-/// smoltcp ends a connection whose peer acknowledges nothing for this long.
+/// smoltcp ends a connection from which nothing arrives for this long.
 const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The send buffer: a response larger than this is sent in pieces as it drains.
 const TX_BYTES: usize = 8 * 1024;
@@ -173,7 +174,9 @@ impl Nic {
                 c.request.clear();
                 c.since = now;
             }
-            if !matches!(c.phase, Phase::Listening | Phase::Closing)
+            // Closing counts too: a client that keeps acknowledging but never sends
+            // its FIN would hold the socket in FIN-WAIT-2.
+            if !matches!(c.phase, Phase::Listening)
                 && now.saturating_sub(c.since) >= CONNECTION_LIFETIME_US
             {
                 s.abort();
@@ -257,7 +260,7 @@ impl Nic {
         server
             .conns
             .iter()
-            .filter(|c| !matches!(c.phase, Phase::Listening | Phase::Closing))
+            .filter(|c| !matches!(c.phase, Phase::Listening))
             .map(|c| c.since + CONNECTION_LIFETIME_US)
             .min()
     }

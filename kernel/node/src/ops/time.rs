@@ -71,6 +71,7 @@ impl Ops {
         if p.fill_random(&mut nonce).is_err() {
             // A predictable nonce would let anyone who guesses it set our clock.
             self.sntp_blocked = Some("no random source for request nonces");
+            client.postpone(now);
             return false;
         }
         self.sntp_blocked = None;
