@@ -222,6 +222,7 @@ fn peer_configuration_is_checked() {
         second_pin: None,
         prefixes: vec!["10.9.0.0/24".parse().unwrap()],
         enforcement: None,
+        transit: false,
     };
     let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
     let mut c = base.clone();
@@ -263,6 +264,7 @@ fn many_peers_route_by_longest_prefix() {
         second_pin: None,
         prefixes: vec![prefix],
         enforcement: None,
+        transit: false,
     };
     let last = MAX_PEERS as u32 - 2;
     for i in 0..=last {

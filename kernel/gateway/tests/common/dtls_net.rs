@@ -72,6 +72,7 @@ pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -
         second_pin: None,
         prefixes: vec![Ipv4Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()],
         enforcement: None,
+        transit: false,
     })
     .unwrap();
     gw

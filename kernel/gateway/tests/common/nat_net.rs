@@ -127,6 +127,7 @@ impl NatNet {
                             Ipv4Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()
                         ],
                         enforcement: None,
+                        transit: false,
                     })
                     .unwrap();
                 }

@@ -12,8 +12,8 @@ use vnetcrypt_console::config::{self as cfg, Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{GatewayConfig, Ipv4Prefix, PeerConfig, PeerId, PrivateSet};
 
-/// What the engine is built from; any change rebuilds it (peers and enforcement are
-/// applied to the running engine instead). Rekey and liveness settings are here: the
+/// What the engine is built from; any change rebuilds it (peers, routes and
+/// enforcement are applied to the running engine instead). Rekey and liveness settings are here: the
 /// engine reads them from its `GatewayConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Base {
@@ -37,6 +37,7 @@ fn peer(p: &cfg::PeerConfig) -> PeerConfig {
         second_pin: p.second_pin,
         prefixes: p.prefixes.clone(),
         enforcement: p.enforcement,
+        transit: p.transit,
     }
 }
 
@@ -83,6 +84,26 @@ impl Datapath {
             self.built = Some(base);
         }
         self.sync_peers(config, super::now(p), w);
+        self.sync_routes(config, w);
+    }
+
+    /// Gives the running engine the configured routes (sessions are kept).
+    fn sync_routes(&mut self, config: &Config, w: &mut dyn Write) {
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
+        if gw.routes().count() == config.routes.len()
+            && config
+                .routes
+                .iter()
+                .all(|r| gw.routes().any(|have| have == *r))
+        {
+            return;
+        }
+        if let Err(e) = gw.set_routes(&config.routes) {
+            // The configuration checks the same rules, so this means they disagree.
+            let _ = writeln!(w, "data plane: routes not applied: {e}");
+        }
     }
 
     /// Presents `identity` in every new handshake of the running engine and rekeys
@@ -143,7 +164,7 @@ impl Datapath {
     }
 
     /// Adds, removes and updates peers and the global enforcement to match `config`.
-    /// Enforcement, endpoint and pins change on the running engine (sessions go on:
+    /// Enforcement, transit, endpoint and pins change on the running engine (sessions go on:
     /// a pin added for a rotation must not cut the tunnel); other changes re-add the
     /// peer.
     fn sync_peers(&mut self, config: &Config, now: vnetcrypt_gateway::Instant, w: &mut dyn Write) {
@@ -158,6 +179,7 @@ impl Datapath {
                 config.peer(&have.name).map(peer).is_none_or(|want| {
                     PeerConfig {
                         enforcement: have.enforcement,
+                        transit: have.transit,
                         endpoint: have.endpoint,
                         fingerprint: have.fingerprint,
                         second_pin: have.second_pin,
@@ -174,6 +196,7 @@ impl Datapath {
             match super::engine_id(gw, &p.name) {
                 Some(id) => {
                     let _ = gw.set_peer_enforcement(id, p.enforcement);
+                    let _ = gw.set_peer_transit(id, p.transit);
                     let have = gw.peer(id).cloned();
                     if have.as_ref().is_some_and(|h| h.endpoint != p.endpoint) {
                         if let Err(e) = gw.set_peer_endpoint(id, p.endpoint) {

@@ -101,6 +101,12 @@ impl Management {
                                     "config: loaded slot {slot} (sequence {seq}) from the {}",
                                     d.layout
                                 );
+                                if let Some((read, write)) = sel.upgraded_from() {
+                                    let _ = writeln!(
+                                        w,
+                                        "config: read configuration format {read}, will save as {write}"
+                                    );
+                                }
                             }
                             None if sel.damaged().next().is_none() => {
                                 let _ = writeln!(
