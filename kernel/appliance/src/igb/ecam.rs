@@ -46,7 +46,7 @@ impl Ecam {
     }
 
     fn at(&self, f: PciAddress, offset: u16) -> Option<*mut u32> {
-        (u16::from(f.bus) < self.buses && offset < 4096 && offset % 4 == 0).then(|| {
+        (u16::from(f.bus) < self.buses && offset < 4096 && offset.is_multiple_of(4)).then(|| {
             (self.base
                 | u64::from(f.bus) << 20
                 | u64::from(f.device & 0x1f) << 15
