@@ -59,6 +59,16 @@ impl<R: Regs> Pf<R> {
         }
     }
 
+    /// Restarts the PHY's autonegotiation: the link comes up when it completes (QEMU:
+    /// half a second later). Needed when nothing else brought the link up since the
+    /// card's last reset.
+    pub fn restart_link(&mut self) {
+        self.regs.write(
+            PF_MDIC,
+            BMCR_RESTART_AUTONEG | PHY_BMCR << 16 | MDIC_PHY_1 | MDIC_OP_WRITE,
+        );
+    }
+
     /// The MAC address VF `vf` gets when it resets.
     pub fn assign_mac(&mut self, vf: usize, mac: [u8; 6]) {
         if let Some(slot) = self.macs.get_mut(vf) {

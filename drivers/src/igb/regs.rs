@@ -79,6 +79,13 @@ pub const V2P_READ_CLEARS: u32 = V2P_PFSTS | V2P_PFACK | V2P_RSTD;
 pub const PF_CTRL_EXT: u32 = 0x0018;
 /// CTRL_EXT: the PF finished its reset; VFs may talk to it.
 pub const CTRL_EXT_PFRSTD: u32 = 1 << 14;
+/// MDI control: PHY register access (data 0..15, register 16..20, PHY 21..25, op 26..27).
+pub const PF_MDIC: u32 = 0x0020;
+pub const MDIC_PHY_1: u32 = 1 << 21;
+pub const MDIC_OP_WRITE: u32 = 1 << 26;
+/// PHY control (MII register 0): 1000 Mb/s full duplex, autonegotiation on, restart it.
+pub const PHY_BMCR: u32 = 0;
+pub const BMCR_RESTART_AUTONEG: u32 = 0x1340 | 0x0200;
 pub const PF_RCTL: u32 = 0x0100;
 pub const RCTL_EN: u32 = 1 << 1;
 pub const RCTL_LPE: u32 = 1 << 5;

@@ -118,6 +118,18 @@ fn provision(statements: &str, conf: &Path, disk: &Path) -> String {
 impl Topology {
     /// `tag`: two characters naming the test in interface names (which have 15).
     pub fn build(test: &str, tag: &str, machines: [&str; 2], fabric: Fabric) -> Self {
+        Self::build_with_wan(test, tag, machines, fabric, "virtio")
+    }
+
+    /// As [`Self::build`], with both gateways' wan NICs of launcher model `wan_model`
+    /// (`virtio`, or `igb`: an SR-IOV VF on q35, see `qemu/vnetcrypt-vm --nic`).
+    pub fn build_with_wan(
+        test: &str,
+        tag: &str,
+        machines: [&str; 2],
+        fabric: Fabric,
+        wan_model: &str,
+    ) -> Self {
         require_root();
         assert_eq!(tag.len(), 2, "tag {tag:?}");
         let id = std::process::id() % 10_000;
@@ -154,7 +166,7 @@ impl Topology {
         let spec = |name, machine, side: &Side, wan: &Tap, lan: &Tap, disk: PathBuf| {
             (
                 disk,
-                format!("tap={},mac={}", wan.name, side.wan_mac),
+                format!("tap={},mac={},model={wan_model}", wan.name, side.wan_mac),
                 format!("tap={},mac={}", lan.name, side.lan_mac),
                 name,
                 machine,

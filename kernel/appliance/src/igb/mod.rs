@@ -42,6 +42,9 @@ const CMD_MEMORY: u32 = 1 << 1;
 const CMD_BUS_MASTER: u32 = 1 << 2;
 /// The VF's register window (BAR0) and MSI-X table window (BAR3) are 16 KiB each.
 const VF_BAR_SIZE: u64 = 16 << 10;
+/// How long the rig waits for the link after restarting autonegotiation (QEMU's
+/// takes 500 ms).
+const LINK_WAIT_US: u64 = 2_000_000;
 /// The lowest address the rig gives VF BARs: q35's PCI window starts above ECAM.
 const PCI_WINDOW_START: u64 = 0xc000_0000;
 
@@ -167,6 +170,9 @@ fn rig(ecam: &Ecam, pf: PciAddress) -> Option<PortSlot> {
     let mac = [ral[0], ral[1], ral[2], ral[3], rah[0], rah[1]];
     let mut pf_dev = Pf::new(pf_regs, 1, MAX_FRAME as u32);
     pf_dev.assign_mac(0, mac);
+    if !pf_dev.link_up() {
+        pf_dev.restart_link();
+    }
 
     // VF BARs: below the firmware's lowest BAR, BAR0s then BAR3s, 1 MiB for both.
     let window = (lowest_bar(ecam) & !0xf_ffff).checked_sub(1 << 20)?;
@@ -249,7 +255,15 @@ fn bring_up(ecam: &Ecam, f: PciAddress, rig: Option<(&mut Pf<MmioRegs>, u64)>) -
             return None;
         }
     };
-    let link = vf.link_up();
+    let mut link = vf.link_up();
+    if pf.is_some() {
+        // The rig restarted the PHY's autonegotiation: wait (a bounded time) for the
+        // link, so that the first frames are not lost.
+        let until = crate::clock::uptime_us() + LINK_WAIT_US;
+        while !link && crate::clock::uptime_us() < until {
+            link = vf.link_up();
+        }
+    }
     if let Some(cap) = ecam.capability(f, CAP_MSIX) {
         let table = ecam.read(f, cap + 4);
         // The table lies in BAR `bir`; with the rig that is BAR3's window.
