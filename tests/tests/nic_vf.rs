@@ -322,6 +322,54 @@ fn virtio_wan_and_vf_lan_on_q35() {
     rig.finish();
 }
 
+/// The VF's MSI-X vector wakes the halted CPU: with the VF as the only NIC, the idle
+/// report (defmt) counts device wake-ups while pings arrive.
+#[test]
+#[ignore = "needs root, namespaces and TAP devices: run by `make test-vf`"]
+fn vf_interrupts_wake_the_cpu() {
+    require_root();
+    let id = std::process::id() % 100_000;
+    let ns = Netns::new(&format!("vnv-i-{id}"));
+    let mut tap = Tap::new(&format!("vvi{id}"));
+    let logs = LogDir::new("nic-vf-irq");
+    let nic = format!("tap={},mac={VF_MAC},model=igb", tap.name);
+    let elf = std::env::var_os("VNETCRYPT_NIC_KERNEL").map_or_else(kernel, Into::into);
+    let launcher = repo_root().join("qemu/vnetcrypt-vm");
+    let (elf, dir) = (elf.to_string_lossy(), logs.path().to_string_lossy());
+    #[rustfmt::skip]
+    let mut con = Vm::boot(&launcher, &[
+        "--machine", "q35", "--memory", "64M", "--kernel", &elf, "--log-dir", &dir,
+        "--timeout", "600", "--nic", &nic,
+    ]);
+    con.wait_for(PROMPT, Duration::from_secs(60));
+    tap.move_to(&ns, &format!("{VF_HOST}/24"), 1500);
+    set(&mut con, &format!("interface wan address {VF_ADDR}/24"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ping(&ns, VF_ADDR, 1, &[]) == 0 {
+        assert!(Instant::now() < deadline, "no echo reply through the VF");
+    }
+    // Spaced out, so that the appliance halts between them.
+    assert_eq!(ping(&ns, VF_ADDR, 20, &["-i", "0.15"]), 20);
+    assert_eq!(con.poweroff(), 0);
+    let log = logs.defmt_log();
+    let woke: u64 = log
+        .lines()
+        .filter_map(|l| {
+            l.split_once("device=")?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no idle report in the defmt log:\n{log}"));
+    assert!(
+        woke >= 20,
+        "only {woke} device wake-ups for 21 echo requests:\n{log}"
+    );
+}
+
 /// Unused addresses whose ARP requests prove a capture is running.
 const PROBE_FABRIC: &str = "192.0.2.253";
 /// 4 MiB, as the virtio-net end-to-end test sends.
