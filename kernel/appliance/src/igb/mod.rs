@@ -124,8 +124,9 @@ fn bar(ecam: &Ecam, f: PciAddress, index: u16) -> Option<u64> {
     (high == 0 && addr != 0).then_some(addr)
 }
 
-/// The lowest memory BAR address at or above the PCI window start among bus 0's
-/// functions: the firmware packs BARs at the window's top, so below it is free.
+/// The lowest memory BAR or bridge window address at or above the PCI window start
+/// among bus 0's functions: the firmware packs BARs and bridge windows at the
+/// window's top, so below it is free (everything behind a bridge lies in its window).
 fn lowest_bar(ecam: &Ecam) -> u64 {
     let mut lowest = 0xfec0_0000u64;
     for device in 0..32u8 {
@@ -138,9 +139,25 @@ fn lowest_bar(ecam: &Ecam) -> u64 {
             if ecam.read(f, 0) as u16 == 0xffff {
                 continue;
             }
-            for i in 0..6 {
+            let bridge = (ecam.read(f, 0x0c) >> 16) & 0x7f == 1;
+            // A bridge has two BARs and forwards memory windows (0x20: non-prefetchable,
+            // 0x24: prefetchable, base in the low half, 1 MiB granular); an empty
+            // window has its base above its limit.
+            for i in 0..if bridge { 2 } else { 6 } {
                 if let Some(a) = bar(ecam, f, i).filter(|a| *a >= PCI_WINDOW_START) {
                     lowest = lowest.min(a);
+                }
+            }
+            if bridge {
+                for reg in [0x20, 0x24] {
+                    let w = ecam.read(f, reg);
+                    let (base, limit) = (
+                        u64::from(w & 0xfff0) << 16,
+                        u64::from(w >> 16 & 0xfff0) << 16,
+                    );
+                    if base <= limit && base >= PCI_WINDOW_START {
+                        lowest = lowest.min(base);
+                    }
                 }
             }
         }
