@@ -291,6 +291,22 @@ fn vf_wan_and_virtio_lan_on_q35() {
         2,
         "the VF still answers"
     );
+    // Longer frames span two 8 KiB buffers: both pieces are dropped (rx errors), and
+    // the ring goes on with the next frame.
+    set(con, "interface wan mtu 9000");
+    let before = counters(&cmd(con, "interfaces"), "wan");
+    assert_eq!(ping(vf_ns, VF_ADDR, 2, &["-s", "8500"]), 0, "8.5 KB pings");
+    let after = counters(&cmd(con, "interfaces"), "wan");
+    assert_eq!(
+        delta(&before, &after, "rx.errors"),
+        4,
+        "{before:?} {after:?}"
+    );
+    assert_eq!(
+        ping(vf_ns, VF_ADDR, 2, &["-s", "1400"]),
+        2,
+        "the VF answers after them"
+    );
     rig.finish();
 }
 
