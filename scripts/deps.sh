@@ -168,6 +168,8 @@ fi
 # Everything must run now, not only be listed as installed.
 broken=()
 qemu_ok || broken+=("QEMU >= $QEMU_MIN_MAJOR (qemu-system-x86_64 $(qemu_major qemu-system-x86_64), qemu-img $(qemu_major qemu-img))")
+# The igb SR-IOV card of the VF tests (make test-vf).
+runs "qemu-system-x86_64 -device help | grep -q '\"igb\"'" || broken+=("qemu-system-x86_64 -device igb (the SR-IOV NIC of make test-vf)")
 for entry in "${APT_TOOLS[@]}"; do
   runs "${entry#*:}" || broken+=("'${entry#*:}' (package ${entry%%:*})")
 done
