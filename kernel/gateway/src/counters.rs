@@ -83,6 +83,8 @@ drop_reasons! {
     TxQueueFull = "tx-queue-full",
     /// A clear packet too big for the wan MTU that could not be fragmented either.
     TooBigClear = "too-big-clear",
+    /// A lan packet for our own protected set (on-link or routed): not ours to carry.
+    LanToLan = "lan-to-lan",
     /// A lan packet from a routed prefix whose Ethernet source is not the route's next
     /// hop (or the next hop's MAC is not known yet: it is asked for).
     LanSpoofed = "lan-spoofed",
