@@ -351,8 +351,8 @@ fn rekeys(net: &mut Network, i: usize, peer: &str) -> u64 {
         .unwrap_or_else(|| panic!("no rekeys count for {peer} on gateway {i}:\n{text}"))
 }
 
-/// Datagrams each way of the rekey stream: at 2 ms apart, about 10 s, so both gateways
-/// (rekeying every 1000 records) rekey under it (two or three times each, measured).
+/// Datagrams each way of the rekey stream: 3 ms apart, about 15 s, so both gateways
+/// (rekeying every 1000 records) rekey under it (4 to 6 times in all, measured).
 const STREAM: u64 = 5000;
 
 /// Issue 14: rekey under continuous traffic loses nothing, and flow records reach a
@@ -387,19 +387,20 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
     let (port_ab, port_ba) = (6001, 6002);
     // The collector stops at the first record of the A -> B stream.
     let stream_tuple = format!("{host_a},{host_b},");
+    let stream_ports = format!(",{port_ab},17,O,");
     let collector = Collector::listen(
         &net.hosts[1],
         host_b,
         collector_port,
         net.logs.path().join("collected.jsonl"),
-        &stream_tuple,
+        &stream_ports,
         limit,
     );
     let at_b = UdpCount::listen(&net.hosts[1], host_b, port_ab, STREAM, limit);
     let at_a = UdpCount::listen(&net.hosts[0], host_a, port_ba, STREAM, limit);
     let marked = std::str::from_utf8(MARKER).expect("ASCII marker");
-    let from_a = udp_send(&net.hosts[0], host_b, port_ab, STREAM, 0.002, marked);
-    let from_b = udp_send(&net.hosts[1], host_a, port_ba, STREAM, 0.002, marked);
+    let from_a = udp_send(&net.hosts[0], host_b, port_ab, STREAM, 0.003, marked);
+    let from_b = udp_send(&net.hosts[1], host_a, port_ba, STREAM, 0.003, marked);
     let (sent_a, sent_b) = (udp_sent(from_a), udp_sent(from_b));
     let (got_b, got_a) = (at_b.finish(), at_a.finish());
     let after = [rekeys(&mut net, 0, "gw-b"), rekeys(&mut net, 1, "gw-a")];
@@ -416,14 +417,14 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
             net.logs()
         );
     }
-    for (i, (b, a)) in before.iter().zip(after).enumerate() {
-        assert!(
-            a > *b,
-            "gateway {i} rekeyed {} times during the stream (rekey records 1000, {STREAM} datagrams each way)\n{}",
-            a - b,
-            net.logs()
-        );
-    }
+    // Each gateway counts the rekeys it started; either may start them (whichever
+    // reaches the record limit first), so the session's rekeys are the sum.
+    let rekeyed = after.iter().sum::<u64>() - before.iter().sum::<u64>();
+    assert!(
+        rekeyed >= 2,
+        "the tunnel rekeyed {rekeyed} times during the stream (rekey records 1000, {STREAM} datagrams each way; {before:?} -> {after:?})\n{}",
+        net.logs()
+    );
     let collected = collector.finish();
     let tuples: Vec<&str> = collected
         .split('"')
@@ -431,7 +432,7 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
         .collect();
     assert!(
         collected.contains("\"flowRecords\"")
-            && tuples.iter().any(|t| t.contains(&format!(",{port_ab},17,O,")) && t.split(',').nth(8) == Some("X")),
+            && tuples.iter().any(|t| t.contains(&stream_ports) && t.split(',').nth(8) == Some("X")),
         "the collector behind B got no record of the A -> B stream marked X; tuples {tuples:?}; collected:\n{collected}\n{}",
         net.logs()
     );
