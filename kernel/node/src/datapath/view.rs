@@ -1,9 +1,11 @@
-//! The console's views of the data plane: peers, sessions, counters, flows.
+//! The console's views of the data plane: peers, routes, sessions, counters, flows.
 
 use super::Datapath;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
-use vnetcrypt_console::{write_peer, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
+use vnetcrypt_console::{
+    write_peer, write_routes, NextHop, PeerReport, TunnelFailure, TunnelState, TunnelStatus,
+};
 use vnetcrypt_gateway::{render, FailureReason, Instant, PeerState, PeerStatus, SessionState};
 
 /// The engine's status of a peer in the console's terms, times as "ms before now".
@@ -25,7 +27,12 @@ fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
             FailureReason::NoResponse => TunnelFailure::NoResponse,
             FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
             FailureReason::Protocol => TunnelFailure::Protocol,
+            FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
         }),
+        endpoint: s.endpoint,
+        endpoint_moves: s.endpoint_moves,
+        last_move_ms: s.last_move.map(ago),
+        pin_used: s.pin_used,
     }
 }
 
@@ -105,6 +112,29 @@ impl Datapath {
         Ok(())
     }
 
+    /// `routes` / `route show`: the configured routes on lan, each with whether the
+    /// engine has its next hop's MAC.
+    pub fn write_routes(&self, config: &Config, now: Instant, w: &mut dyn Write) -> fmt::Result {
+        if self.engine.is_none() {
+            self.inactive_line(w)?;
+        }
+        let routes: alloc::vec::Vec<_> = config
+            .routes
+            .iter()
+            .map(|r| {
+                let hop = match &self.engine {
+                    None => NextHop::Inactive,
+                    Some(gw) => match gw.neighbour(now, r.via) {
+                        Some(mac) => NextHop::Resolved(mac.0),
+                        None => NextHop::Unresolved,
+                    },
+                };
+                (*r, hop)
+            })
+            .collect();
+        write_routes(&routes, w)
+    }
+
     /// `sessions`: one line per peer with a session or a handshake.
     pub fn write_sessions(&self, now: Instant, w: &mut dyn Write) -> fmt::Result {
         let Some(gw) = &self.engine else {
@@ -123,7 +153,7 @@ impl Datapath {
                 w,
                 "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
                 p.name,
-                p.endpoint,
+                endpoint_text(gw.peer_status(id).and_then(|s| s.endpoint)),
                 state_name(gw.session_state(now, id)),
                 c.sealed_packets,
                 c.opened_packets,
@@ -188,5 +218,13 @@ struct Adapter<'a>(&'a mut dyn Write);
 impl Write for Adapter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.write_str(s)
+    }
+}
+
+/// An endpoint for a table column (`-` while none is known).
+fn endpoint_text(e: Option<core::net::SocketAddrV4>) -> alloc::string::String {
+    match e {
+        Some(e) => alloc::format!("{e}"),
+        None => alloc::string::String::from("-"),
     }
 }
