@@ -481,7 +481,6 @@ const BALANCER: RouterSpec = RouterSpec {
 /// checksummed transfers), the pod reaches hostB from its own address; flows `X` at
 /// both gateways; the fabric carries only DTLS and never the payload.
 #[test]
-#[ignore = "needs `route add` on lan (helper gwlan); enable once merged"]
 fn pod_prefix_and_vip_behind_lan_routers() {
     let started = Instant::now();
     let mut net = Network::builder("routed", "ro")
@@ -565,7 +564,6 @@ fn pod_prefix_and_vip_behind_lan_routers() {
 /// DTLS between each spoke and the hub only — never between the spokes, never clear;
 /// the hub logs the relayed flow `X`. With transit off for C, spoke-to-spoke stops.
 #[test]
-#[ignore = "needs transit (helper gwlan); enable once merged"]
 fn hub_and_spoke_relays_spoke_to_spoke_through_the_hub() {
     let started = Instant::now();
     let [a, b, c] = SIDES;
@@ -644,7 +642,6 @@ fn hub_and_spoke_relays_spoke_to_spoke_through_the_hub() {
 /// completes intact, flows stay `X`, and the fabric carries only DTLS (from the new
 /// port too), never the payload.
 #[test]
-#[ignore = "needs endpoint-less peers and roaming (helper gwroam); enable once merged"]
 fn gateway_behind_nat_survives_a_new_public_port_mid_transfer() {
     let started = Instant::now();
     let [a, b, _] = SIDES;
