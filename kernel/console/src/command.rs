@@ -59,6 +59,8 @@ pub enum View<'a> {
     Counters,
     Flows,
     Config,
+    /// The wall clock and its source (`time`).
+    Time,
 }
 
 /// The crashes `debug fault` can cause, to prove they are reported as failures.
@@ -165,6 +167,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("sessions", _) => Command::Show(View::Sessions),
         ("counters", _) => Command::Show(View::Counters),
         ("flows", _) => Command::Show(View::Flows),
+        ("time", _) => Command::Show(View::Time),
         ("identity", _) => match words.next() {
             None | Some("show") => Command::Show(View::Identity),
             Some("next") => Command::IdentityNext,

@@ -185,6 +185,9 @@ pub struct Counters {
     /// Peers' endpoints moved to a new address (after an authenticated handshake or
     /// record from it).
     pub endpoint_moves: u64,
+    /// Records from a new address that opened but were older than one already opened
+    /// (or a replaced session's): delivered, the endpoint left where it was.
+    pub stale_moves_refused: u64,
     /// Packet bytes the engine itself copied (keeping a datagram for a second session,
     /// fragmenting, moving a late record); queues count their own, see
     /// `Gateway::bytes_copied`.
