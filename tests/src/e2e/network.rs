@@ -894,12 +894,25 @@ pub fn udp_send(
     interval: f64,
     marker: &str,
 ) -> Proc {
+    udp_send_from(ns, "", addr, port, count, interval, marker)
+}
+
+/// As `udp_send`, from `source` (an address of the namespace; `""`: the route's).
+pub fn udp_send_from(
+    ns: &Netns,
+    source: &str,
+    addr: &str,
+    port: u16,
+    count: u64,
+    interval: f64,
+    marker: &str,
+) -> Proc {
     let script = repo_root().join("qemu/netns-tools");
     let (port, count, interval) = (port.to_string(), count.to_string(), interval.to_string());
     #[rustfmt::skip]
     let p = ns.spawn(&[
         "python3", script.to_str().expect("UTF-8 path"), "udp-send", addr, &port,
-        "--count", &count, "--interval", &interval, "--marker", marker,
+        "--count", &count, "--interval", &interval, "--marker", marker, "--source", source,
     ]);
     p
 }
