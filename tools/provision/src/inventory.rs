@@ -317,6 +317,18 @@ impl Inventory {
                     }
                 }
             }
+            for o in &self.gateways {
+                if let Some(p) = o.protect.iter().find(|p| p.contains(g.wan.0)) {
+                    errors.push(err(
+                        g.line,
+                        format!(
+                            "wan address {} of '{}' lies inside prefix {p} of '{}' (line {}): \
+                             its peers would send its own tunnel into a tunnel",
+                            g.wan.0, g.name, o.name, o.line
+                        ),
+                    ));
+                }
+            }
             for (j, p) in g.protect.iter().enumerate() {
                 if g.protect[..j].iter().any(|q| q.overlaps(p)) {
                     errors.push(err(
@@ -491,6 +503,11 @@ at s1 interface lan mtu 1400
                 "'role' given twice",
             ),
             ("at c enforcement drop\n", 2, "'at c': no such gateway"),
+            (
+                "gateway b wan 10.1.0.7/24 lan 10.2.0.1/24 role mesh\n",
+                2,
+                "wan address 10.1.0.7 of 'b' lies inside prefix 10.1.0.0/24 of 'a' (line 1)",
+            ),
             ("peer add x\n", 2, "unknown line kind 'peer'"),
             ("fleet\n", 2, "'fleet' needs a statement"),
         ];
