@@ -527,6 +527,58 @@ at s1 interface lan mtu 1400
     }
 
     #[test]
+    fn arbitrary_text_is_an_error_never_a_panic() {
+        // Lines stitched from the grammar's own words and some hostile ones.
+        const WORDS: [&str; 22] = [
+            "gateway",
+            "fleet",
+            "at",
+            "wan",
+            "lan",
+            "port",
+            "protect",
+            "role",
+            "mesh",
+            "hub",
+            "spoke",
+            "a",
+            "192.0.2.1/24",
+            "10.1.0.1/33",
+            "10.1.0.0/24,",
+            ",",
+            "/",
+            "#",
+            "\u{e9}",
+            "65536",
+            "0",
+            "",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..next(4) + 1 {
+                for _ in 0..next(9) {
+                    text.push_str(WORDS[next(WORDS.len())]);
+                    text.push(if next(5) == 0 { '\t' } else { ' ' });
+                }
+                text.push('\n');
+            }
+            if let Ok(inv) = parse(&text) {
+                let _ = inv.validate();
+                for g in &inv.gateways {
+                    let _ = inv.peers_of(g).count();
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_bad_line_is_reported_not_only_the_first() {
         let errors = parse("frob\ngateway\nfleet\n").unwrap_err();
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [1, 2, 3]);
