@@ -1,6 +1,7 @@
 # Fleets and upgrades (issue 16): tests/tests/fleet.rs boots the three gateways that
 # `vnetcrypt-provision fleet` provisioned from one inventory (root: namespaces, TAP
-# devices) and passes traffic between every pair with nothing typed at a console;
+# devices) and passes traffic between every pair with nothing typed at a console
+# (flows X, only DTLS on the fabric);
 # about a minute under TCG. The upgrade test (tests/tests/upgrade.rs: a second build
 # of the image, same configuration disk) needs no root and runs in test-qemu.
 .PHONY: test-fleet

@@ -21,6 +21,7 @@ mod netns;
 #[path = "../src/e2e/mod.rs"]
 mod e2e;
 
+use e2e::capture::{self, Capture};
 use e2e::gateway::{Gateway, GatewaySpec};
 use netns::{require_root, run, Netns, Tap};
 use std::process::Command;
@@ -35,6 +36,14 @@ gateway b wan 192.0.2.2/24 port 4444 lan 10.2.0.1/24 role mesh
 gateway c wan 192.0.2.3/24 port 4444 lan 10.3.0.1/24 role mesh
 ";
 const NAMES: [&str; 3] = ["a", "b", "c"];
+const DTLS_PORT: u16 = 4444;
+const FABRIC_ADDR: &str = "192.0.2.254";
+/// Unused: the capture's probe pings ARP for it.
+const PROBE: &str = "192.0.2.253";
+
+fn wan(i: usize) -> String {
+    format!("192.0.2.{}", i + 1)
+}
 
 fn host(i: usize) -> String {
     format!("10.{}.0.10", i + 1)
@@ -118,7 +127,17 @@ fn a_provisioned_fleet_of_three_passes_traffic_between_every_pair() {
         .collect();
 
     // QEMU holds the TAP devices open: move them where they belong.
-    fabric.exec(&["ip", "link", "add", "fabric0", "type", "bridge"]);
+    // Ageing 0: the bridge floods every frame, so its capture sees them all.
+    #[rustfmt::skip]
+    fabric.exec(&["ip", "link", "add", "fabric0", "type", "bridge", "ageing_time", "0"]);
+    fabric.exec(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{FABRIC_ADDR}/24"),
+        "dev",
+        "fabric0",
+    ]);
     fabric.exec(&["ip", "link", "set", "fabric0", "up"]);
     for (i, (wan, lan)) in taps.iter_mut().enumerate() {
         lan.move_to(&hosts[i], &format!("{}/24", host(i)), 1500);
@@ -139,6 +158,7 @@ fn a_provisioned_fleet_of_three_passes_traffic_between_every_pair() {
         let shown = gw.cmd("identity");
         assert!(shown.contains(fp.as_str()), "{shown}\n{}", gw.logs());
     }
+    let cap = Capture::start(&fabric, "fabric0", logs.path().join("fabric.pcap"), PROBE);
     // Every pair, opened from each side in turn.
     for x in 0..3 {
         for y in (0..3).filter(|&y| y != x) {
@@ -174,6 +194,44 @@ fn a_provisioned_fleet_of_three_passes_traffic_between_every_pair() {
                 host(x),
                 host(y),
                 gateways[x].logs()
+            );
+        }
+    }
+    // On the fabric: only DTLS on the configured port, directly between each pair of
+    // gateways, application data between all three pairs; no host address in the
+    // clear.
+    let file = cap.stop();
+    // The fabric namespace's own IGMP reports are not the gateways' business.
+    let packets: Vec<_> = capture::packets(&file, DTLS_PORT)
+        .into_iter()
+        .filter(|p| p.src != FABRIC_ADDR)
+        .collect();
+    let port = DTLS_PORT.to_string();
+    let wans: Vec<String> = (0..3).map(wan).collect();
+    let bad: Vec<_> = packets
+        .iter()
+        .filter(|p| {
+            !(wans.contains(&p.src)
+                && wans.contains(&p.dst)
+                && p.proto == "17"
+                && p.sport == port
+                && p.dport == port
+                && !p.dtls.is_empty())
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "not DTLS between gateways on the fabric: {bad:#?}"
+    );
+    for x in 0..3 {
+        for y in (0..3).filter(|&y| y > x) {
+            let data = packets.iter().any(|p| {
+                [&p.src, &p.dst] == [&wans[x], &wans[y]] && p.dtls.split(',').any(|t| t == "23")
+            });
+            assert!(
+                data,
+                "no DTLS application data between {} and {}",
+                wans[x], wans[y]
             );
         }
     }
