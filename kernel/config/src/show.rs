@@ -35,6 +35,10 @@ impl Config {
             writeln!(w, "rekey records {}", self.rekey.records)?;
         }
         write_liveness(&self.liveness, &d.liveness, w)?;
+        // Routes after the lan address that their next hops lie on.
+        for r in &self.routes {
+            writeln!(w, "route add {} via {}", r.prefix, r.via)?;
+        }
         for p in &self.peers {
             write!(
                 w,
@@ -44,6 +48,9 @@ impl Config {
             write_list(&p.prefixes, w)?;
             if let Some(e) = p.enforcement {
                 write!(w, " enforcement {}", e.keyword())?;
+            }
+            if p.transit {
+                w.write_str(" transit on")?;
             }
             w.write_str("\n")?;
         }
@@ -174,7 +181,9 @@ mod tests {
              keepalive interval 5\n\
              dead-peer after 20\n\
              fallback after 120\n\
-             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n\
+             route add 10.244.1.0/24 via 10.1.0.20\n\
+             route add 10.96.0.10/32 via 10.1.0.21\n\
+             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow transit on\n\
              collector 10.2.0.9:2055 interval 30\n"
         );
         let c = rebuild(&text);

@@ -10,8 +10,10 @@
 //! interface wan|lan mtu 576..9000
 //! proxy-arp on|off
 //! private PREFIX[,PREFIX...]|default
-//! peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix PREFIX[,PREFIX...] [enforcement allow|drop]
-//! peer set NAME [endpoint ...] [fingerprint ...] [prefix ...] [enforcement allow|drop|default]
+//! route add PREFIX via A.B.C.D
+//! route remove PREFIX
+//! peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix PREFIX[,PREFIX...] [enforcement allow|drop] [transit on|off]
+//! peer set NAME [endpoint ...] [fingerprint ...] [prefix ...] [enforcement allow|drop|default] [transit on|off]
 //! peer remove NAME
 //! rekey interval SECONDS
 //! rekey records COUNT
@@ -24,7 +26,7 @@
 use crate::error::StatementError as E;
 use crate::model::{Collector, Iface, PeerConfig};
 use crate::{Enforcement, Fingerprint};
-use crate::{Ipv4Prefix, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES};
+use crate::{Ipv4Prefix, LanRoute, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES};
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -47,6 +49,8 @@ pub enum Statement<'a> {
     PeerAdd(PeerConfig),
     PeerSet(&'a str, PeerChange),
     PeerRemove(&'a str),
+    RouteAdd(LanRoute),
+    RouteRemove(Ipv4Prefix),
     RekeyInterval(u32),
     RekeyRecords(u64),
     KeepaliveInterval(u32),
@@ -63,16 +67,18 @@ pub struct PeerChange {
     pub prefixes: Option<Vec<Ipv4Prefix>>,
     /// `Some(None)`: back to the global enforcement.
     pub enforcement: Option<Option<Enforcement>>,
+    pub transit: Option<bool>,
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 11] = [
+pub const KEYWORDS: [&str; 12] = [
     "enforcement",
     "listen",
     "interface",
     "proxy-arp",
     "private",
     "peer",
+    "route",
     "rekey",
     "keepalive",
     "dead-peer",
@@ -144,6 +150,7 @@ impl<'a> Statement<'a> {
                 })
             }
             "peer" => return peer(w),
+            "route" => return route(w),
             "rekey" => match w.need("'interval' or 'records'")? {
                 "interval" => Statement::RekeyInterval(number(
                     w.need("seconds")?,
@@ -297,10 +304,11 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
                 };
                 ch.enforcement.replace(e).is_some()
             }
+            "transit" => ch.transit.replace(on_off(w.need("on or off")?)?).is_some(),
             t => {
                 return Err(E::Invalid {
                     token: t,
-                    expected: "endpoint, fingerprint, prefix or enforcement",
+                    expected: "endpoint, fingerprint, prefix, enforcement or transit",
                 })
             }
         };
@@ -336,7 +344,36 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         fingerprint,
         prefixes,
         enforcement: ch.enforcement.flatten(),
+        transit: ch.transit.unwrap_or(false),
     }))
+}
+
+fn route(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    let verb = w.need("add or remove")?;
+    let add = match verb {
+        "add" => true,
+        "remove" => false,
+        t => {
+            return Err(E::Invalid {
+                token: t,
+                expected: "add or remove",
+            })
+        }
+    };
+    let prefix = one_prefix(w.need("a prefix A.B.C.D/LEN")?)?;
+    if !add {
+        return w.end(Statement::RouteRemove(prefix));
+    }
+    keyword(w.need("'via'")?, "via", "'via'")?;
+    let t = w.need("a next hop A.B.C.D")?;
+    let via = ipv4(t)?;
+    if via.is_unspecified() || via.is_broadcast() || via.is_multicast() {
+        return Err(E::Invalid {
+            token: t,
+            expected: "a unicast next hop",
+        });
+    }
+    w.end(Statement::RouteAdd(LanRoute { prefix, via }))
 }
 
 fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
@@ -435,18 +472,20 @@ fn endpoint(t: &str) -> Result<SocketAddrV4, E<'_>> {
     Ok(sa)
 }
 
+fn one_prefix(t: &str) -> Result<Ipv4Prefix, E<'_>> {
+    t.parse().map_err(|e| E::Invalid {
+        token: t,
+        expected: match e {
+            crate::PrefixError::HostBitsSet => "a prefix with host bits zero",
+            crate::PrefixError::Syntax | crate::PrefixError::BadLength => "a prefix A.B.C.D/LEN",
+        },
+    })
+}
+
 fn prefixes(t: &str, max: usize) -> Result<Vec<Ipv4Prefix>, E<'_>> {
     let mut out: Vec<Ipv4Prefix> = Vec::new();
     for part in t.split(',') {
-        let p: Ipv4Prefix = part.parse().map_err(|e| E::Invalid {
-            token: part,
-            expected: match e {
-                crate::PrefixError::HostBitsSet => "a prefix with host bits zero",
-                crate::PrefixError::Syntax | crate::PrefixError::BadLength => {
-                    "a prefix A.B.C.D/LEN"
-                }
-            },
-        })?;
+        let p = one_prefix(part)?;
         if out.iter().any(|q| q.overlaps(&p)) {
             return Err(E::Invalid {
                 token: part,
@@ -501,6 +540,107 @@ mod tests {
         assert_eq!(p.endpoint, "192.0.2.2:4433".parse().unwrap());
         assert_eq!(p.prefixes.len(), 2);
         assert_eq!(p.enforcement, Some(Enforcement::DropUnencrypted));
+        assert!(!p.transit, "transit is off unless asked for");
+        let p = add(&std::format!(
+            "peer add hub transit on endpoint 192.0.2.2:4433 fingerprint {FP} prefix 10.2.0.0/24"
+        ));
+        assert!(p.transit);
+    }
+
+    #[test]
+    fn routes_and_transit() {
+        assert_eq!(
+            Statement::parse("route add 10.244.1.0/24 via 10.1.0.20"),
+            Ok(Statement::RouteAdd(LanRoute {
+                prefix: "10.244.1.0/24".parse().unwrap(),
+                via: "10.1.0.20".parse().unwrap(),
+            }))
+        );
+        assert_eq!(
+            Statement::parse("route remove 10.244.1.0/24"),
+            Ok(Statement::RouteRemove("10.244.1.0/24".parse().unwrap()))
+        );
+        assert!(matches!(
+            Statement::parse("peer set hub transit off"),
+            Ok(Statement::PeerSet(
+                "hub",
+                PeerChange {
+                    transit: Some(false),
+                    endpoint: None,
+                    ..
+                }
+            ))
+        ));
+        let cases: &[(&str, E<'_>)] = &[
+            (
+                "route",
+                E::Missing {
+                    after: "route",
+                    expected: "add or remove",
+                },
+            ),
+            (
+                "route show",
+                E::Invalid {
+                    token: "show",
+                    expected: "add or remove",
+                },
+            ),
+            (
+                "route add 10.244.1.1/24 via 10.1.0.20",
+                E::Invalid {
+                    token: "10.244.1.1/24",
+                    expected: "a prefix with host bits zero",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24",
+                E::Missing {
+                    after: "10.244.1.0/24",
+                    expected: "'via'",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 through 10.1.0.20",
+                E::Invalid {
+                    token: "through",
+                    expected: "'via'",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 10.1.0",
+                E::Invalid {
+                    token: "10.1.0",
+                    expected: "an IPv4 address A.B.C.D",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 224.0.0.1",
+                E::Invalid {
+                    token: "224.0.0.1",
+                    expected: "a unicast next hop",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 10.1.0.20 metric 5",
+                E::Unexpected("metric"),
+            ),
+            ("route remove 10.244.1.0/24 now", E::Unexpected("now")),
+            (
+                "peer set hub transit maybe",
+                E::Invalid {
+                    token: "maybe",
+                    expected: "on or off",
+                },
+            ),
+            (
+                "peer set hub transit on transit off",
+                E::Repeated("transit"),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(Statement::parse(line).as_ref(), Err(want), "{line}");
+        }
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub enum View<'a> {
     Interfaces,
     Peers,
     Peer(&'a str),
+    /// `routes` / `route show`: routes on lan and whether each next hop is resolved.
+    Routes,
     Sessions,
     Counters,
     Flows,
@@ -149,6 +151,11 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("poweroff", _) => Command::Poweroff,
         ("interfaces", _) => Command::Show(View::Interfaces),
         ("peers", _) => Command::Show(View::Peers),
+        ("routes", _) => Command::Show(View::Routes),
+        ("route", Some("show")) => {
+            words.next();
+            Command::Show(View::Routes)
+        }
         ("sessions", _) => Command::Show(View::Sessions),
         ("counters", _) => Command::Show(View::Counters),
         ("flows", _) => Command::Show(View::Flows),
@@ -299,6 +306,16 @@ mod tests {
             Ok(Command::Show(View::Peer("gw-b")))
         );
         assert_eq!(parse("interfaces"), Ok(Command::Show(View::Interfaces)));
+        assert_eq!(parse("routes"), Ok(Command::Show(View::Routes)));
+        assert_eq!(parse("route show"), Ok(Command::Show(View::Routes)));
+        assert_eq!(
+            parse("route show all"),
+            Err(ParseError::UnexpectedArgument("all"))
+        );
+        assert!(matches!(
+            parse("route add 10.244.1.0/24 via 10.1.0.20"),
+            Ok(Command::Set(Statement::RouteAdd(_)))
+        ));
         assert_eq!(parse("sessions"), Ok(Command::Show(View::Sessions)));
         assert_eq!(parse("counters"), Ok(Command::Show(View::Counters)));
         assert_eq!(parse("flows"), Ok(Command::Show(View::Flows)));

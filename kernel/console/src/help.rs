@@ -45,11 +45,15 @@ const ENTRIES: &[Entry] = &[
     e("proxy-arp", "proxy-arp on|off", "answer ARP on lan for peer prefixes", "proxy-arp on"),
     e("peer", "peers | peer list", "per peer: idle/connecting/up/down, since when, last handshake, last authenticated record, last failure", "peers"),
     e("peer", "peer show NAME", "one peer in detail (fingerprint, prefixes, counters)", "peer show gw-b"),
-    e("peer", "peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix P[,P...] [enforcement allow|drop]",
+    e("peer", "peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix P[,P...] [enforcement allow|drop] [transit on|off]",
       "add a peer gateway", FP),
-    e("peer", "peer set NAME [endpoint ..] [fingerprint ..] [prefix ..] [enforcement allow|drop|default]",
+    e("peer", "peer set NAME [endpoint ..] [fingerprint ..] [prefix ..] [enforcement allow|drop|default] [transit on|off]",
       "change a peer", "peer set gw-b enforcement drop"),
     e("peer", "peer remove NAME", "remove a peer", "peer remove gw-b"),
+    e("peer", "peer set NAME transit on|off", "hub-and-spoke: relay traffic opened from this peer to other transit peers, re-sealed (default off; also on 'peer add')", "peer set spoke-a transit on"),
+    e("route", "routes | route show", "routes on lan: prefix, next hop, whether the next hop's MAC is resolved", "routes"),
+    e("route", "route add PREFIX via A.B.C.D", "protect a prefix behind a lan router (pod range, subnet, VIP); the next hop must be on the lan subnet", "route add 10.244.1.0/24 via 10.1.0.20"),
+    e("route", "route remove PREFIX", "remove a route on lan", "route remove 10.244.1.0/24"),
     e("rekey", "rekey interval SECONDS", "rekey sessions after this long (default 3600)", "rekey interval 600"),
     e("rekey", "rekey records COUNT", "rekey after this many records under one key (default 2^32)", "rekey records 1000000"),
     e("keepalive", "keepalive interval SECONDS", "idle tunnels send an authenticated keepalive this often (default 10)", "keepalive interval 10"),
@@ -80,6 +84,7 @@ pub fn write_help(topic: Option<&str>, w: &mut dyn Write) -> fmt::Result {
     let topic = match topic {
         "peers" => "peer",
         "interfaces" => "interface",
+        "routes" => "route",
         t => t,
     };
     let mut found = false;

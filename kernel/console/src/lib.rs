@@ -16,12 +16,14 @@ mod command;
 mod help;
 mod line;
 mod peers;
+mod routes;
 mod status;
 
 pub use command::{parse, Command, FaultKind, ParseError, View};
 pub use help::write_help;
 pub use line::{LineEditor, LineError, Submit, LINE_CAPACITY};
 pub use peers::{write_peer, Elapsed, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
+pub use routes::{write_routes, NextHop};
 pub use status::{write_status, CpuFeatures, DateTime, Device, DeviceAddr, RngState, StatusReport};
 pub use vnetcrypt_config as config;
 

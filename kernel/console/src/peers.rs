@@ -141,6 +141,9 @@ pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::R
     if c.enforcement.is_none() {
         w.write_str(" (global)")?;
     }
+    if c.transit {
+        w.write_str(", transit on")?;
+    }
     w.write_str("\n")?;
     if detail {
         writeln!(w, "  fingerprint {}", c.fingerprint)?;
@@ -170,6 +173,7 @@ mod tests {
                 "10.3.0.0/16".parse().unwrap(),
             ],
             enforcement: None,
+            transit: false,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct PeerConfig {
     pub prefixes: Vec<Ipv4Prefix>,
     /// Per-peer enforcement; `None` follows the global setting.
     pub enforcement: Option<Enforcement>,
+    /// Hub-and-spoke: records opened from this peer for another transit peer's
+    /// prefixes are re-sealed to that peer (both must have it on).
+    pub transit: bool,
 }
 
 impl PeerConfig {
@@ -42,7 +45,7 @@ pub enum PeerError {
     DuplicateEndpoint,
     /// Another peer already owns this exact prefix.
     PrefixTaken(Ipv4Prefix),
-    /// The prefix overlaps our own lan prefixes.
+    /// The prefix overlaps our own lan prefixes (on-link or routed).
     OverlapsLan(Ipv4Prefix),
     /// Too many peers.
     TooMany,
@@ -62,6 +65,7 @@ mod tests {
             fingerprint: Fingerprint([0xab; 32]),
             prefixes: alloc::vec!["10.2.0.0/24".parse().unwrap()],
             enforcement: None,
+            transit: false,
         };
         assert_eq!(
             p.effective_enforcement(Enforcement::DropUnencrypted),

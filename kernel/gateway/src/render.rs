@@ -26,6 +26,7 @@ pub fn counters<L: SessionLayer, W: Write>(
         "mtu: icmp-frag-needed {}, fragments {}, mss-clamped {}; arp: replies {}, requests {}",
         c.icmp_frag_needed, c.fragments_out, c.mss_clamped, c.arp_replies, c.arp_requests
     )?;
+    writeln!(w, "transit: relayed {}", c.relayed)?;
     writeln!(w, "drops: {} total", c.dropped_total())?;
     for (reason, n) in c.drops() {
         writeln!(w, "  {reason}: {n}")?;

@@ -221,6 +221,7 @@ fn peer_configuration_is_checked() {
         fingerprint: vnetcrypt_gateway::Fingerprint([1; 32]),
         prefixes: vec!["10.9.0.0/24".parse().unwrap()],
         enforcement: None,
+        transit: false,
     };
     let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
     let mut c = base.clone();
@@ -258,6 +259,7 @@ fn many_peers_route_by_longest_prefix() {
         fingerprint: vnetcrypt_gateway::Fingerprint([i as u8; 32]),
         prefixes: vec![prefix],
         enforcement: None,
+        transit: false,
     };
     let last = MAX_PEERS as u32 - 2;
     for i in 0..=last {

@@ -107,6 +107,7 @@ impl Node {
             Command::Show(View::Peer(name)) => {
                 Some(dp.write_peers(&mgmt.config, Some(name), now, w))
             }
+            Command::Show(View::Routes) => Some(dp.write_routes(&mgmt.config, now, w)),
             Command::Show(View::Sessions) => Some(dp.write_sessions(now, w)),
             Command::Show(View::Counters) => Some(dp.write_counters(net, now, w)),
             Command::Show(View::Flows) => Some(dp.write_flows(now, w)),

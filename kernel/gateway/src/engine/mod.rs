@@ -16,6 +16,8 @@ mod frame;
 mod lan;
 mod lifecycle;
 mod peers;
+mod routes;
+mod transit;
 mod transmit;
 mod wan;
 
@@ -38,6 +40,7 @@ use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
 use crate::policy::SessionState;
 use crate::queue::PacketQueue;
+use crate::route::LanHop;
 use crate::session::{Session, SessionLayer};
 use crate::status::PeerStatus;
 use crate::{Enforcement, Instant, MAX_PEERS};
@@ -114,7 +117,8 @@ pub struct Gateway<L: SessionLayer> {
     peers: Vec<Option<PeerSlot<L::Session>>>,
     owners: PrefixTable<PeerId>,
     endpoints: BTreeMap<SocketAddrV4, PeerId>,
-    lan: PrefixTable<()>,
+    /// The protected set: on-link prefixes and routed ones, and how each is reached.
+    lan: PrefixTable<LanHop>,
     neighbours: Neighbours,
     arp_wait: PacketQueue<ArpWait>,
     arp_asked: heapless::FnvIndexMap<Ipv4Addr, Instant, 32>,
@@ -161,7 +165,7 @@ impl<L: SessionLayer> Gateway<L> {
         let slot = SLOT.max(cfg.wan_mtu);
         let mut lan = PrefixTable::new();
         for p in &cfg.lan_prefixes {
-            lan.insert(*p, ());
+            lan.insert(*p, LanHop::OnLink);
         }
         Self {
             neighbours: Neighbours::new(cfg.neighbour_lifetime),
@@ -212,7 +216,7 @@ impl<L: SessionLayer> Gateway<L> {
             if self.owners.iter().any(|(p, _)| p == prefix) {
                 return Err(PeerError::PrefixTaken(*prefix));
             }
-            if self.cfg.lan_prefixes.iter().any(|l| l.overlaps(prefix)) {
+            if self.lan.iter().any(|(l, _)| l.overlaps(prefix)) {
                 return Err(PeerError::OverlapsLan(*prefix));
             }
         }

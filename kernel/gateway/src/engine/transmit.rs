@@ -145,18 +145,25 @@ impl<L: SessionLayer> Gateway<L> {
                     s.counters.opened_bytes += n as u64;
                 }
                 let base = buf.as_ptr() as usize;
-                let frame = match self.forward_inner(now, id, buf, h, n) {
-                    Verdict::ToLan { frame } => Some((frame.as_ptr() as usize - base, frame.len())),
+                let out = match self.forward_inner(now, id, buf, h, n) {
+                    Verdict::ToLan { frame } => Some((
+                        Destination::Lan,
+                        frame.as_ptr() as usize - base,
+                        frame.len(),
+                    )),
+                    // Relayed to another peer (transit).
+                    Verdict::ToPeer { to, datagram } => Some((
+                        Destination::Peer(to),
+                        datagram.as_ptr() as usize - base,
+                        datagram.len(),
+                    )),
                     _ => None,
                 };
                 self.counters.bytes_copied += n as u64;
-                if let Some((start, len)) = frame {
+                if let Some((destination, start, len)) = out {
                     buf.copy_within(start..start + len, 0);
                     self.counters.bytes_copied += len as u64;
-                    return Some(Transmit {
-                        destination: Destination::Lan,
-                        len,
-                    });
+                    return Some(Transmit { destination, len });
                 }
                 // Parked for ARP or dropped (counted): look for more.
                 return self.poll_transmit(now, buf);

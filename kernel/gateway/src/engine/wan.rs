@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use super::peers::{slot_in, Attempt, Link};
 use super::{write_eth, ArpWait, Gateway, TxItem, Verdict, ETH};
-use crate::antispoof;
+use crate::antispoof::{self, InnerDestination};
 use crate::counters::DropReason;
 use crate::flowlog::{Direction, Encryption};
 use crate::mss;
@@ -267,8 +267,10 @@ impl<L: SessionLayer> Gateway<L> {
         let ip_len = usize::from(p.total_len());
         let (src, dst) = (p.src_addr(), p.dst_addr());
         let tcp = p.next_header() == smoltcp::wire::IpProtocol::Tcp;
-        if let Err(reason) = antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
-            return self.drop_for(reason, Some(id));
+        match antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
+            Ok(InnerDestination::Lan) => {}
+            Ok(InnerDestination::Peer(to)) => return self.relay(now, id, to, buf, ip_off, ip_len),
+            Err(reason) => return self.drop_for(reason, Some(id)),
         }
         if tcp && mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
             self.counters.mss_clamped += 1;
@@ -342,7 +344,8 @@ impl<L: SessionLayer> Gateway<L> {
         }
     }
 
-    /// Gives the packet an Ethernet header for its workload, or parks it for ARP.
+    /// Gives the packet an Ethernet header for its workload (or, for a routed
+    /// destination, its router), or parks it for ARP.
     fn deliver_lan<'b>(
         &mut self,
         now: Instant,
@@ -352,7 +355,10 @@ impl<L: SessionLayer> Gateway<L> {
         dst: Ipv4Addr,
         peer: Option<PeerId>,
     ) -> Verdict<'b> {
-        match self.neighbours.lookup(now, dst) {
+        // Routed destinations go to their router; the caller checked that `dst` is
+        // protected.
+        let next_hop = self.lan_next_hop(dst).unwrap_or(dst);
+        match self.neighbours.lookup(now, next_hop) {
             Some(mac) => {
                 let start = ip_off - ETH;
                 write_eth(&mut buf[start..ip_off], mac, self.cfg.lan_mac);
@@ -363,7 +369,7 @@ impl<L: SessionLayer> Gateway<L> {
             }
             None => {
                 let wait = ArpWait {
-                    next_hop: dst,
+                    next_hop,
                     since: now,
                 };
                 if self
@@ -373,7 +379,7 @@ impl<L: SessionLayer> Gateway<L> {
                 {
                     return self.drop_for(DropReason::ArpQueueFull, peer);
                 }
-                self.arp_request(now, dst);
+                self.arp_request(now, next_hop);
                 Verdict::Consumed
             }
         }

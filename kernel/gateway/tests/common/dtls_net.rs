@@ -68,6 +68,7 @@ pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -
         fingerprint: ids[j].fingerprint(),
         prefixes: vec![Ipv4Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()],
         enforcement: None,
+        transit: false,
     })
     .unwrap();
     gw

@@ -12,8 +12,8 @@ use vnetcrypt_console::config::{self as cfg, Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{GatewayConfig, Ipv4Prefix, PeerConfig, PeerId, PrivateSet};
 
-/// What the engine is built from; any change rebuilds it (peers and enforcement are
-/// applied to the running engine instead). Rekey and liveness settings are here: the
+/// What the engine is built from; any change rebuilds it (peers, routes and
+/// enforcement are applied to the running engine instead). Rekey and liveness settings are here: the
 /// engine reads them from its `GatewayConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Base {
@@ -36,6 +36,7 @@ fn peer(p: &cfg::PeerConfig) -> PeerConfig {
         fingerprint: p.fingerprint,
         prefixes: p.prefixes.clone(),
         enforcement: p.enforcement,
+        transit: p.transit,
     }
 }
 
@@ -82,6 +83,26 @@ impl Datapath {
             self.built = Some(base);
         }
         self.sync_peers(config, w);
+        self.sync_routes(config, w);
+    }
+
+    /// Gives the running engine the configured routes (sessions are kept).
+    fn sync_routes(&mut self, config: &Config, w: &mut dyn Write) {
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
+        if gw.routes().count() == config.routes.len()
+            && config
+                .routes
+                .iter()
+                .all(|r| gw.routes().any(|have| have == *r))
+        {
+            return;
+        }
+        if let Err(e) = gw.set_routes(&config.routes) {
+            // The configuration checks the same rules, so this means they disagree.
+            let _ = writeln!(w, "data plane: routes not applied: {e}");
+        }
     }
 
     /// What the engine would be built from now, and the identity to build it with.
@@ -111,7 +132,8 @@ impl Datapath {
         Ok((base, identity))
     }
 
-    /// Adds, removes and updates peers and the global enforcement to match `config`.
+    /// Adds, removes and updates peers and the global enforcement to match `config`
+    /// (a peer's enforcement and transit change in place, keeping its sessions).
     fn sync_peers(&mut self, config: &Config, w: &mut dyn Write) {
         let Some(gw) = self.engine.as_mut() else {
             return;
@@ -124,6 +146,7 @@ impl Datapath {
                 config.peer(&have.name).map(peer).is_none_or(|want| {
                     PeerConfig {
                         enforcement: have.enforcement,
+                        transit: have.transit,
                         ..want
                     } != **have
                 })
@@ -137,6 +160,7 @@ impl Datapath {
             match super::engine_id(gw, &p.name) {
                 Some(id) => {
                     let _ = gw.set_peer_enforcement(id, p.enforcement);
+                    let _ = gw.set_peer_transit(id, p.transit);
                 }
                 None => match gw.add_peer(peer(p)) {
                     Ok(_) => {}

@@ -200,6 +200,14 @@ impl Datapath {
                     let start = f.as_ptr() as usize - base;
                     FrameVerdict::ToLan(start..start + f.len())
                 }
+                // Relayed to another peer (transit).
+                Verdict::ToPeer { to, datagram } => {
+                    let start = datagram.as_ptr() as usize - base;
+                    FrameVerdict::ToPeer {
+                        to,
+                        datagram: start..start + datagram.len(),
+                    }
+                }
                 _ => FrameVerdict::Consumed,
             };
             frame_out(v, frame, net, &mut self.errors);

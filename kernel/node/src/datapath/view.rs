@@ -1,9 +1,11 @@
-//! The console's views of the data plane: peers, sessions, counters, flows.
+//! The console's views of the data plane: peers, routes, sessions, counters, flows.
 
 use super::Datapath;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
-use vnetcrypt_console::{write_peer, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
+use vnetcrypt_console::{
+    write_peer, write_routes, NextHop, PeerReport, TunnelFailure, TunnelState, TunnelStatus,
+};
 use vnetcrypt_gateway::{render, FailureReason, Instant, PeerState, PeerStatus, SessionState};
 
 /// The engine's status of a peer in the console's terms, times as "ms before now".
@@ -103,6 +105,29 @@ impl Datapath {
             writeln!(w, "error: no peer named '{}'", only.unwrap_or(""))?;
         }
         Ok(())
+    }
+
+    /// `routes` / `route show`: the configured routes on lan, each with whether the
+    /// engine has its next hop's MAC.
+    pub fn write_routes(&self, config: &Config, now: Instant, w: &mut dyn Write) -> fmt::Result {
+        if self.engine.is_none() {
+            self.inactive_line(w)?;
+        }
+        let routes: alloc::vec::Vec<_> = config
+            .routes
+            .iter()
+            .map(|r| {
+                let hop = match &self.engine {
+                    None => NextHop::Inactive,
+                    Some(gw) => match gw.neighbour(now, r.via) {
+                        Some(mac) => NextHop::Resolved(mac.0),
+                        None => NextHop::Unresolved,
+                    },
+                };
+                (*r, hop)
+            })
+            .collect();
+        write_routes(&routes, w)
     }
 
     /// `sessions`: one line per peer with a session or a handshake.
