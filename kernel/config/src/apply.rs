@@ -27,17 +27,20 @@ impl Config {
                 | Statement::PeerSet(..)
                 | Statement::RouteAdd(_)
         );
-        let before = (sets_collector || moves_paths || moves_routes).then(|| self.clone());
+        let sets_ntp = matches!(st, Statement::Ntp(Some(_)));
+        let before =
+            (sets_collector || sets_ntp || moves_paths || moves_routes).then(|| self.clone());
         self.apply_statement(st)?;
+        let Some(before) = before else {
+            return Ok(());
+        };
         if moves_routes {
             if let Err(e) = self.check_routes() {
-                if let Some(before) = before {
-                    *self = before;
-                }
+                *self = before;
                 return Err(e);
             }
         }
-        if let (Some(before), Some(c)) = (before, self.collector) {
+        if let Some(c) = self.collector {
             let ip = *c.endpoint.ip();
             if self.collector_path(ip).is_none() {
                 *self = before;
@@ -47,6 +50,15 @@ impl Config {
                     ApplyError::CollectorWouldBeUnprotected(ip)
                 });
             }
+        }
+        // SNTP is unauthenticated: its server stays on lan (docs/kernel.md, "Time").
+        if let Some(ip) = self.ntp.filter(|&ip| !self.on_lan_subnet(ip)) {
+            *self = before;
+            return Err(if sets_ntp {
+                ApplyError::NtpNotOnLan(ip)
+            } else {
+                ApplyError::NtpWouldLeaveLan(ip)
+            });
         }
         Ok(())
     }
@@ -74,6 +86,8 @@ impl Config {
             }
             Statement::FallbackAfter(s) => self.liveness.fallback_after_s = s,
             Statement::Collector(c) => self.collector = c,
+            Statement::Metrics(port) => self.metrics = port,
+            Statement::Ntp(server) => self.ntp = server,
             Statement::PeerAdd(peer) => {
                 if self.peer(&peer.name).is_some() {
                     return Err(ApplyError::PeerExists(peer.name));
@@ -90,8 +104,9 @@ impl Config {
                 if let Some(e) = change.endpoint {
                     peer.endpoint = e;
                 }
-                if let Some(f) = change.fingerprint {
+                if let Some((f, second)) = change.fingerprint {
                     peer.fingerprint = f;
+                    peer.second_pin = second;
                 }
                 if let Some(p) = change.prefixes {
                     peer.prefixes = p;
@@ -177,12 +192,13 @@ impl Config {
                     peer: other.name.clone(),
                 });
             }
-            if other.endpoint == peer.endpoint {
+            if peer.endpoint.is_some() && other.endpoint == peer.endpoint {
                 return Err(ApplyError::EndpointInUse {
                     peer: other.name.clone(),
                 });
             }
-            if other.fingerprint == peer.fingerprint {
+            // A key identifies one peer: the one whose endpoint follows it.
+            if other.pins().any(|o| peer.pins().any(|p| p == o)) {
                 return Err(ApplyError::FingerprintInUse {
                     peer: other.name.clone(),
                 });
@@ -249,11 +265,25 @@ mod tests {
                 ),
                 ApplyError::FingerprintInUse { peer: "a".into() },
             ),
+            (
+                // A key one peer pins, as the second pin of another.
+                std::format!(
+                    "peer add b fingerprint {},{} prefix 10.3.0.0/16",
+                    fp(3),
+                    fp(1)
+                ),
+                ApplyError::FingerprintInUse { peer: "a".into() },
+            ),
             ("peer remove zz".into(), ApplyError::NoSuchPeer("zz".into())),
         ];
         for (line, want) in clashes {
             assert_eq!(apply(&mut c, &line), Err(want), "{line}");
             assert_eq!(c, before, "a failed statement changed the config: {line}");
+        }
+        // Peers without an endpoint do not collide by lacking one.
+        for (name, n) in [("x", 5), ("y", 6)] {
+            let line = std::format!("peer add {name} fingerprint {} prefix 10.{n}.0.0/16", fp(n));
+            assert_eq!(apply(&mut c, &line), Ok(()), "{line}");
         }
     }
 
@@ -300,7 +330,7 @@ mod tests {
         apply(&mut c, "peer set a prefix 10.4.0.0/24 enforcement default").unwrap();
         let a = c.peer("a").unwrap();
         assert_eq!(a.enforcement, None);
-        assert_eq!(a.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(a.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         apply(&mut c, "peer remove a").unwrap();
         assert!(c.peer("a").is_none());
     }
@@ -510,6 +540,38 @@ mod tests {
         assert!(!c.peer("a").unwrap().transit);
         apply(&mut c, "peer set a enforcement allow").unwrap();
         assert!(!c.peer("a").unwrap().transit, "untouched by other changes");
+    }
+
+    #[test]
+    fn the_ntp_server_must_sit_on_the_lan_subnet() {
+        let mut c = Config::default();
+        let ip = |s: &str| s.parse::<core::net::Ipv4Addr>().unwrap();
+        // No lan address yet, a wan-side server, our own lan address: refused.
+        assert_eq!(
+            apply(&mut c, "ntp 10.1.0.5"),
+            Err(ApplyError::NtpNotOnLan(ip("10.1.0.5")))
+        );
+        apply(&mut c, "interface wan address 192.0.2.1/24").unwrap();
+        apply(&mut c, "interface lan address 10.1.0.1/24").unwrap();
+        assert_eq!(
+            apply(&mut c, "ntp 192.0.2.9"),
+            Err(ApplyError::NtpNotOnLan(ip("192.0.2.9")))
+        );
+        assert!(apply(&mut c, "ntp 10.1.0.1").is_err());
+        assert_eq!(c.ntp, None);
+        apply(&mut c, "ntp 10.1.0.5").unwrap();
+        assert_eq!(c.ntp, Some(ip("10.1.0.5")));
+        // Moving lan away from it is refused and changes nothing.
+        let before = c.clone();
+        assert_eq!(
+            apply(&mut c, "interface lan address 10.9.0.1/24"),
+            Err(ApplyError::NtpWouldLeaveLan(ip("10.1.0.5")))
+        );
+        assert_eq!(c, before);
+        apply(&mut c, "ntp off").unwrap();
+        apply(&mut c, "interface lan address 10.9.0.1/24").unwrap();
+        apply(&mut c, "metrics on").unwrap();
+        assert_eq!(c.metrics, Some(crate::DEFAULT_METRICS_PORT));
     }
 
     #[test]

@@ -151,6 +151,7 @@ mod tests {
         let mut buf = vec![0u8; SLOT_SIZE];
         let saved = Saved {
             identity,
+            next_identity: None,
             text: "enforcement drop\n".into(),
         };
         store::encode(seq, &saved, &mut buf).unwrap();

@@ -11,6 +11,9 @@ pub const MAX_PREFIXES_PER_PEER: usize = 16;
 pub const MAX_PRIVATE_PREFIXES: usize = 32;
 /// The UDP port gateways speak DTLS on unless configured otherwise.
 pub const DEFAULT_LISTEN_PORT: u16 = 4433;
+/// The metrics endpoint's TCP port unless configured otherwise (the port Prometheus'
+/// node exporter uses, so existing scrape configurations find it).
+pub const DEFAULT_METRICS_PORT: u16 = 9100;
 
 /// The two NIC roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +63,25 @@ impl Default for InterfaceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     pub name: String,
-    pub endpoint: SocketAddrV4,
+    /// `None`: the peer calls us (behind NAT, or a changing address); its address is
+    /// learned from its authenticated handshake.
+    pub endpoint: Option<SocketAddrV4>,
     pub fingerprint: Fingerprint,
+    /// A second accepted identity, during a rotation (`fingerprint OLD,NEW`).
+    pub second_pin: Option<Fingerprint>,
     pub prefixes: Vec<Ipv4Prefix>,
     /// Overrides the global enforcement for traffic to this peer's prefixes.
     pub enforcement: Option<Enforcement>,
     /// Hub-and-spoke: traffic opened from this peer for another transit peer is
     /// relayed (re-sealed) to it (default off).
     pub transit: bool,
+}
+
+impl PeerConfig {
+    /// The identities the peer may authenticate with (one or two).
+    pub fn pins(&self) -> impl Iterator<Item = Fingerprint> + '_ {
+        core::iter::once(self.fingerprint).chain(self.second_pin)
+    }
 }
 
 /// When sessions get new keys.
@@ -140,6 +154,10 @@ pub struct Config {
     /// Always lies on the lan subnet or in a peer's prefixes ([`Config::collector_path`]):
     /// every statement that would break that is refused.
     pub collector: Option<Collector>,
+    /// The metrics endpoint's TCP port on lan (`None`: off, the default).
+    pub metrics: Option<u16>,
+    /// The SNTP server; always on the lan subnet ([`Config::on_lan_subnet`]).
+    pub ntp: Option<Ipv4Addr>,
 }
 
 /// How flow records reach the collector without crossing wan in the clear.
@@ -169,6 +187,8 @@ impl Default for Config {
             rekey: Rekey::default(),
             liveness: Liveness::default(),
             collector: None,
+            metrics: None,
+            ntp: None,
         }
     }
 }
@@ -195,17 +215,21 @@ impl Config {
     /// subnet (and not our own address), else through the peer whose prefixes hold
     /// it; `None` when neither (flow records would have to cross wan in the clear).
     pub fn collector_path(&self, ip: Ipv4Addr) -> Option<CollectorPath<'_>> {
-        let on_lan = self.interface(Iface::Lan).address.is_some_and(|(a, len)| {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            a != ip && u32::from(a) & mask == u32::from(ip) & mask
-        });
-        if on_lan {
+        if self.on_lan_subnet(ip) {
             return Some(CollectorPath::Lan);
         }
         self.peers
             .iter()
             .find(|p| p.prefixes.iter().any(|q| q.contains(ip)))
             .map(CollectorPath::Peer)
+    }
+
+    /// Whether `ip` is on the lan subnet and not our own lan address.
+    pub fn on_lan_subnet(&self, ip: Ipv4Addr) -> bool {
+        self.interface(Iface::Lan).address.is_some_and(|(a, len)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            a != ip && u32::from(a) & mask == u32::from(ip) & mask
+        })
     }
 }
 

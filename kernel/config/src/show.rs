@@ -40,11 +40,15 @@ impl Config {
             writeln!(w, "route add {} via {}", r.prefix, r.via)?;
         }
         for p in &self.peers {
-            write!(
-                w,
-                "peer add {} endpoint {} fingerprint {} prefix ",
-                p.name, p.endpoint, p.fingerprint
-            )?;
+            write!(w, "peer add {}", p.name)?;
+            if let Some(e) = p.endpoint {
+                write!(w, " endpoint {e}")?;
+            }
+            write!(w, " fingerprint {}", p.fingerprint)?;
+            if let Some(second) = p.second_pin {
+                write!(w, ",{second}")?;
+            }
+            w.write_str(" prefix ")?;
             write_list(&p.prefixes, w)?;
             if let Some(e) = p.enforcement {
                 write!(w, " enforcement {}", e.keyword())?;
@@ -56,6 +60,12 @@ impl Config {
         }
         if let Some(c) = self.collector {
             writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
+        }
+        if let Some(port) = self.metrics {
+            writeln!(w, "metrics on port {port}")?;
+        }
+        if let Some(ip) = self.ntp {
+            writeln!(w, "ntp {ip}")?;
         }
         Ok(())
     }
@@ -164,6 +174,7 @@ mod tests {
     #[test]
     fn show_round_trips_every_setting() {
         let fp = "ab".repeat(32);
+        let (fp2, fp3) = ("cd".repeat(32), "ef".repeat(32));
         let text = std::format!(
             "enforcement drop\n\
              listen port 5000\n\
@@ -184,7 +195,10 @@ mod tests {
              route add 10.244.1.0/24 via 10.1.0.20\n\
              route add 10.96.0.10/32 via 10.1.0.21\n\
              peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow transit on\n\
-             collector 10.2.0.9:2055 interval 30\n"
+             peer add c fingerprint {fp2},{fp3} prefix 10.4.0.0/24\n\
+             collector 10.2.0.9:2055 interval 30\n\
+             metrics on port 9200\n\
+             ntp 10.1.0.5\n"
         );
         let c = rebuild(&text);
         let mut out = String::new();

@@ -12,8 +12,8 @@
 //! private PREFIX[,PREFIX...]|default
 //! route add PREFIX via A.B.C.D
 //! route remove PREFIX
-//! peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix PREFIX[,PREFIX...] [enforcement allow|drop] [transit on|off]
-//! peer set NAME [endpoint ...] [fingerprint ...] [prefix ...] [enforcement allow|drop|default] [transit on|off]
+//! peer add NAME [endpoint A.B.C.D:PORT|none] fingerprint HEX[,HEX] prefix PREFIX[,PREFIX...] [enforcement allow|drop] [transit on|off]
+//! peer set NAME [endpoint A.B.C.D:PORT|none] [fingerprint HEX[,HEX]] [prefix ...] [enforcement allow|drop|default] [transit on|off]
 //! peer remove NAME
 //! rekey interval SECONDS
 //! rekey records COUNT
@@ -21,7 +21,13 @@
 //! dead-peer after SECONDS
 //! fallback after SECONDS
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
+//! metrics on [port PORT] | metrics off
+//! ntp A.B.C.D | ntp off
 //! ```
+//!
+//! A peer without an endpoint (`endpoint none`, or none given) calls us: its address is
+//! learned from its authenticated handshake. Two fingerprints pin two identities at
+//! once (either is accepted), for rotating a peer's identity without an outage.
 
 use crate::error::StatementError as E;
 use crate::model::{Collector, Iface, PeerConfig};
@@ -57,13 +63,19 @@ pub enum Statement<'a> {
     DeadPeerAfter(u32),
     FallbackAfter(u32),
     Collector(Option<Collector>),
+    /// The metrics endpoint's TCP port on lan; `None`: off.
+    Metrics(Option<u16>),
+    /// The SNTP server (on the lan subnet); `None`: off.
+    Ntp(Option<Ipv4Addr>),
 }
 
 /// The parts of a peer that `peer set` changes (`None`: unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerChange {
-    pub endpoint: Option<SocketAddrV4>,
-    pub fingerprint: Option<Fingerprint>,
+    /// `Some(None)`: no endpoint (the peer calls us).
+    pub endpoint: Option<Option<SocketAddrV4>>,
+    /// The first pin and the optional second.
+    pub fingerprint: Option<(Fingerprint, Option<Fingerprint>)>,
     pub prefixes: Option<Vec<Ipv4Prefix>>,
     /// `Some(None)`: back to the global enforcement.
     pub enforcement: Option<Option<Enforcement>>,
@@ -71,7 +83,7 @@ pub struct PeerChange {
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 12] = [
+pub const KEYWORDS: [&str; 14] = [
     "enforcement",
     "listen",
     "interface",
@@ -84,6 +96,8 @@ pub const KEYWORDS: [&str; 12] = [
     "dead-peer",
     "fallback",
     "collector",
+    "metrics",
+    "ntp",
 ];
 
 /// A cursor over the words of a line that remembers the last word, for error messages.
@@ -190,6 +204,22 @@ impl<'a> Statement<'a> {
                 )?)
             }
             "collector" => return collector(w),
+            "metrics" => return metrics(w),
+            "ntp" => {
+                let t = w.need("an address A.B.C.D or 'off'")?;
+                Statement::Ntp(if t == "off" {
+                    None
+                } else {
+                    let ip = ipv4(t)?;
+                    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+                        return Err(E::Invalid {
+                            token: t,
+                            expected: "a unicast address",
+                        });
+                    }
+                    Some(ip)
+                })
+            }
             other => return Err(E::Unknown(other)),
         };
         w.end(st)
@@ -277,17 +307,18 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     let mut ch = PeerChange::default();
     while let Some(key) = w.next() {
         let repeated = match key {
-            "endpoint" => ch
-                .endpoint
-                .replace(endpoint(w.need("A.B.C.D:PORT")?)?)
-                .is_some(),
+            "endpoint" => {
+                let t = w.need("A.B.C.D:PORT or 'none'")?;
+                let e = if t == "none" {
+                    None
+                } else {
+                    Some(endpoint(t)?)
+                };
+                ch.endpoint.replace(e).is_some()
+            }
             "fingerprint" => {
                 let t = w.need("a SHA-256 fingerprint")?;
-                let f = Fingerprint::parse(t).ok_or(E::Invalid {
-                    token: t,
-                    expected: "64 hex digits (SHA-256)",
-                })?;
-                ch.fingerprint.replace(f).is_some()
+                ch.fingerprint.replace(pins(t)?).is_some()
             }
             "prefix" => {
                 let t = w.need("a prefix list")?;
@@ -325,13 +356,10 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         }
         return Ok(Statement::PeerSet(name, ch));
     }
-    let (Some(endpoint), Some(fingerprint), Some(prefixes)) =
-        (ch.endpoint, ch.fingerprint, ch.prefixes)
-    else {
-        let expected = match (ch.endpoint, ch.fingerprint) {
-            (None, _) => "'endpoint A.B.C.D:PORT'",
-            (_, None) => "'fingerprint HEX'",
-            _ => "'prefix PREFIX[,PREFIX...]'",
+    let (Some((fingerprint, second_pin)), Some(prefixes)) = (ch.fingerprint, ch.prefixes) else {
+        let expected = match ch.fingerprint {
+            None => "'fingerprint HEX[,HEX]'",
+            Some(_) => "'prefix PREFIX[,PREFIX...]'",
         };
         return Err(E::Missing {
             after: name,
@@ -340,8 +368,9 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     };
     Ok(Statement::PeerAdd(PeerConfig {
         name: name.to_string(),
-        endpoint,
+        endpoint: ch.endpoint.flatten(),
         fingerprint,
+        second_pin,
         prefixes,
         enforcement: ch.enforcement.flatten(),
         transit: ch.transit.unwrap_or(false),
@@ -376,6 +405,29 @@ fn route(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     w.end(Statement::RouteAdd(LanRoute { prefix, via }))
 }
 
+/// One fingerprint, or two separated by a comma (both accepted: a rotation).
+fn pins(t: &str) -> Result<(Fingerprint, Option<Fingerprint>), E<'_>> {
+    let one = |part| {
+        Fingerprint::parse(part).ok_or(E::Invalid {
+            token: part,
+            expected: "64 hex digits (SHA-256), at most two separated by ','",
+        })
+    };
+    match t.split_once(',') {
+        None => Ok((one(t)?, None)),
+        Some((a, b)) => {
+            let (a, b) = (one(a)?, one(b)?);
+            if a == b {
+                return Err(E::Invalid {
+                    token: t,
+                    expected: "two different fingerprints",
+                });
+            }
+            Ok((a, Some(b)))
+        }
+    }
+}
+
 fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     let t = w.need("A.B.C.D:PORT or 'off'")?;
     if t == "off" {
@@ -391,6 +443,18 @@ fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         endpoint,
         interval_s,
     })))
+}
+
+fn metrics(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    if !on_off(w.need("on or off")?)? {
+        return w.end(Statement::Metrics(None));
+    }
+    let mut port = crate::model::DEFAULT_METRICS_PORT;
+    if let Some(k) = w.next() {
+        keyword(k, "port", "'port'")?;
+        port = number(w.need("a TCP port")?, 1, 65535, "a TCP port 1-65535")?;
+    }
+    w.end(Statement::Metrics(Some(port)))
 }
 
 fn keyword<'a>(t: &'a str, want: &str, expected: &'static str) -> Result<(), E<'a>> {
@@ -537,7 +601,7 @@ mod tests {
             "peer add gw-b prefix 10.2.0.0/24,10.3.0.0/16 fingerprint {FP} endpoint 192.0.2.2:4433 enforcement drop"
         ));
         assert_eq!(p.name, "gw-b");
-        assert_eq!(p.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(p.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         assert_eq!(p.prefixes.len(), 2);
         assert_eq!(p.enforcement, Some(Enforcement::DropUnencrypted));
         assert!(!p.transit, "transit is off unless asked for");
@@ -643,6 +707,43 @@ mod tests {
         }
     }
 
+    const FP2: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+    #[test]
+    fn endpoint_is_optional_and_two_pins_are_accepted() {
+        let p = add(&std::format!(
+            "peer add gw-c fingerprint {FP},{FP2} prefix 10.4.0.0/24"
+        ));
+        assert_eq!(p.endpoint, None);
+        assert_eq!(p.fingerprint, Fingerprint::parse(FP).unwrap());
+        assert_eq!(p.second_pin, Fingerprint::parse(FP2));
+        let p = add(&std::format!(
+            "peer add gw-c endpoint none fingerprint {FP} prefix 10.4.0.0/24"
+        ));
+        assert_eq!((p.endpoint, p.second_pin), (None, None));
+        let set = std::format!("peer set gw-c endpoint none fingerprint {FP2}");
+        let Ok(Statement::PeerSet(_, ch)) = Statement::parse(&set) else {
+            panic!("{set}");
+        };
+        assert_eq!(ch.endpoint, Some(None));
+        assert_eq!(
+            ch.fingerprint,
+            Some((Fingerprint::parse(FP2).unwrap(), None))
+        );
+        for bad in [
+            std::format!("peer add c fingerprint {FP},{FP} prefix 10.4.0.0/24"),
+            std::format!("peer add c fingerprint {FP},{FP2},{FP} prefix 10.4.0.0/24"),
+            std::format!("peer add c fingerprint {FP}, prefix 10.4.0.0/24"),
+            std::format!("peer set c fingerprint ,{FP}"),
+            "peer set c endpoint nowhere".to_string(),
+        ] {
+            assert!(
+                matches!(Statement::parse(&bad), Err(E::Invalid { .. })),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn errors_name_the_offending_token() {
         let cases: &[(&str, E<'_>)] = &[
@@ -722,7 +823,7 @@ mod tests {
                 "peer add b fingerprint abc",
                 E::Invalid {
                     token: "abc",
-                    expected: "64 hex digits (SHA-256)",
+                    expected: "64 hex digits (SHA-256), at most two separated by ','",
                 },
             ),
             (
@@ -740,7 +841,7 @@ mod tests {
                 "peer add b endpoint 1.2.3.4:5",
                 E::Missing {
                     after: "b",
-                    expected: "'fingerprint HEX'",
+                    expected: "'fingerprint HEX[,HEX]'",
                 },
             ),
             (
@@ -855,6 +956,41 @@ mod tests {
         assert_eq!(
             Statement::parse("fallback after 60"),
             Ok(Statement::FallbackAfter(60))
+        );
+        assert_eq!(
+            Statement::parse("metrics on"),
+            Ok(Statement::Metrics(Some(9100)))
+        );
+        assert_eq!(
+            Statement::parse("metrics on port 9200"),
+            Ok(Statement::Metrics(Some(9200)))
+        );
+        assert_eq!(
+            Statement::parse("metrics off"),
+            Ok(Statement::Metrics(None))
+        );
+        assert_eq!(
+            Statement::parse("metrics on port 0"),
+            Err(E::Invalid {
+                token: "0",
+                expected: "a TCP port 1-65535"
+            })
+        );
+        assert_eq!(
+            Statement::parse("metrics off port 1"),
+            Err(E::Unexpected("port"))
+        );
+        assert_eq!(
+            Statement::parse("ntp 10.1.0.5"),
+            Ok(Statement::Ntp(Some("10.1.0.5".parse().unwrap())))
+        );
+        assert_eq!(Statement::parse("ntp off"), Ok(Statement::Ntp(None)));
+        assert_eq!(
+            Statement::parse("ntp 224.0.1.1"),
+            Err(E::Invalid {
+                token: "224.0.1.1",
+                expected: "a unicast address"
+            })
         );
         assert!(matches!(
             Statement::parse("peer set b enforcement default"),

@@ -16,11 +16,15 @@
 //! | 24 | n | payload |
 //! | 24+n | 32 | SHA-256 of bytes `0..24+n` |
 //!
-//! Payload: one byte `0` (no identity) or `1` followed by the 32-byte P-256 identity
-//! secret, then the configuration as statements, UTF-8, one per line.
+//! Payload: one byte `0` (no identity), `1` followed by the 32-byte P-256 identity
+//! secret, or `2` followed by the identity secret and the 32-byte secret of the next
+//! identity (an identity rotation in progress, see `identity next`); then the
+//! configuration as statements, UTF-8, one per line. A slot without a next key is
+//! written with `0` or `1` exactly as before, so older appliances read it.
 //!
 //! Formats: 1 (zero at offset 20) is what appliances before the version field wrote;
-//! 2 adds the version and keeps the payload of 1. A later change of the payload raises
+//! 2 adds the version and keeps the payload of 1, plus the payload kind `2` (a next
+//! identity; format 1 appliances never saw one, as both came in one release). A later change of the payload raises
 //! [`FORMAT`]; the magic, the header up to offset 24 and the trailing checksum stay, so
 //! every appliance can tell a newer format from damage. A slot of an older format is
 //! read (and the next save writes [`FORMAT`]); a slot whose checksum holds but whose
@@ -53,6 +57,8 @@ pub const MAX_PAYLOAD: usize = SLOT_SIZE - HEADER_LEN - DIGEST_LEN;
 pub struct Saved {
     /// The identity private key (P-256 scalar), if one was generated.
     pub identity: Option<[u8; 32]>,
+    /// The next identity's private key (`identity next`), kept with the identity.
+    pub next_identity: Option<[u8; 32]>,
     /// The configuration statements.
     pub text: String,
 }
@@ -60,6 +66,9 @@ pub struct Saved {
 impl Drop for Saved {
     fn drop(&mut self) {
         if let Some(k) = self.identity.as_mut() {
+            k.zeroize();
+        }
+        if let Some(k) = self.next_identity.as_mut() {
             k.zeroize();
         }
     }
@@ -70,6 +79,7 @@ impl fmt::Debug for Saved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Saved")
             .field("identity", &self.identity.map(|_| "<secret>"))
+            .field("next_identity", &self.next_identity.map(|_| "<secret>"))
             .field("text", &self.text)
             .finish()
     }
@@ -114,7 +124,13 @@ impl fmt::Display for SlotError {
 /// Writes a slot image into `out` (at least the returned length, rounded up to 512).
 /// Returns the number of bytes to write (a multiple of 512, the sector size).
 pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotError> {
-    let key_len = if saved.identity.is_some() { 33 } else { 1 };
+    // A next key is only kept beside an identity.
+    let next = saved.next_identity.filter(|_| saved.identity.is_some());
+    let key_len = match (saved.identity, next) {
+        (None, _) => 1,
+        (Some(_), None) => 33,
+        (Some(_), Some(_)) => 65,
+    };
     let n = key_len + saved.text.len();
     if n > MAX_PAYLOAD {
         return Err(SlotError::TooLarge);
@@ -127,12 +143,17 @@ pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotErro
     out[16..20].copy_from_slice(&(n as u32).to_le_bytes());
     out[20..24].copy_from_slice(&FORMAT.to_le_bytes());
     let p = &mut out[HEADER_LEN..HEADER_LEN + n];
-    match &saved.identity {
-        Some(k) => {
+    match (&saved.identity, &next) {
+        (Some(k), Some(n)) => {
+            p[0] = 2;
+            p[1..33].copy_from_slice(k);
+            p[33..65].copy_from_slice(n);
+        }
+        (Some(k), None) => {
             p[0] = 1;
             p[1..33].copy_from_slice(k);
         }
-        None => p[0] = 0,
+        (None, _) => p[0] = 0,
     }
     p[key_len..].copy_from_slice(saved.text.as_bytes());
     let digest = Sha256::digest(&out[..HEADER_LEN + n]);
@@ -170,15 +191,17 @@ pub fn decode_with_format(slot: &[u8]) -> Result<(u64, u32, Saved), SlotError> {
         v => return Err(SlotError::NewerFormat(v)),
     };
     let p = &slot[HEADER_LEN..HEADER_LEN + n];
-    let (identity, text) = match p.split_first() {
-        Some((0, rest)) => (None, rest),
-        Some((1, rest)) if rest.len() >= 32 => {
-            let mut k = [0u8; 32];
-            k.copy_from_slice(&rest[..32]);
-            let key = Some(k);
-            k.zeroize();
-            (key, &rest[32..])
-        }
+    let key = |b: &[u8]| {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&b[..32]);
+        let key = Some(k);
+        k.zeroize();
+        key
+    };
+    let (identity, next_identity, text) = match p.split_first() {
+        Some((0, rest)) => (None, None, rest),
+        Some((1, rest)) if rest.len() >= 32 => (key(rest), None, &rest[32..]),
+        Some((2, rest)) if rest.len() >= 64 => (key(rest), key(&rest[32..]), &rest[64..]),
         _ => return Err(SlotError::BadPayload),
     };
     let text = core::str::from_utf8(text).map_err(|_| SlotError::BadPayload)?;
@@ -187,6 +210,7 @@ pub fn decode_with_format(slot: &[u8]) -> Result<(u64, u32, Saved), SlotError> {
         format,
         Saved {
             identity,
+            next_identity,
             text: String::from(text),
         },
     ))
@@ -310,6 +334,7 @@ mod tests {
     fn saved(text: &str, key: Option<u8>) -> Saved {
         Saved {
             identity: key.map(|k| [k; 32]),
+            next_identity: None,
             text: text.into(),
         }
     }
@@ -326,6 +351,33 @@ mod tests {
         for s in [saved("enforcement drop\n", Some(7)), saved("", None)] {
             assert_eq!(decode(&slot(42, &s)), Ok((42, s)));
         }
+    }
+
+    #[test]
+    fn a_next_identity_travels_with_the_identity_and_older_slots_still_read() {
+        let mut two = saved("enforcement drop\n", Some(7));
+        two.next_identity = Some([9; 32]);
+        let image = slot(3, &two);
+        assert_eq!(image[HEADER_LEN], 2);
+        assert_eq!(decode(&image), Ok((3, two)));
+        // Without a next key the slot is byte for byte what older appliances wrote.
+        let one = saved("enforcement drop\n", Some(7));
+        let image = slot(3, &one);
+        assert_eq!(image[HEADER_LEN], 1);
+        assert_eq!(&image[HEADER_LEN + 1..HEADER_LEN + 33], &[7; 32]);
+        assert_eq!(decode(&image), Ok((3, one)));
+        // A next key without an identity is not written.
+        let mut orphan = saved("", None);
+        orphan.next_identity = Some([9; 32]);
+        let (_, back) = decode(&slot(1, &orphan)).unwrap();
+        assert_eq!((back.identity, back.next_identity), (None, None));
+        // Truncated tag-2 payloads are refused, not misread.
+        let mut bad = slot(4, &saved("", Some(7)));
+        bad[HEADER_LEN] = 2;
+        let n = 33;
+        let digest = Sha256::digest(&bad[..HEADER_LEN + n]);
+        bad[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN].copy_from_slice(&digest);
+        assert_eq!(decode(&bad), Err(SlotError::BadPayload));
     }
 
     #[test]

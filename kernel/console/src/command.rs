@@ -23,8 +23,14 @@ pub enum Command<'a> {
     Show(View<'a>),
     /// A change to the running configuration.
     Set(Statement<'a>),
-    /// `identity rotate`: a new identity key; peers must pin the new fingerprint.
+    /// `identity next`: make the next identity key (peers pin it beside the current
+    /// one); handshakes keep presenting the current key.
+    IdentityNext,
+    /// `identity rotate`: handshakes present the next key from now on, every tunnel
+    /// rekeys at once (make before break); the old key becomes the next one.
     IdentityRotate,
+    /// `identity retire`: forget the next key (after a rotation: the old one).
+    IdentityRetire,
     /// `config save`: persist the running configuration.
     ConfigSave,
     /// `config reset`: back to defaults (the identity is kept).
@@ -53,6 +59,8 @@ pub enum View<'a> {
     Counters,
     Flows,
     Config,
+    /// The wall clock and its source (`time`).
+    Time,
 }
 
 /// The crashes `debug fault` can cause, to prove they are reported as failures.
@@ -159,13 +167,16 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("sessions", _) => Command::Show(View::Sessions),
         ("counters", _) => Command::Show(View::Counters),
         ("flows", _) => Command::Show(View::Flows),
+        ("time", _) => Command::Show(View::Time),
         ("identity", _) => match words.next() {
             None | Some("show") => Command::Show(View::Identity),
+            Some("next") => Command::IdentityNext,
             Some("rotate") => Command::IdentityRotate,
+            Some("retire") => Command::IdentityRetire,
             Some(t) => {
                 return Err(ParseError::InvalidValue {
                     token: t,
-                    expected: "show or rotate",
+                    expected: "show, next, rotate or retire",
                 })
             }
         },
@@ -299,6 +310,8 @@ mod tests {
         assert_eq!(parse("identity"), Ok(Command::Show(View::Identity)));
         assert_eq!(parse("identity show"), Ok(Command::Show(View::Identity)));
         assert_eq!(parse("identity rotate"), Ok(Command::IdentityRotate));
+        assert_eq!(parse("identity next"), Ok(Command::IdentityNext));
+        assert_eq!(parse("identity retire"), Ok(Command::IdentityRetire));
         assert_eq!(parse("peers"), Ok(Command::Show(View::Peers)));
         assert_eq!(parse("peer list"), Ok(Command::Show(View::Peers)));
         assert_eq!(
@@ -387,7 +400,7 @@ mod tests {
             parse("identity delete"),
             Err(ParseError::InvalidValue {
                 token: "delete",
-                expected: "show or rotate"
+                expected: "show, next, rotate or retire"
             })
         );
         assert!(matches!(

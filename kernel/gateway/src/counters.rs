@@ -52,8 +52,12 @@ drop_reasons! {
     /// A plaintext wan packet or an opened inner packet for a destination outside the
     /// protected set (on-link and routed lan prefixes), and not relayed either.
     NoRoute = "no-route",
-    /// A wan datagram from an endpoint that is no configured peer.
+    /// A wan datagram from an address that is no peer's endpoint and that neither a
+    /// handshake from it nor a peer's session took (it moves no endpoint).
     UnknownPeer = "unknown-peer",
+    /// A datagram from an address that is no peer's endpoint, over the rate that
+    /// such addresses are looked at (per source and in all).
+    SourceLimited = "source-limited",
     /// A record that the peer's session could not open (bad tag, unknown epoch, garbage).
     OpenFailed = "open-failed",
     /// A record already seen (anti-replay).
@@ -173,6 +177,17 @@ pub struct Counters {
     /// Frame path: packets for wan handed back without outer headers (next hop not
     /// known to the caller, or no headroom), for the caller's IP stack to send.
     pub wan_unframed: u64,
+    /// Handshakes accepted (cookie returned) from addresses that were no peer's
+    /// endpoint, and how many of them completed and went to the peer they
+    /// authenticated as.
+    pub roaming_handshakes: u64,
+    pub roaming_handshakes_completed: u64,
+    /// Peers' endpoints moved to a new address (after an authenticated handshake or
+    /// record from it).
+    pub endpoint_moves: u64,
+    /// Records from a new address that opened but were older than one already opened
+    /// (or a replaced session's): delivered, the endpoint left where it was.
+    pub stale_moves_refused: u64,
     /// Packet bytes the engine itself copied (keeping a datagram for a second session,
     /// fragmenting, moving a late record); queues count their own, see
     /// `Gateway::bytes_copied`.

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod admission;
 pub mod antispoof;
 pub mod arp;
 pub mod counters;

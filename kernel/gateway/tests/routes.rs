@@ -230,7 +230,7 @@ fn route_sets_are_checked_whole_and_peers_cannot_take_routed_prefixes() {
     );
     let mut clash = gw.peer(b_id).unwrap().clone();
     clash.name = "other".into();
-    clash.endpoint = "192.0.2.99:4433".parse().unwrap();
+    clash.endpoint = Some("192.0.2.99:4433".parse().unwrap());
     clash.prefixes = vec![p("10.244.0.0/16")];
     assert_eq!(
         gw.add_peer(clash),

@@ -94,8 +94,9 @@ impl Net {
                 .gw
                 .add_peer(PeerConfig {
                     name: format!("gw{of}"),
-                    endpoint: wan(of),
+                    endpoint: Some(wan(of)),
                     fingerprint: ids[of].fingerprint(),
+                    second_pin: None,
                     prefixes,
                     enforcement: None,
                     transit,

@@ -15,6 +15,7 @@ mod datapath;
 mod management;
 mod net;
 mod node;
+mod ops;
 pub mod packet;
 pub mod platform;
 pub mod port;

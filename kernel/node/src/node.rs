@@ -5,6 +5,7 @@ use crate::datapath::Datapath;
 use crate::management::disk::BlockDevice;
 use crate::management::{Changed, Management};
 use crate::net::{Interfaces, PortSlot};
+use crate::ops::Ops;
 use crate::platform::Platform;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -26,6 +27,7 @@ pub struct Node {
     net: Interfaces,
     mgmt: Management,
     dp: Datapath,
+    ops: Ops,
 }
 
 impl Node {
@@ -47,11 +49,13 @@ impl Node {
         }
         let mut dp = Datapath::new(p);
         dp.reconfigure(&mgmt.config, mgmt.engine_identity(), &mut net, p, w);
+        let ops = Ops::new(p);
         Self {
             platform,
             net,
             mgmt,
             dp,
+            ops,
         }
     }
 
@@ -67,7 +71,10 @@ impl Node {
             self.mgmt.engine_identity(),
             p,
         );
-        received + moved > 0
+        let ops = self
+            .ops
+            .poll(&mut self.net, &mut self.dp, &self.mgmt.config, p);
+        received + moved > 0 || ops
     }
 
     /// When the node next needs [`Self::poll`] if no frame arrives, in microseconds
@@ -76,7 +83,8 @@ impl Node {
         let p = &*self.platform;
         let net = self.net.poll_at(p);
         let dp = self.dp.poll_at(&self.mgmt.config);
-        [net, dp].into_iter().flatten().min()
+        let ops = self.ops.poll_at(&self.net);
+        [net, dp, ops].into_iter().flatten().min()
     }
 
     /// The running configuration.
@@ -93,7 +101,9 @@ impl Node {
     /// configuration, identity, persistence); `false` leaves it to the caller.
     pub fn execute(&mut self, cmd: &Command<'_>, w: &mut dyn Write) -> bool {
         let p = &*self.platform;
-        let Self { net, mgmt, dp, .. } = self;
+        let Self {
+            net, mgmt, dp, ops, ..
+        } = self;
         if crate::net::execute(cmd, &mut mgmt.config, net, p, w) {
             if matches!(cmd, Command::Set(_)) {
                 mgmt.unsaved = true;
@@ -111,6 +121,7 @@ impl Node {
             Command::Show(View::Sessions) => Some(dp.write_sessions(now, w)),
             Command::Show(View::Counters) => Some(dp.write_counters(net, now, w)),
             Command::Show(View::Flows) => Some(dp.write_flows(now, w)),
+            Command::Show(View::Time) => Some(ops.write_time(p.now_us(), w)),
             _ => None,
         };
         if shown.is_some() {
@@ -125,6 +136,9 @@ impl Node {
             }
             Some(Changed::Identity) => {
                 dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, p, w)
+            }
+            Some(Changed::IdentityRotated) => {
+                dp.rotate_identity(&mgmt.config, mgmt.engine_identity(), net, p, w)
             }
             Some(Changed::Nothing) => {}
             None => return false,

@@ -50,6 +50,7 @@ fn disk_with_slot(version: u32, text: &str) -> MemDisk {
     let disk = MemDisk::blank(2 * SLOT_SIZE / 512);
     let saved = Saved {
         identity: Some(KEY),
+        next_identity: None,
         text: text.into(),
     };
     let mut slot = vec![0u8; SLOT_SIZE];
@@ -125,6 +126,7 @@ fn boot_image(text: &str) -> MemDisk {
         let mut s = vec![0u8; SLOT_SIZE];
         let saved = Saved {
             identity: Some(KEY),
+            next_identity: None,
             text: text.into(),
         };
         store::encode(8, &saved, &mut s).unwrap();

@@ -184,6 +184,9 @@ pub struct Builder {
     nat: Option<usize>,
     pins: Option<Vec<Pin>>,
     extra: Vec<String>,
+    /// The launcher's NIC model for every wan NIC (`virtio`, or `igb`: an SR-IOV VF,
+    /// q35 only; see `qemu/vnetcrypt-vm --nic`).
+    wan_model: String,
 }
 
 impl Builder {
@@ -203,6 +206,12 @@ impl Builder {
 
     pub fn fabric(mut self, fabric: Fabric) -> Self {
         self.fabric = fabric;
+        self
+    }
+
+    /// Every gateway's wan NIC of launcher model `model` (`virtio` by default).
+    pub fn wan_model(mut self, model: &str) -> Self {
+        self.wan_model = model.into();
         self
     }
 
@@ -346,7 +355,10 @@ impl Builder {
                     machine: &self.machines[i],
                     kernel: &elf,
                     disk: &disk(i),
-                    wan_nic: format!("tap={},mac={}", wan.name, SIDES[i].wan_mac),
+                    wan_nic: match self.wan_model.as_str() {
+                        "virtio" => format!("tap={},mac={}", wan.name, SIDES[i].wan_mac),
+                        model => format!("tap={},mac={},model={model}", wan.name, SIDES[i].wan_mac),
+                    },
                     lan_nic: format!("tap={},mac={}", lan.name, SIDES[i].lan_mac),
                 };
                 Gateway::boot(&spec, &dir.join(format!("gateway-{name}")))
@@ -548,6 +560,7 @@ impl Network {
             nat: None,
             pins: None,
             extra: vec![String::new(); SIDES.len()],
+            wan_model: "virtio".into(),
         }
     }
 

@@ -106,6 +106,8 @@ impl<'a> Target<'a> {
         let disk = self.path;
         let saved = Saved {
             identity: Some(*self.identity),
+            // A disk written by this tool starts without a pending rotation.
+            next_identity: None,
             text: text.to_string(),
         };
         let (slot, seq) = self.existing.next_write();

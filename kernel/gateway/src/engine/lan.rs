@@ -176,8 +176,8 @@ impl<L: SessionLayer> Gateway<L> {
                 if waiting {
                     return self.enqueue_waiting(now, id, buf, ip_off, ip_len);
                 }
-                let to = match self.slot(id) {
-                    Some(s) => s.cfg.endpoint,
+                let to = match self.slot(id).and_then(|s| s.endpoint) {
+                    Some(to) => to,
                     None => return self.drop_for(DropReason::SealFailed, Some(id)),
                 };
                 self.record_flow(

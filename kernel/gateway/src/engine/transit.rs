@@ -38,8 +38,7 @@ impl<L: SessionLayer> Gateway<L> {
     ) -> Verdict<'b> {
         let transit = |id| self.slot(id).is_some_and(|s| s.cfg.transit);
         let (from_on, to_on) = (transit(from), transit(to));
-        let Some((state, endpoint)) = self.slot(to).map(|s| (s.peer_state(), s.cfg.endpoint))
-        else {
+        let Some((state, endpoint)) = self.slot(to).map(|s| (s.peer_state(), s.endpoint)) else {
             return self.drop_for(DropReason::NoRoute, Some(from));
         };
         let packet = ip_off..ip_off + ip_len;
@@ -68,6 +67,11 @@ impl<L: SessionLayer> Gateway<L> {
                 self.drop_for(DropReason::TransitNoTunnel, Some(to))
             }
             Relay::Seal => {
+                // The peer's current endpoint (configured or learned); an up tunnel
+                // always has one.
+                let Some(endpoint) = endpoint else {
+                    return self.drop_for(DropReason::TransitNoTunnel, Some(to));
+                };
                 // Both legs share our wan MTU, and the spoke clamped TCP to its own
                 // tunnel: only a spoke with a larger wan MTU sends what does not fit.
                 if ip_len > self.tunnel_mtu() {

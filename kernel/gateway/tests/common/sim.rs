@@ -165,8 +165,9 @@ impl World {
                         .gw
                         .add_peer(PeerConfig {
                             name: format!("gw{j}"),
-                            endpoint: wan_ep(j),
+                            endpoint: Some(wan_ep(j)),
                             fingerprint: fingerprint(j),
+                            second_pin: None,
                             prefixes: vec![prefix_j],
                             enforcement: None,
                             transit: false,

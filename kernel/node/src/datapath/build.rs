@@ -34,6 +34,7 @@ fn peer(p: &cfg::PeerConfig) -> PeerConfig {
         name: p.name.clone(),
         endpoint: p.endpoint,
         fingerprint: p.fingerprint,
+        second_pin: p.second_pin,
         prefixes: p.prefixes.clone(),
         enforcement: p.enforcement,
         transit: p.transit,
@@ -82,7 +83,7 @@ impl Datapath {
             }
             self.built = Some(base);
         }
-        self.sync_peers(config, w);
+        self.sync_peers(config, super::now(p), w);
         self.sync_routes(config, w);
     }
 
@@ -103,6 +104,36 @@ impl Datapath {
             // The configuration checks the same rules, so this means they disagree.
             let _ = writeln!(w, "data plane: routes not applied: {e}");
         }
+    }
+
+    /// Presents `identity` in every new handshake of the running engine and rekeys
+    /// every up tunnel (make before break: nothing is lost); the engine is not
+    /// rebuilt, so no session ends. Without a running engine, as `reconfigure`.
+    pub fn rotate_identity(
+        &mut self,
+        config: &Config,
+        identity: Result<&IdentityKey, &'static str>,
+        net: &mut Interfaces,
+        p: &dyn Platform,
+        w: &mut dyn Write,
+    ) {
+        let (Ok(key), Some(engine), Some(base)) =
+            (identity, self.engine.as_mut(), self.built.as_mut())
+        else {
+            return self.reconfigure(config, identity, net, p, w);
+        };
+        let Ok(dtls_identity) = dtls_identity(key) else {
+            let _ = writeln!(w, "data plane: the new identity is unusable");
+            return;
+        };
+        engine.layer_mut().set_identity(dtls_identity);
+        base.identity = key.fingerprint();
+        let n = engine.rekey_all(super::now(p));
+        let _ = writeln!(
+            w,
+            "data plane: new handshakes present {}; {n} tunnel(s) rekeying",
+            key.fingerprint()
+        );
     }
 
     /// What the engine would be built from now, and the identity to build it with.
@@ -132,14 +163,16 @@ impl Datapath {
         Ok((base, identity))
     }
 
-    /// Adds, removes and updates peers and the global enforcement to match `config`
-    /// (a peer's enforcement and transit change in place, keeping its sessions).
-    fn sync_peers(&mut self, config: &Config, w: &mut dyn Write) {
+    /// Adds, removes and updates peers and the global enforcement to match `config`.
+    /// Enforcement, transit, endpoint and pins change on the running engine (sessions go on:
+    /// a pin added for a rotation must not cut the tunnel); other changes re-add the
+    /// peer.
+    fn sync_peers(&mut self, config: &Config, now: vnetcrypt_gateway::Instant, w: &mut dyn Write) {
         let Some(gw) = self.engine.as_mut() else {
             return;
         };
         gw.set_enforcement(config.enforcement);
-        // Peers gone or changed (other than their enforcement) leave the engine.
+        // Peers gone or changed (other than what changes in place) leave the engine.
         let stale: Vec<PeerId> = gw
             .peers()
             .filter(|(_, have)| {
@@ -147,6 +180,9 @@ impl Datapath {
                     PeerConfig {
                         enforcement: have.enforcement,
                         transit: have.transit,
+                        endpoint: have.endpoint,
+                        fingerprint: have.fingerprint,
+                        second_pin: have.second_pin,
                         ..want
                     } != **have
                 })
@@ -161,6 +197,18 @@ impl Datapath {
                 Some(id) => {
                     let _ = gw.set_peer_enforcement(id, p.enforcement);
                     let _ = gw.set_peer_transit(id, p.transit);
+                    let have = gw.peer(id).cloned();
+                    if have.as_ref().is_some_and(|h| h.endpoint != p.endpoint) {
+                        if let Err(e) = gw.set_peer_endpoint(id, p.endpoint) {
+                            let _ = writeln!(w, "data plane: peer '{}' endpoint: {e:?}", p.name);
+                        }
+                    }
+                    let pins_changed = have.as_ref().is_some_and(|h| {
+                        (h.fingerprint, h.second_pin) != (p.fingerprint, p.second_pin)
+                    });
+                    if pins_changed {
+                        let _ = gw.set_peer_pins(now, id, p.fingerprint, p.second_pin);
+                    }
                 }
                 None => match gw.add_peer(peer(p)) {
                     Ok(_) => {}
@@ -180,10 +228,7 @@ fn start(
     net: &mut Interfaces,
     p: &dyn Platform,
 ) -> Result<Engine, &'static str> {
-    let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
-        .map_err(|_| "identity key unusable")?;
-    let dtls_identity = vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")
-        .map_err(|_| "cannot build the identity certificate")?;
+    let dtls_identity = dtls_identity(identity)?;
     let mut dtls = vnetcrypt_dtls::Config::new(
         dtls_identity,
         vnetcrypt_dtls::PeerPolicy::Pinned(Vec::new()),
@@ -218,4 +263,12 @@ fn start(
     wan.udp_open(base.port);
     net.enable_dataplane(true);
     Ok(Engine::new(gc, DtlsLayer::new(dtls, seed)))
+}
+
+/// The DTLS identity (key and self-signed certificate) of an identity key.
+fn dtls_identity(identity: &IdentityKey) -> Result<vnetcrypt_dtls::Identity, &'static str> {
+    let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
+        .map_err(|_| "identity key unusable")?;
+    vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")
+        .map_err(|_| "cannot build the identity certificate")
 }

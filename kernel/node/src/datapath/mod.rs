@@ -28,6 +28,7 @@
 mod build;
 mod clock;
 mod export;
+pub(crate) use clock::rtc_unix_us;
 mod view;
 
 use crate::management::IdentityKey;
@@ -44,7 +45,7 @@ use vnetcrypt_gateway::{
 
 use crate::packet::{PacketBuf, HDR_MAX};
 
-type Engine = Gateway<DtlsLayer>;
+pub(crate) type Engine = Gateway<DtlsLayer>;
 
 const ETH: usize = 14;
 
@@ -120,6 +121,17 @@ impl Datapath {
             export: export::ExportStats::default(),
             wan_link: None,
         }
+    }
+
+    /// The running engine, for the metrics.
+    pub(crate) fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// Unix milliseconds at uptime zero for flow records, from the node's wall clock
+    /// (`ops`: the RTC, then SNTP).
+    pub(crate) fn set_epoch_ms(&mut self, ms: u64) {
+        self.epoch_ms = ms;
     }
 
     /// With everything present but no engine (it failed to start), retry now and then.

@@ -27,7 +27,12 @@ fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
             FailureReason::NoResponse => TunnelFailure::NoResponse,
             FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
             FailureReason::Protocol => TunnelFailure::Protocol,
+            FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
         }),
+        endpoint: s.endpoint,
+        endpoint_moves: s.endpoint_moves,
+        last_move_ms: s.last_move.map(ago),
+        pin_used: s.pin_used,
     }
 }
 
@@ -148,7 +153,7 @@ impl Datapath {
                 w,
                 "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
                 p.name,
-                p.endpoint,
+                endpoint_text(gw.peer_status(id).and_then(|s| s.endpoint)),
                 state_name(gw.session_state(now, id)),
                 c.sealed_packets,
                 c.opened_packets,
@@ -213,5 +218,13 @@ struct Adapter<'a>(&'a mut dyn Write);
 impl Write for Adapter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.write_str(s)
+    }
+}
+
+/// An endpoint for a table column (`-` while none is known).
+fn endpoint_text(e: Option<core::net::SocketAddrV4>) -> alloc::string::String {
+    match e {
+        Some(e) => alloc::format!("{e}"),
+        None => alloc::string::String::from("-"),
     }
 }

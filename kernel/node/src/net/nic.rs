@@ -77,6 +77,8 @@ pub struct Nic {
     installed: Option<Addressing>,
     /// The data plane's sockets on this NIC (see `net::sockets`).
     pub(super) dataplane: Sockets,
+    /// The metrics and SNTP sockets (lan only; see `net::ops`).
+    pub(super) ops: super::ops::OpsSockets,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -133,6 +135,7 @@ impl Nic {
             announce: false,
             installed: None,
             dataplane: Sockets::default(),
+            ops: Default::default(),
         })
     }
 
