@@ -176,8 +176,15 @@ impl Datapath {
         };
         // lan -> engine, and wan plaintext for other hosts -> engine, each in the
         // buffer it was received in, and out of that buffer.
+        // Backpressure: a frame is taken only while both NICs can send (it leaves on
+        // either), so a transmit ring that the device drains late (a stalled host)
+        // holds frames in the transit queues and then in the receive rings instead of
+        // dropping them as `lan full` / `wan full`.
         for role in [Iface::Lan, Iface::Wan] {
-            while let Some(mut frame) = net.take_transit(role) {
+            while net.can_send(Iface::Lan) && net.can_send(Iface::Wan) {
+                let Some(mut frame) = net.take_transit(role) else {
+                    break;
+                };
                 let len = frame.frame().len();
                 let (room, off) = frame.room_mut();
                 let v = match role {

@@ -304,6 +304,12 @@ impl Nic {
         let me = self.identity();
         let mut received = 0;
         for _ in 0..QUEUE_SIZE {
+            // Backpressure from the data plane: while its queue of this NIC's frames
+            // is full, received frames wait in the device's ring (and behind it in
+            // the host's) rather than being taken and dropped.
+            if transit_on && self.transit.len() >= TRANSIT {
+                break;
+            }
             let buf = match self.queues.recv() {
                 None => break,
                 Some(Ok(buf)) => buf,
