@@ -132,6 +132,9 @@ pub struct Config {
     /// Always lies on the lan subnet or in a peer's prefixes ([`Config::collector_path`]):
     /// every statement that would break that is refused.
     pub collector: Option<Collector>,
+    /// The syslog server events go to; like the collector, always on the lan subnet
+    /// or in a peer's prefixes.
+    pub syslog: Option<SocketAddrV4>,
 }
 
 /// How flow records reach the collector without crossing wan in the clear.
@@ -160,6 +163,7 @@ impl Default for Config {
             rekey: Rekey::default(),
             liveness: Liveness::default(),
             collector: None,
+            syslog: None,
         }
     }
 }

@@ -7,7 +7,8 @@ impl Config {
     /// Writes one statement per line (`\n`-terminated). Applying them in order to
     /// `Config::default()` gives back `self`. Settings at their default are omitted,
     /// except the enforcement: whether clear traffic may cross is always stated.
-    /// The collector comes last, after the lan address and peers that protect it.
+    /// The collector and the syslog server come last, after the lan address and peers
+    /// that protect them.
     pub fn write_statements(&self, w: &mut dyn Write) -> fmt::Result {
         let d = Config::default();
         writeln!(w, "enforcement {}", self.enforcement.keyword())?;
@@ -49,6 +50,9 @@ impl Config {
         }
         if let Some(c) = self.collector {
             writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
+        }
+        if let Some(s) = self.syslog {
+            writeln!(w, "syslog {s}")?;
         }
         Ok(())
     }
@@ -175,7 +179,8 @@ mod tests {
              dead-peer after 20\n\
              fallback after 120\n\
              peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n\
-             collector 10.2.0.9:2055 interval 30\n"
+             collector 10.2.0.9:2055 interval 30\n\
+             syslog 10.2.0.7:514\n"
         );
         let c = rebuild(&text);
         let mut out = String::new();

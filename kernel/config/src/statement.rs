@@ -19,6 +19,7 @@
 //! dead-peer after SECONDS
 //! fallback after SECONDS
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
+//! syslog A.B.C.D:PORT | syslog off
 //! ```
 
 use crate::error::StatementError as E;
@@ -53,6 +54,8 @@ pub enum Statement<'a> {
     DeadPeerAfter(u32),
     FallbackAfter(u32),
     Collector(Option<Collector>),
+    /// Where events go as RFC 5424 syslog over UDP; `None`: nowhere.
+    Syslog(Option<SocketAddrV4>),
 }
 
 /// The parts of a peer that `peer set` changes (`None`: unchanged).
@@ -66,7 +69,7 @@ pub struct PeerChange {
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 11] = [
+pub const KEYWORDS: [&str; 12] = [
     "enforcement",
     "listen",
     "interface",
@@ -78,6 +81,7 @@ pub const KEYWORDS: [&str; 11] = [
     "dead-peer",
     "fallback",
     "collector",
+    "syslog",
 ];
 
 /// A cursor over the words of a line that remembers the last word, for error messages.
@@ -183,6 +187,7 @@ impl<'a> Statement<'a> {
                 )?)
             }
             "collector" => return collector(w),
+            "syslog" => return syslog(w),
             other => return Err(E::Unknown(other)),
         };
         w.end(st)
@@ -354,6 +359,15 @@ fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         endpoint,
         interval_s,
     })))
+}
+
+fn syslog(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    let t = w.need("A.B.C.D:PORT or 'off'")?;
+    if t == "off" {
+        return w.end(Statement::Syslog(None));
+    }
+    let server = endpoint(t)?;
+    w.end(Statement::Syslog(Some(server)))
 }
 
 fn keyword<'a>(t: &'a str, want: &str, expected: &'static str) -> Result<(), E<'a>> {

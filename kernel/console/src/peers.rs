@@ -46,6 +46,17 @@ pub enum TunnelFailure {
 }
 
 impl TunnelFailure {
+    /// The token scripts and syslog see (`pin-mismatch`, ...).
+    pub fn token(self) -> &'static str {
+        match self {
+            TunnelFailure::PinMismatch => "pin-mismatch",
+            TunnelFailure::Timeout => "timeout",
+            TunnelFailure::NoResponse => "no-response",
+            TunnelFailure::AlertFromPeer => "alert-from-peer",
+            TunnelFailure::Protocol => "protocol",
+        }
+    }
+
     /// The short name and what it means for the operator.
     pub fn explain(self) -> (&'static str, &'static str) {
         match self {
@@ -73,6 +84,22 @@ pub struct TunnelStatus {
     pub last_handshake_ms: Option<u64>,
     pub last_authenticated_ms: Option<u64>,
     pub last_failure: Option<TunnelFailure>,
+    /// The cipher suite of the session in use (OpenSSL's name).
+    pub suite: Option<&'static str>,
+}
+
+/// What crossed a peer's tunnel: records (inner packets) and their inner bytes each
+/// way, and the handshakes and rekeys that keyed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TunnelTraffic {
+    pub sent_records: u64,
+    pub sent_bytes: u64,
+    pub received_records: u64,
+    pub received_bytes: u64,
+    pub handshakes_started: u64,
+    pub handshakes_completed: u64,
+    pub handshakes_failed: u64,
+    pub rekeys: u64,
 }
 
 /// One peer: its configuration, the enforcement that applies, and its tunnel.
@@ -83,6 +110,8 @@ pub struct PeerReport<'a> {
     pub enforcement: Enforcement,
     /// `None` when the data plane is not running (or does not know the peer).
     pub tunnel: Option<TunnelStatus>,
+    /// `None` when the data plane is not running (or does not know the peer).
+    pub traffic: Option<TunnelTraffic>,
 }
 
 /// A duration in the largest two units: `45s`, `2m05s`, `1h02m`, `3d04h`.
@@ -136,6 +165,14 @@ pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::R
             let (name, what) = f.explain();
             writeln!(w, "  last failure: {name} ({what})")?;
         }
+    }
+    if let Some(x) = p.traffic {
+        let suite = p.tunnel.and_then(|t| t.suite).unwrap_or("none");
+        writeln!(
+            w,
+            "  suite {suite}; sent {} records {} bytes, received {} records {} bytes; rekeys {}",
+            x.sent_records, x.sent_bytes, x.received_records, x.received_bytes, x.rekeys
+        )?;
     }
     write!(w, "  enforcement {}", p.enforcement.keyword())?;
     if c.enforcement.is_none() {
@@ -192,6 +229,15 @@ mod tests {
                     last_handshake_ms: Some(125_400),
                     last_authenticated_ms: Some(900),
                     last_failure: None,
+                    suite: Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+                }),
+                traffic: Some(TunnelTraffic {
+                    sent_records: 808,
+                    sent_bytes: 1_148_478,
+                    received_records: 305,
+                    received_bytes: 16_748,
+                    rekeys: 2,
+                    ..TunnelTraffic::default()
                 }),
             },
             false,
@@ -200,6 +246,8 @@ mod tests {
             out,
             "peer gw-b  192.0.2.2:4433  up for 2m05s\n\
              \x20 last handshake 2m05s ago, last authenticated record 0s ago\n\
+             \x20 suite ECDHE-ECDSA-AES128-GCM-SHA256; sent 808 records 1148478 bytes, \
+             received 305 records 16748 bytes; rekeys 2\n\
              \x20 enforcement drop (global)\n"
         );
     }
@@ -218,7 +266,9 @@ mod tests {
                         last_handshake_ms: None,
                         last_authenticated_ms: Some(61_000),
                         last_failure: Some(failure),
+                        suite: None,
                     }),
+                    traffic: None,
                 },
                 false,
             )
@@ -256,6 +306,7 @@ mod tests {
                 config: &cfg,
                 enforcement: Enforcement::AllowUnencrypted,
                 tunnel: None,
+                traffic: None,
             },
             true,
         );

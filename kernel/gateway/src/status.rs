@@ -71,4 +71,6 @@ pub struct PeerStatus {
     pub last_authenticated: Option<Instant>,
     /// Why the last failed handshake failed.
     pub last_failure: Option<FailureReason>,
+    /// The cipher suite of the session in use (OpenSSL's name), while one is.
+    pub suite: Option<&'static str>,
 }

@@ -1,0 +1,246 @@
+//! Events from the engine without a hook inside it: each poll the data path hands
+//! over every peer's status and counters, and the watch compares them with what it
+//! saw last time. A state that changed to or from `up`, a handshake counter that
+//! grew, a rekey, an endpoint that moved: each becomes an event.
+//!
+//! Counters that shrink (the engine was rebuilt) and peers seen for the first time
+//! only set the baseline; after a configuration change the endpoints are taken as
+//! the new baseline too, so an operator's `peer set NAME endpoint` is recorded as a
+//! configuration change, not as a move.
+
+use super::EventKind;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddrV4;
+use vnetcrypt_console::TunnelFailure;
+use vnetcrypt_gateway::{PeerCounters, PeerState, PeerStatus};
+
+/// One peer as the engine reports it now.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerFact<'a> {
+    pub name: &'a str,
+    pub endpoint: SocketAddrV4,
+    pub status: PeerStatus,
+    pub counters: &'a PeerCounters,
+    /// The failure reason in the console's terms (for its explanation).
+    pub failure: Option<TunnelFailure>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    name: String,
+    endpoint: SocketAddrV4,
+    state: PeerState,
+    completed: u64,
+    failed: u64,
+    rekeys: u64,
+}
+
+/// What the watch saw at the last poll.
+#[derive(Debug, Default)]
+pub struct PeerWatch {
+    seen: Vec<Seen>,
+    /// The next observation takes endpoints as they are (a configuration change).
+    endpoints_from_config: bool,
+}
+
+/// An event to record: kind, facts, line.
+pub type Found = (EventKind, Vec<(&'static str, String)>, String);
+
+impl PeerWatch {
+    /// The configuration changed: endpoints seen next are the configured ones.
+    pub fn config_changed(&mut self) {
+        self.endpoints_from_config = true;
+    }
+
+    /// Compares `facts` with the last observation; calls `found` for each event.
+    pub fn observe<'a>(
+        &mut self,
+        facts: impl Iterator<Item = PeerFact<'a>>,
+        mut found: impl FnMut(Found),
+    ) {
+        let mut next = Vec::with_capacity(self.seen.len());
+        for f in facts {
+            let now = Seen {
+                name: f.name.to_string(),
+                endpoint: f.endpoint,
+                state: f.status.state,
+                completed: f.counters.handshakes_completed,
+                failed: f.counters.handshakes_failed,
+                rekeys: f.counters.rekeys,
+            };
+            if let Some(before) = self.seen.iter().find(|s| s.name == f.name) {
+                self.compare(before, &now, &f, &mut found);
+            }
+            next.push(now);
+        }
+        self.seen = next;
+        self.endpoints_from_config = false;
+    }
+
+    fn compare(&self, was: &Seen, is: &Seen, f: &PeerFact<'_>, found: &mut impl FnMut(Found)) {
+        let peer = || ("peer", f.name.to_string());
+        let rebuilt =
+            is.completed < was.completed || is.failed < was.failed || is.rekeys < was.rekeys;
+        if rebuilt {
+            return;
+        }
+        if was.endpoint != is.endpoint && !self.endpoints_from_config {
+            found((
+                EventKind::EndpointMoved,
+                vec![
+                    peer(),
+                    ("from", was.endpoint.to_string()),
+                    ("to", is.endpoint.to_string()),
+                ],
+                format!(
+                    "peer {}: endpoint moved from {} to {}",
+                    f.name, was.endpoint, is.endpoint
+                ),
+            ));
+        }
+        if is.failed > was.failed {
+            let (token, why) = match f.failure {
+                Some(t) => (t.token(), t.explain().1),
+                None => ("unknown", "no reason recorded"),
+            };
+            let mut data = vec![peer(), ("reason", token.to_string())];
+            let n = is.failed - was.failed;
+            if n > 1 {
+                data.push(("count", n.to_string()));
+            }
+            found((
+                EventKind::HandshakeFailed,
+                data,
+                format!("peer {}: handshake failed: {token} ({why})", f.name),
+            ));
+        }
+        if is.completed > was.completed {
+            let suite = f.status.suite.unwrap_or("unknown");
+            found((
+                EventKind::HandshakeCompleted,
+                vec![
+                    peer(),
+                    ("endpoint", is.endpoint.to_string()),
+                    ("suite", suite.to_string()),
+                ],
+                format!(
+                    "peer {}: handshake completed with {} ({suite})",
+                    f.name, is.endpoint
+                ),
+            ));
+        }
+        if is.rekeys > was.rekeys {
+            found((
+                EventKind::Rekey,
+                vec![peer()],
+                format!("peer {}: rekey started", f.name),
+            ));
+        }
+        if is.state == PeerState::Up && was.state != PeerState::Up {
+            found((
+                EventKind::PeerUp,
+                vec![peer(), ("endpoint", is.endpoint.to_string())],
+                format!("peer {}: up ({})", f.name, is.endpoint),
+            ));
+        }
+        if was.state == PeerState::Up && is.state != PeerState::Up {
+            found((
+                EventKind::PeerDown,
+                vec![peer(), ("state", is.state.name().to_string())],
+                format!("peer {}: down (now {})", f.name, is.state.name()),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vnetcrypt_gateway::{FailureReason, Instant};
+
+    fn status(state: PeerState, failure: Option<FailureReason>) -> PeerStatus {
+        PeerStatus {
+            state,
+            since: Instant::ZERO,
+            last_handshake: None,
+            last_authenticated: None,
+            last_failure: failure,
+            suite: (state == PeerState::Up).then_some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+        }
+    }
+
+    fn observe(
+        w: &mut PeerWatch,
+        endpoint: &str,
+        state: PeerState,
+        c: &PeerCounters,
+    ) -> Vec<Found> {
+        let mut out = Vec::new();
+        let fact = PeerFact {
+            name: "gw-b",
+            endpoint: endpoint.parse().unwrap(),
+            status: status(state, Some(FailureReason::PinMismatch)),
+            counters: c,
+            failure: Some(TunnelFailure::PinMismatch),
+        };
+        w.observe([fact].into_iter(), |f| out.push(f));
+        out
+    }
+
+    fn kinds(found: &[Found]) -> Vec<EventKind> {
+        found.iter().map(|f| f.0).collect()
+    }
+
+    #[test]
+    fn changes_become_events_and_a_steady_peer_makes_none() {
+        let mut w = PeerWatch::default();
+        let ep = "192.0.2.2:4433";
+        let mut c = PeerCounters::default();
+        assert!(
+            observe(&mut w, ep, PeerState::Idle, &c).is_empty(),
+            "baseline"
+        );
+        c.handshakes_failed = 1;
+        let f = observe(&mut w, ep, PeerState::Connecting, &c);
+        assert_eq!(kinds(&f), [EventKind::HandshakeFailed]);
+        assert!(f[0].1.contains(&("reason", "pin-mismatch".into())));
+        assert!(
+            f[0].2.contains("pin-mismatch (the peer's key"),
+            "{}",
+            f[0].2
+        );
+        c.handshakes_completed = 1;
+        let f = observe(&mut w, ep, PeerState::Up, &c);
+        assert_eq!(
+            kinds(&f),
+            [EventKind::HandshakeCompleted, EventKind::PeerUp]
+        );
+        assert!(f[0]
+            .1
+            .contains(&("suite", "ECDHE-ECDSA-AES128-GCM-SHA256".into())));
+        assert!(observe(&mut w, ep, PeerState::Up, &c).is_empty(), "steady");
+        c.rekeys = 1;
+        let f = observe(&mut w, "198.51.100.7:5000", PeerState::Up, &c);
+        assert_eq!(kinds(&f), [EventKind::EndpointMoved, EventKind::Rekey]);
+        assert!(f[0].1.contains(&("from", ep.into())));
+        let f = observe(&mut w, "198.51.100.7:5000", PeerState::Down, &c);
+        assert_eq!(kinds(&f), [EventKind::PeerDown]);
+    }
+
+    #[test]
+    fn configured_endpoints_and_a_rebuilt_engine_are_no_events() {
+        let mut w = PeerWatch::default();
+        let mut c = PeerCounters {
+            handshakes_completed: 5,
+            ..PeerCounters::default()
+        };
+        observe(&mut w, "192.0.2.2:4433", PeerState::Up, &c);
+        w.config_changed();
+        assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Up, &c).is_empty());
+        c.handshakes_completed = 0;
+        assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Idle, &c).is_empty());
+    }
+}
