@@ -33,6 +33,7 @@ APT_TOOLS=(
   "binutils:objcopy --version"              # objcopy, strip (bench-boot)
   "binutils:strip --version"
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
+  "rsyslog:rsyslogd -v"                     # a real syslog receiver for the events test
 )
 # Packages that ship files rather than commands ("package:file").
 APT_FILES=(

@@ -146,9 +146,9 @@ impl Datapath {
         log: &EventLog,
         p: &dyn Platform,
     ) {
+        // Events recorded while no server was set go once one is (as many as the
+        // bounded log still holds): the boot event reaches a server set later.
         let Some(server) = cfg.syslog else {
-            // Events recorded while no server is set are not sent later.
-            self.syslog.next_seq = log.next_seq();
             return;
         };
         let t = p.now_us();
@@ -173,7 +173,10 @@ impl Datapath {
         let header = SyslogHeader { hostname: &host };
         let mut messages = Vec::new();
         let mut last = self.syslog.next_seq;
-        for e in log.starting_at(self.syslog.next_seq).take(MAX_EVENTS_PER_POLL) {
+        for e in log
+            .starting_at(self.syslog.next_seq)
+            .take(MAX_EVENTS_PER_POLL)
+        {
             let mut m = String::new();
             format_syslog(e, &header, &mut m);
             messages.push(m.into_bytes());
