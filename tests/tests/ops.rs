@@ -165,6 +165,9 @@ fn health_json_views_and_syslog_to_rsyslog() {
     let text = topo.a.cmd("events 3");
     assert!(text.contains("events: "), "{text}");
     eprintln!("ops: status\n{status}\nevents\n{text}");
+    for view in ["peers", "sessions", "peers json"] {
+        eprintln!("ops: {view}\n{}", topo.a.cmd(view));
+    }
     eprintln!(
         "ops: rsyslog parsed\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
