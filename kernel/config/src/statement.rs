@@ -714,6 +714,17 @@ mod tests {
             Statement::parse("collector off"),
             Ok(Statement::Collector(None))
         );
+        assert_eq!(Statement::parse("syslog off"), Ok(Statement::Syslog(None)));
+        assert_eq!(
+            Statement::parse("syslog 10.1.0.9:514"),
+            Ok(Statement::Syslog(Some("10.1.0.9:514".parse().unwrap())))
+        );
+        assert!(Statement::parse("syslog 10.1.0.9").is_err());
+        assert_eq!(
+            Statement::parse("syslog 10.1.0.9:514 now"),
+            Err(E::Unexpected("now"))
+        );
+        assert!(matches!(Statement::parse("syslog"), Err(E::Missing { .. })));
         assert_eq!(
             Statement::parse("rekey interval 600"),
             Ok(Statement::RekeyInterval(600))
