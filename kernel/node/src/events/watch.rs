@@ -36,6 +36,46 @@ struct Seen {
     completed: u64,
     failed: u64,
     rekeys: u64,
+    /// Still reported by the engine (peers that are gone are forgotten).
+    alive: bool,
+}
+
+/// What is compared: endpoint, state, handshakes completed and failed, rekeys.
+type Counts = (SocketAddrV4, PeerState, u64, u64, u64);
+
+impl Seen {
+    fn of(f: &PeerFact<'_>) -> Self {
+        let (endpoint, state, completed, failed, rekeys) = Self::counts_of(f);
+        Seen {
+            name: f.name.to_string(),
+            endpoint,
+            state,
+            completed,
+            failed,
+            rekeys,
+            alive: true,
+        }
+    }
+
+    fn counts_of(f: &PeerFact<'_>) -> Counts {
+        (
+            f.endpoint,
+            f.status.state,
+            f.counters.handshakes_completed,
+            f.counters.handshakes_failed,
+            f.counters.rekeys,
+        )
+    }
+
+    fn clone_counts(&self) -> Counts {
+        (
+            self.endpoint,
+            self.state,
+            self.completed,
+            self.failed,
+            self.rekeys,
+        )
+    }
 }
 
 /// What the watch saw at the last poll.
@@ -44,6 +84,27 @@ pub struct PeerWatch {
     seen: Vec<Seen>,
     /// The next observation takes endpoints as they are (a configuration change).
     endpoints_from_config: bool,
+}
+
+/// [`Counts`] by name.
+struct View {
+    endpoint: SocketAddrV4,
+    state: PeerState,
+    completed: u64,
+    failed: u64,
+    rekeys: u64,
+}
+
+impl From<Counts> for View {
+    fn from((endpoint, state, completed, failed, rekeys): Counts) -> Self {
+        View {
+            endpoint,
+            state,
+            completed,
+            failed,
+            rekeys,
+        }
+    }
 }
 
 /// An event to record: kind, facts, line.
@@ -56,32 +117,39 @@ impl PeerWatch {
     }
 
     /// Compares `facts` with the last observation; calls `found` for each event.
+    /// Runs every poll: in the steady state it allocates nothing (entries are
+    /// updated in place, in the engine's peer order).
     pub fn observe<'a>(
         &mut self,
         facts: impl Iterator<Item = PeerFact<'a>>,
         mut found: impl FnMut(Found),
     ) {
-        let mut next = Vec::with_capacity(self.seen.len());
-        for f in facts {
-            let now = Seen {
-                name: f.name.to_string(),
-                endpoint: f.endpoint,
-                state: f.status.state,
-                completed: f.counters.handshakes_completed,
-                failed: f.counters.handshakes_failed,
-                rekeys: f.counters.rekeys,
-            };
-            if let Some(before) = self.seen.iter().find(|s| s.name == f.name) {
-                self.compare(before, &now, &f, &mut found);
-            }
-            next.push(now);
+        for s in &mut self.seen {
+            s.alive = false;
         }
-        self.seen = next;
+        for (i, f) in facts.enumerate() {
+            let at = match self.seen.get(i) {
+                Some(s) if s.name == f.name => Some(i),
+                _ => self.seen.iter().position(|s| s.name == f.name),
+            };
+            let Some(at) = at else {
+                self.seen.push(Seen::of(&f));
+                continue;
+            };
+            let before = self.seen[at].clone_counts();
+            let now = Seen::counts_of(&f);
+            self.compare(before, now, &f, &mut found);
+            let s = &mut self.seen[at];
+            (s.endpoint, s.state, s.completed, s.failed, s.rekeys) = now;
+            s.alive = true;
+        }
+        self.seen.retain(|s| s.alive);
         self.endpoints_from_config = false;
     }
 
-    fn compare(&self, was: &Seen, is: &Seen, f: &PeerFact<'_>, found: &mut impl FnMut(Found)) {
+    fn compare(&self, was: Counts, is: Counts, f: &PeerFact<'_>, found: &mut impl FnMut(Found)) {
         let peer = || ("peer", f.name.to_string());
+        let (was, is) = (View::from(was), View::from(is));
         let rebuilt =
             is.completed < was.completed || is.failed < was.failed || is.rekeys < was.rekeys;
         if rebuilt {
@@ -242,5 +310,35 @@ mod tests {
         assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Up, &c).is_empty());
         c.handshakes_completed = 0;
         assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Idle, &c).is_empty());
+    }
+
+    #[test]
+    fn peers_are_matched_by_name_when_others_come_and_go() {
+        let mut w = PeerWatch::default();
+        let c0 = PeerCounters::default();
+        let c1 = PeerCounters {
+            handshakes_completed: 1,
+            ..PeerCounters::default()
+        };
+        let fact = |name, c| PeerFact {
+            name,
+            endpoint: "192.0.2.2:4433".parse().unwrap(),
+            status: status(PeerState::Idle, None),
+            counters: c,
+            failure: None,
+        };
+        let mut out = Vec::new();
+        w.observe([fact("b", &c0), fact("c", &c0)].into_iter(), |f| {
+            out.push(f)
+        });
+        // b is removed; c (now first) completes a handshake.
+        w.observe([fact("c", &c1)].into_iter(), |f| out.push(f));
+        assert_eq!(kinds(&out), [EventKind::HandshakeCompleted]);
+        assert!(out[0].2.starts_with("peer c:"), "{}", out[0].2);
+        // b comes back with counters of its own: a new baseline, no event.
+        w.observe([fact("b", &c1), fact("c", &c1)].into_iter(), |f| {
+            out.push(f)
+        });
+        assert_eq!(out.len(), 1);
     }
 }
