@@ -17,7 +17,9 @@ mod e2e;
 
 use e2e::gateway::Gateway;
 use e2e::topology::{Fabric, Topology, A};
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SYSLOG_PORT: u16 = 5514;
@@ -75,7 +77,27 @@ fn json(gw: &mut Gateway, line: &str) -> serde_json::Value {
         .lines()
         .find(|l| l.trim_start().starts_with('{'))
         .unwrap_or_else(|| panic!("{line}: no JSON document in {out:?}"));
-    serde_json::from_str(doc.trim()).unwrap_or_else(|e| panic!("{line}: {e}: {doc}"))
+    let value = serde_json::from_str(doc.trim()).unwrap_or_else(|e| panic!("{line}: {e}: {doc}"));
+    // Python's own parser accepts it too (what a script over the serial line uses).
+    let mut tool = Command::new("python3")
+        .args(["-m", "json.tool"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    tool.stdin
+        .take()
+        .expect("stdin")
+        .write_all(doc.trim().as_bytes())
+        .expect("write to json.tool");
+    let out = tool.wait_with_output().expect("json.tool");
+    assert!(
+        out.status.success(),
+        "{line}: python3 -m json.tool refused it: {}\n{doc}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    value
 }
 
 #[test]

@@ -80,8 +80,7 @@ impl Management {
             }
             Some(Err(e)) => {
                 let _ = writeln!(w, "config: configuration disk unusable: {e}");
-                m.disk_problems
-                    .push(alloc::format!("configuration disk unusable: {e}"));
+                m.disk_problems.push(alloc::format!("unusable: {e}"));
                 match e {
                     DiskError::TooSmall | DiskError::Gpt(GptError::NoConfigPartition) => {
                         let _ = writeln!(w, "config: running on defaults");
@@ -120,8 +119,7 @@ impl Management {
                     }
                     Err(e) => {
                         let _ = writeln!(w, "config: cannot read the configuration disk: {e}");
-                        m.disk_problems
-                            .push(alloc::format!("cannot read the configuration disk: {e}"));
+                        m.disk_problems.push(alloc::format!("cannot be read: {e}"));
                         Some(DiskRead::Unreadable)
                     }
                 };
