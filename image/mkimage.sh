@@ -11,6 +11,11 @@
 #   part 3  1 MiB    vnetcrypt configuration (two slots; see kernel/config/src/store.rs),
 #                    type GUID CONFIG_TYPE below, name "vnetcrypt-config"
 # Outputs: vnetcrypt.raw, vnetcrypt.qcow2, vnetcrypt.vhd (fixed VHD, whole MiB).
+# The partition serves an appliance booted without a configuration disk. Deployments
+# attach a dedicated configuration disk beside the image (a 1 MiB raw file; the
+# launcher does so by default): the appliance prefers it, copies the partition's
+# configuration onto it while it is blank, and a new image leaves it untouched, so an
+# upgrade replaces only this image (README, "Upgrading").
 # GRUB loads the ELF through multiboot2 with its console on COM1 (115200 8N1).
 set -euo pipefail
 
@@ -112,3 +117,4 @@ qemu-img convert -f raw -O qcow2 "$raw" "$OUT/vnetcrypt.qcow2"
 # exactly 12 MiB instead of rounding to CHS geometry.
 qemu-img convert -f raw -O vpc -o subformat=fixed,force_size=on "$raw" "$OUT/vnetcrypt.vhd"
 echo "mkimage: $OUT/vnetcrypt.raw $OUT/vnetcrypt.qcow2 $OUT/vnetcrypt.vhd"
+echo "mkimage: attach a configuration disk beside the image to keep identity and configuration across upgrades (README, Upgrading)"

@@ -12,7 +12,7 @@ BENCH_TARGETS += bench-gateway
 # rekey_records, fallback, keepalives, dead peer), and the copy-free frame path
 # (whole wan frames, zero copies, jumbo, DF); a few seconds.
 test-gateway-dtls: deps
-	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker --test dtls_frames
+	$(SUITE) cargo test -p vnetcrypt-gateway --features dtls --test dtls_adapter --test dtls_attacker --test dtls_frames --test roaming
 
 # Encap+decap through two engines vs raw AEAD seal+open, same run: over the test
 # double (RustCrypto AES-GCM) and over the real DTLS engine (ring); then the copy-free

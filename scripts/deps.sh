@@ -33,6 +33,8 @@ APT_TOOLS=(
   "binutils:objcopy --version"              # objcopy, strip (bench-boot)
   "binutils:strip --version"
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
+  "iptables:iptables -V"                    # the NAT namespace of the topology tests
+  "conntrack:conntrack --version"           # ... and changing its public mapping
   "rsyslog:rsyslogd -v"                     # a real syslog receiver for the events test
 )
 # Packages that ship files rather than commands ("package:file").

@@ -154,13 +154,22 @@ fn images_have_the_promised_shape() {
 fn the_image_reads_and_writes_its_configuration_partition() {
     let logs = LogDir::new("image-config");
     let disk = copy("raw", &logs);
-    // First boot: an empty configuration partition, so the identity is generated and
-    // saved there; then a configuration is saved.
+    // Without a configuration disk (`--config-disk none`; the launcher attaches one by
+    // default) the image's own partition serves. First boot: an empty configuration
+    // partition, so the identity is generated and saved there; then a configuration
+    // is saved.
     let first = exec(
         "q35",
         &kernel(),
         "enforcement drop; config save",
-        &["--boot-disk", &disk, "--firmware", "bios"],
+        &[
+            "--boot-disk",
+            &disk,
+            "--firmware",
+            "bios",
+            "--config-disk",
+            "none",
+        ],
         &logs,
     );
     assert_eq!(first.code, exit::OK);
@@ -177,7 +186,14 @@ fn the_image_reads_and_writes_its_configuration_partition() {
         "q35",
         &kernel(),
         "config show",
-        &["--boot-disk", &disk, "--firmware", "uefi"],
+        &[
+            "--boot-disk",
+            &disk,
+            "--firmware",
+            "uefi",
+            "--config-disk",
+            "none",
+        ],
         &logs,
     );
     assert_eq!(second.code, exit::OK);

@@ -52,25 +52,25 @@ fn check(lba: u64, len: usize, sectors: u64) -> Result<(), IoError> {
     Ok(())
 }
 
-/// Takes the first virtio-blk device as the configuration disk.
-pub fn take(
+/// Takes every virtio-blk device, in discovery order; the node picks the
+/// configuration disk among them (`vnetcrypt_node::choose_config_disk`).
+pub fn take_all(
     devices: &mut alloc::vec::Vec<crate::virtio::VirtioDevice>,
-) -> Option<Box<dyn BlockDevice>> {
+) -> alloc::vec::Vec<Box<dyn BlockDevice>> {
     use crate::virtio::{hal::KernelHal, DeviceType};
-    let i = devices.iter().position(|d| d.kind == DeviceType::Block)?;
-    let dev = devices.remove(i);
-    let location = dev.location;
-    match VirtioDisk::<KernelHal, _>::new(dev.transport) {
-        Some(d) => {
-            defmt::info!(
-                "configuration disk: virtio-blk at {=str}",
-                location.as_str()
-            );
-            Some(Box::new(d))
-        }
-        None => {
-            defmt::warn!("virtio-blk at {=str} did not initialise", location.as_str());
-            None
+    let mut disks: alloc::vec::Vec<Box<dyn BlockDevice>> = alloc::vec::Vec::new();
+    while let Some(i) = devices.iter().position(|d| d.kind == DeviceType::Block) {
+        let dev = devices.remove(i);
+        let location = dev.location;
+        match VirtioDisk::<KernelHal, _>::new(dev.transport) {
+            Some(d) => {
+                defmt::info!("virtio-blk at {=str}", location.as_str());
+                disks.push(Box::new(d));
+            }
+            None => {
+                defmt::warn!("virtio-blk at {=str} did not initialise", location.as_str());
+            }
         }
     }
+    disks
 }

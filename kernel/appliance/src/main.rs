@@ -111,11 +111,11 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         bridge: boot.cmdline.get("net.bridge").is_some(),
     };
     let (ports, mut other_virtio) = virtio::net::ports(virtio_devices);
-    let disk = disk::take(&mut other_virtio);
+    let disks = disk::take_all(&mut other_virtio);
     // After the drivers' set-up: routing programs the NICs' MSI-X queue vectors.
     let idle_mode = idle::init(&boot.cmdline);
     defmt::info!("idle: {}", defmt::Debug2Format(&idle_mode));
-    main_loop::run(&app, ports, disk, options, entry_tsc)
+    main_loop::run(&app, ports, disks, options, entry_tsc)
 }
 
 #[panic_handler]

@@ -17,7 +17,7 @@ use vnetcrypt_node::{BlockDevice, Node, Options, PortSlot};
 pub fn run(
     app: &Appliance<'_>,
     ports: Vec<PortSlot>,
-    disk: Option<Box<dyn BlockDevice>>,
+    disks: Vec<Box<dyn BlockDevice>>,
     options: Options,
     entry_tsc: u64,
 ) -> ! {
@@ -34,7 +34,9 @@ pub fn run(
         );
     }
     let _ = writeln!(term, "vnetcrypt {VERSION} on {}", app.machine);
-    // The running configuration and identity, from the configuration disk.
+    // The running configuration and identity, from the configuration disk (a dedicated
+    // one wins over a boot image's partition).
+    let disk = vnetcrypt_node::choose_config_disk(disks, &mut term);
     let mut node = Node::boot(Box::new(KernelPlatform), ports, disk, options, &mut term);
     let boot_tsc = crate::arch::cpu::rdtsc();
     let boot_ns = clock::tsc_delta_ns(entry_tsc, boot_tsc);

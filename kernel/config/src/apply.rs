@@ -2,8 +2,10 @@
 //! leaves the configuration exactly as it was.
 
 use crate::model::{default_private, Config, Iface, PeerConfig};
-use crate::{ApplyError, Statement, MAX_PEERS};
+use crate::{ApplyError, Ipv4Prefix, Statement, MAX_PEERS};
 use alloc::string::ToString;
+use alloc::vec::Vec;
+use vnetcrypt_types::check_routes;
 
 impl Config {
     /// Applies one statement completely, or not at all.
@@ -18,11 +20,26 @@ impl Config {
             st,
             Statement::Address(Iface::Lan, _) | Statement::PeerSet(..) | Statement::PeerRemove(_)
         );
-        let before = (sets_collector || sets_syslog || moves_paths).then(|| self.clone());
+        // Routes must stay valid against the lan address and the peers' prefixes.
+        let moves_routes = matches!(
+            st,
+            Statement::Address(Iface::Lan, _)
+                | Statement::PeerAdd(_)
+                | Statement::PeerSet(..)
+                | Statement::RouteAdd(_)
+        );
+        let before =
+            (sets_collector || sets_syslog || moves_paths || moves_routes).then(|| self.clone());
         self.apply_statement(st)?;
         let Some(before) = before else {
             return Ok(());
         };
+        if moves_routes {
+            if let Err(e) = self.check_routes() {
+                *self = before;
+                return Err(e);
+            }
+        }
         if let Some(c) = self.collector {
             let ip = *c.endpoint.ip();
             if self.collector_path(ip).is_none() {
@@ -89,14 +106,18 @@ impl Config {
                 if let Some(e) = change.endpoint {
                     peer.endpoint = e;
                 }
-                if let Some(f) = change.fingerprint {
+                if let Some((f, second)) = change.fingerprint {
                     peer.fingerprint = f;
+                    peer.second_pin = second;
                 }
                 if let Some(p) = change.prefixes {
                     peer.prefixes = p;
                 }
                 if let Some(e) = change.enforcement {
                     peer.enforcement = e;
+                }
+                if let Some(t) = change.transit {
+                    peer.transit = t;
                 }
                 self.check_peer(&peer)?;
                 self.peers[i] = peer;
@@ -105,8 +126,39 @@ impl Config {
                 let i = self.peer_index(name)?;
                 self.peers.remove(i);
             }
+            Statement::RouteAdd(route) => {
+                if self.routes.iter().any(|r| r.prefix == route.prefix) {
+                    return Err(ApplyError::RouteExists(route.prefix));
+                }
+                // Checked whole (limit included) by `apply`.
+                self.routes.push(route);
+            }
+            Statement::RouteRemove(prefix) => {
+                let i = self
+                    .routes
+                    .iter()
+                    .position(|r| r.prefix == prefix)
+                    .ok_or(ApplyError::NoSuchRoute(prefix))?;
+                self.routes.remove(i);
+            }
         }
         Ok(())
+    }
+
+    /// The routes against the lan address and every peer's prefixes.
+    fn check_routes(&self) -> Result<(), ApplyError> {
+        if self.routes.is_empty() {
+            return Ok(());
+        }
+        let (on_link, lan_ip) = self
+            .lan_on_link()
+            .ok_or(ApplyError::RouteWithoutLanAddress)?;
+        let peers: Vec<Ipv4Prefix> = self
+            .peers
+            .iter()
+            .flat_map(|p| p.prefixes.iter().copied())
+            .collect();
+        check_routes(&self.routes, &[on_link], lan_ip, &peers).map_err(ApplyError::Route)
     }
 
     /// An idle live peer sends a keepalive every `keepalive_s`: declaring it down
@@ -142,12 +194,13 @@ impl Config {
                     peer: other.name.clone(),
                 });
             }
-            if other.endpoint == peer.endpoint {
+            if peer.endpoint.is_some() && other.endpoint == peer.endpoint {
                 return Err(ApplyError::EndpointInUse {
                     peer: other.name.clone(),
                 });
             }
-            if other.fingerprint == peer.fingerprint {
+            // A key identifies one peer: the one whose endpoint follows it.
+            if other.pins().any(|o| peer.pins().any(|p| p == o)) {
                 return Err(ApplyError::FingerprintInUse {
                     peer: other.name.clone(),
                 });
@@ -214,11 +267,25 @@ mod tests {
                 ),
                 ApplyError::FingerprintInUse { peer: "a".into() },
             ),
+            (
+                // A key one peer pins, as the second pin of another.
+                std::format!(
+                    "peer add b fingerprint {},{} prefix 10.3.0.0/16",
+                    fp(3),
+                    fp(1)
+                ),
+                ApplyError::FingerprintInUse { peer: "a".into() },
+            ),
             ("peer remove zz".into(), ApplyError::NoSuchPeer("zz".into())),
         ];
         for (line, want) in clashes {
             assert_eq!(apply(&mut c, &line), Err(want), "{line}");
             assert_eq!(c, before, "a failed statement changed the config: {line}");
+        }
+        // Peers without an endpoint do not collide by lacking one.
+        for (name, n) in [("x", 5), ("y", 6)] {
+            let line = std::format!("peer add {name} fingerprint {} prefix 10.{n}.0.0/16", fp(n));
+            assert_eq!(apply(&mut c, &line), Ok(()), "{line}");
         }
     }
 
@@ -265,7 +332,7 @@ mod tests {
         apply(&mut c, "peer set a prefix 10.4.0.0/24 enforcement default").unwrap();
         let a = c.peer("a").unwrap();
         assert_eq!(a.enforcement, None);
-        assert_eq!(a.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(a.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         apply(&mut c, "peer remove a").unwrap();
         assert!(c.peer("a").is_none());
     }
@@ -355,6 +422,126 @@ mod tests {
         apply(&mut c, "peer remove b").unwrap();
         apply(&mut c, "collector off").unwrap();
         apply(&mut c, "interface lan address none").unwrap();
+    }
+
+    #[test]
+    fn routes_stay_valid_against_the_lan_and_the_peers() {
+        use crate::{LanRoute, RouteError, MAX_ROUTES};
+        let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
+        let mut c = Config::default();
+        assert_eq!(
+            apply(&mut c, "route add 10.244.1.0/24 via 10.1.0.20"),
+            Err(ApplyError::RouteWithoutLanAddress)
+        );
+        apply(&mut c, "interface lan address 10.1.0.1/24").unwrap();
+        apply(
+            &mut c,
+            &std::format!(
+                "peer add b endpoint 192.0.2.2:4433 fingerprint {} prefix 10.2.0.0/16",
+                fp(1)
+            ),
+        )
+        .unwrap();
+        apply(&mut c, "route add 10.244.1.0/24 via 10.1.0.20").unwrap();
+        let before = c.clone();
+        let route = |prefix: &str, via: &str| LanRoute {
+            prefix: p(prefix),
+            via: via.parse().unwrap(),
+        };
+        let refused = [
+            (
+                "route add 10.244.1.0/24 via 10.1.0.21",
+                ApplyError::RouteExists(p("10.244.1.0/24")),
+            ),
+            (
+                "route add 10.245.0.0/16 via 10.9.0.1",
+                ApplyError::Route(RouteError::NextHopNotOnLink(route(
+                    "10.245.0.0/16",
+                    "10.9.0.1",
+                ))),
+            ),
+            (
+                "route add 10.245.0.0/16 via 10.1.0.1",
+                ApplyError::Route(RouteError::NextHopInvalid(route(
+                    "10.245.0.0/16",
+                    "10.1.0.1",
+                ))),
+            ),
+            (
+                "route add 10.1.0.128/25 via 10.1.0.20",
+                ApplyError::Route(RouteError::OverlapsLan(p("10.1.0.128/25"))),
+            ),
+            (
+                "route add 10.2.3.0/24 via 10.1.0.20",
+                ApplyError::Route(RouteError::OverlapsPeer(p("10.2.3.0/24"))),
+            ),
+            (
+                "route add 10.244.0.0/16 via 10.1.0.20",
+                ApplyError::Route(RouteError::OverlapsRoute(p("10.244.0.0/16"))),
+            ),
+            (
+                "route remove 10.99.0.0/16",
+                ApplyError::NoSuchRoute(p("10.99.0.0/16")),
+            ),
+            // Changes elsewhere that would break the route.
+            (
+                "interface lan address 10.7.0.1/24",
+                ApplyError::Route(RouteError::NextHopNotOnLink(route(
+                    "10.244.1.0/24",
+                    "10.1.0.20",
+                ))),
+            ),
+            (
+                "interface lan address none",
+                ApplyError::RouteWithoutLanAddress,
+            ),
+            (
+                "peer set b prefix 10.2.0.0/16,10.244.0.0/16",
+                ApplyError::Route(RouteError::OverlapsPeer(p("10.244.1.0/24"))),
+            ),
+        ];
+        for (line, want) in refused {
+            assert_eq!(apply(&mut c, line), Err(want), "{line}");
+            assert_eq!(c, before, "a failed statement changed the config: {line}");
+        }
+        let line = std::format!(
+            "peer add k endpoint 192.0.2.3:4433 fingerprint {} prefix 10.244.1.128/25",
+            fp(2)
+        );
+        assert!(apply(&mut c, &line).is_err());
+        assert_eq!(c, before);
+        // The limit.
+        for i in 1..MAX_ROUTES {
+            apply(
+                &mut c,
+                &std::format!("route add 10.250.{i}.0/24 via 10.1.0.20"),
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            apply(&mut c, "route add 10.251.0.0/24 via 10.1.0.20"),
+            Err(ApplyError::Route(RouteError::TooMany))
+        );
+        apply(&mut c, "route remove 10.244.1.0/24").unwrap();
+        assert_eq!(c.routes.len(), MAX_ROUTES - 1);
+    }
+
+    #[test]
+    fn transit_is_set_and_cleared_per_peer() {
+        let mut c = Config::default();
+        apply(
+            &mut c,
+            &std::format!(
+                "peer add a endpoint 192.0.2.2:4433 fingerprint {} prefix 10.2.0.0/16 transit on",
+                fp(1)
+            ),
+        )
+        .unwrap();
+        assert!(c.peer("a").unwrap().transit);
+        apply(&mut c, "peer set a transit off").unwrap();
+        assert!(!c.peer("a").unwrap().transit);
+        apply(&mut c, "peer set a enforcement allow").unwrap();
+        assert!(!c.peer("a").unwrap().transit, "untouched by other changes");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! which is valid, or whose saved identity is unusable, *locks* the appliance: nothing
 //! is generated, the data path stays off and `config save` is refused, so neither the
 //! identity peers pinned nor the saved configuration can be replaced behind the
-//! operator's back. An operator ends the lock on purpose (`config initialize confirm`).
+//! operator's back. A slot written in a newer configuration format (by a newer
+//! appliance, before a downgrade) locks the same way: this build cannot read it and
+//! must not overwrite it. An operator ends the lock on purpose (`config initialize confirm`).
 
 use crate::store::{Selection, SlotError};
 use core::fmt;
@@ -34,6 +36,8 @@ pub enum LockReason {
     NoValidSlot,
     /// The newest valid slot carries an identity key that is not a valid key.
     InvalidIdentity,
+    /// A slot holds a configuration format newer than this build reads.
+    NewerFormat(u32),
 }
 
 impl fmt::Display for LockReason {
@@ -42,6 +46,14 @@ impl fmt::Display for LockReason {
             LockReason::Unreadable => "the configuration disk cannot be read",
             LockReason::NoValidSlot => "the configuration disk holds no valid configuration",
             LockReason::InvalidIdentity => "the saved identity key is invalid",
+            LockReason::NewerFormat(v) => {
+                return write!(
+                    f,
+                    "the configuration disk holds configuration format {v}, newer than this \
+                     build reads ({}): boot the newer release again",
+                    crate::store::FORMAT
+                )
+            }
         })
     }
 }
@@ -78,6 +90,12 @@ impl BootPlan {
             }
             DiskRead::Read(sel) => sel,
         };
+        if let Some(v) = sel.newer_format() {
+            return BootPlan::Locked {
+                reason: LockReason::NewerFormat(v),
+                restore: false,
+            };
+        }
         match &sel.newest {
             Some((_, _, saved)) => match &saved.identity {
                 Some(k) if valid_key(k) => BootPlan::Restore,
@@ -133,6 +151,7 @@ mod tests {
         let mut buf = vec![0u8; SLOT_SIZE];
         let saved = Saved {
             identity,
+            next_identity: None,
             text: "enforcement drop\n".into(),
         };
         store::encode(seq, &saved, &mut buf).unwrap();
@@ -223,6 +242,31 @@ mod tests {
             }
         );
         assert!(!plan.generates_identity());
+    }
+
+    #[test]
+    fn a_newer_format_locks_even_beside_a_valid_slot() {
+        let mut newer = slot(5, Some([1; 32]));
+        let n = u32::from_le_bytes(newer[16..20].try_into().unwrap()) as usize;
+        newer[20..24].copy_from_slice(&(store::FORMAT + 1).to_le_bytes());
+        let d = <sha2::Sha256 as sha2::Digest>::digest(&newer[..24 + n]);
+        newer[24 + n..24 + n + 32].copy_from_slice(&d);
+        for (a, b) in [
+            (newer.clone(), slot(4, Some([1; 32]))),
+            (blank(), newer.clone()),
+        ] {
+            let plan = decide(&a, &b);
+            assert_eq!(
+                plan,
+                BootPlan::Locked {
+                    reason: LockReason::NewerFormat(store::FORMAT + 1),
+                    restore: false
+                }
+            );
+            assert!(!plan.generates_identity() && !plan.saves_at_boot());
+        }
+        let shown = std::format!("{}", LockReason::NewerFormat(store::FORMAT + 1));
+        assert!(shown.contains("newer than this build reads"), "{shown}");
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub enum ApplyError {
     SyslogUnprotected(core::net::Ipv4Addr),
     /// The change would leave the configured syslog server with no protected path.
     SyslogWouldBeUnprotected(core::net::Ipv4Addr),
+    /// `route add` for a prefix that has a route already.
+    RouteExists(crate::Ipv4Prefix),
+    /// `route remove` for a prefix without a route.
+    NoSuchRoute(crate::Ipv4Prefix),
+    /// Routes need the lan address (their next hops must be on-link).
+    RouteWithoutLanAddress,
+    /// The statement would leave a route invalid (or the route itself is).
+    Route(crate::RouteError),
 }
 
 impl fmt::Display for ApplyError {
@@ -103,6 +111,13 @@ impl fmt::Display for ApplyError {
                  flow records would cross wan in the clear (set the lan address or add the \
                  peer first)"
             ),
+            Self::RouteExists(p) => write!(f, "a route for {p} exists already (remove it first)"),
+            Self::NoSuchRoute(p) => write!(f, "no route for {p}"),
+            Self::RouteWithoutLanAddress => f.write_str(
+                "routes need the lan address (their next hops must be on the lan subnet): \
+                 set it first, or remove the routes",
+            ),
+            Self::Route(e) => e.fmt(f),
             Self::CollectorWouldBeUnprotected(ip) => write!(
                 f,
                 "the flow-log collector {ip} would be neither on the lan subnet nor behind a \

@@ -1,7 +1,7 @@
 //! The appliance's running configuration, as pure code.
 //!
-//! - [`Config`] is the model: interfaces, peers, enforcement, private prefixes, rekey
-//!   and flow-log collector settings. The identity private key is *not* part of it; it
+//! - [`Config`] is the model: interfaces, routes on lan, peers, enforcement, private
+//!   prefixes, rekey and flow-log collector settings. The identity private key is *not* part of it; it
 //!   travels separately ([`store`]) so that nothing that renders a `Config` can leak it.
 //! - [`Statement::parse`] reads one configuration line (the same grammar on the console,
 //!   in provisioning files and on disk); [`Config::apply`] applies it completely or not
@@ -34,4 +34,6 @@ pub use model::{
 };
 // The domain types the configuration speaks in, defined once in `vnetcrypt-types`.
 pub use statement::{PeerChange, Statement};
-pub use vnetcrypt_types::{Enforcement, Fingerprint, Ipv4Prefix, PrefixError, MAX_PEERS};
+pub use vnetcrypt_types::{
+    Enforcement, Fingerprint, Ipv4Prefix, LanRoute, PrefixError, RouteError, MAX_PEERS, MAX_ROUTES,
+};

@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use vnetcrypt_types::{Enforcement, Fingerprint, Ipv4Prefix, DEFAULT_PRIVATE};
+use vnetcrypt_types::{Enforcement, Fingerprint, Ipv4Prefix, LanRoute, DEFAULT_PRIVATE};
 
 /// At most this many protected prefixes behind one peer.
 pub const MAX_PREFIXES_PER_PEER: usize = 16;
@@ -60,11 +60,25 @@ impl Default for InterfaceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     pub name: String,
-    pub endpoint: SocketAddrV4,
+    /// `None`: the peer calls us (behind NAT, or a changing address); its address is
+    /// learned from its authenticated handshake.
+    pub endpoint: Option<SocketAddrV4>,
     pub fingerprint: Fingerprint,
+    /// A second accepted identity, during a rotation (`fingerprint OLD,NEW`).
+    pub second_pin: Option<Fingerprint>,
     pub prefixes: Vec<Ipv4Prefix>,
     /// Overrides the global enforcement for traffic to this peer's prefixes.
     pub enforcement: Option<Enforcement>,
+    /// Hub-and-spoke: traffic opened from this peer for another transit peer is
+    /// relayed (re-sealed) to it (default off).
+    pub transit: bool,
+}
+
+impl PeerConfig {
+    /// The identities the peer may authenticate with (one or two).
+    pub fn pins(&self) -> impl Iterator<Item = Fingerprint> + '_ {
+        core::iter::once(self.fingerprint).chain(self.second_pin)
+    }
 }
 
 /// When sessions get new keys.
@@ -127,6 +141,11 @@ pub struct Config {
     pub proxy_arp: bool,
     pub private: Vec<Ipv4Prefix>,
     pub peers: Vec<PeerConfig>,
+    /// Prefixes behind routers on lan (`route add`), protected like the on-link
+    /// prefix; always valid against the lan address and the peers
+    /// ([`vnetcrypt_types::check_routes`]): every statement that would break that is
+    /// refused.
+    pub routes: Vec<LanRoute>,
     pub rekey: Rekey,
     pub liveness: Liveness,
     /// Always lies on the lan subnet or in a peer's prefixes ([`Config::collector_path`]):
@@ -160,6 +179,7 @@ impl Default for Config {
             proxy_arp: false,
             private: default_private(),
             peers: Vec::new(),
+            routes: Vec::new(),
             rekey: Rekey::default(),
             liveness: Liveness::default(),
             collector: None,
@@ -175,6 +195,12 @@ impl Config {
     pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
         self.peers.iter().find(|p| p.name == name)
     }
+    /// The lan on-link prefix and our address on it, once the lan has an address.
+    pub fn lan_on_link(&self) -> Option<(Ipv4Prefix, Ipv4Addr)> {
+        let (a, len) = self.interface(Iface::Lan).address?;
+        Some((Ipv4Prefix::from_parts(a, len), a))
+    }
+
     /// The enforcement that applies to a peer (its override, else the global one).
     pub fn enforcement_for(&self, peer: &PeerConfig) -> Enforcement {
         peer.enforcement.unwrap_or(self.enforcement)

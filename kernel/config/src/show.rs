@@ -36,15 +36,26 @@ impl Config {
             writeln!(w, "rekey records {}", self.rekey.records)?;
         }
         write_liveness(&self.liveness, &d.liveness, w)?;
+        // Routes after the lan address that their next hops lie on.
+        for r in &self.routes {
+            writeln!(w, "route add {} via {}", r.prefix, r.via)?;
+        }
         for p in &self.peers {
-            write!(
-                w,
-                "peer add {} endpoint {} fingerprint {} prefix ",
-                p.name, p.endpoint, p.fingerprint
-            )?;
+            write!(w, "peer add {}", p.name)?;
+            if let Some(e) = p.endpoint {
+                write!(w, " endpoint {e}")?;
+            }
+            write!(w, " fingerprint {}", p.fingerprint)?;
+            if let Some(second) = p.second_pin {
+                write!(w, ",{second}")?;
+            }
+            w.write_str(" prefix ")?;
             write_list(&p.prefixes, w)?;
             if let Some(e) = p.enforcement {
                 write!(w, " enforcement {}", e.keyword())?;
+            }
+            if p.transit {
+                w.write_str(" transit on")?;
             }
             w.write_str("\n")?;
         }
@@ -161,6 +172,7 @@ mod tests {
     #[test]
     fn show_round_trips_every_setting() {
         let fp = "ab".repeat(32);
+        let (fp2, fp3) = ("cd".repeat(32), "ef".repeat(32));
         let text = std::format!(
             "enforcement drop\n\
              listen port 5000\n\
@@ -178,7 +190,10 @@ mod tests {
              keepalive interval 5\n\
              dead-peer after 20\n\
              fallback after 120\n\
-             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow\n\
+             route add 10.244.1.0/24 via 10.1.0.20\n\
+             route add 10.96.0.10/32 via 10.1.0.21\n\
+             peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow transit on\n\
+             peer add c fingerprint {fp2},{fp3} prefix 10.4.0.0/24\n\
              collector 10.2.0.9:2055 interval 30\n\
              syslog 10.2.0.7:514\n"
         );

@@ -10,8 +10,10 @@
 //! interface wan|lan mtu 576..9000
 //! proxy-arp on|off
 //! private PREFIX[,PREFIX...]|default
-//! peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix PREFIX[,PREFIX...] [enforcement allow|drop]
-//! peer set NAME [endpoint ...] [fingerprint ...] [prefix ...] [enforcement allow|drop|default]
+//! route add PREFIX via A.B.C.D
+//! route remove PREFIX
+//! peer add NAME [endpoint A.B.C.D:PORT|none] fingerprint HEX[,HEX] prefix PREFIX[,PREFIX...] [enforcement allow|drop] [transit on|off]
+//! peer set NAME [endpoint A.B.C.D:PORT|none] [fingerprint HEX[,HEX]] [prefix ...] [enforcement allow|drop|default] [transit on|off]
 //! peer remove NAME
 //! rekey interval SECONDS
 //! rekey records COUNT
@@ -21,11 +23,15 @@
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
 //! syslog A.B.C.D:PORT | syslog off
 //! ```
+//!
+//! A peer without an endpoint (`endpoint none`, or none given) calls us: its address is
+//! learned from its authenticated handshake. Two fingerprints pin two identities at
+//! once (either is accepted), for rotating a peer's identity without an outage.
 
 use crate::error::StatementError as E;
 use crate::model::{Collector, Iface, PeerConfig};
 use crate::{Enforcement, Fingerprint};
-use crate::{Ipv4Prefix, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES};
+use crate::{Ipv4Prefix, LanRoute, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES};
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -48,6 +54,8 @@ pub enum Statement<'a> {
     PeerAdd(PeerConfig),
     PeerSet(&'a str, PeerChange),
     PeerRemove(&'a str),
+    RouteAdd(LanRoute),
+    RouteRemove(Ipv4Prefix),
     RekeyInterval(u32),
     RekeyRecords(u64),
     KeepaliveInterval(u32),
@@ -61,21 +69,25 @@ pub enum Statement<'a> {
 /// The parts of a peer that `peer set` changes (`None`: unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerChange {
-    pub endpoint: Option<SocketAddrV4>,
-    pub fingerprint: Option<Fingerprint>,
+    /// `Some(None)`: no endpoint (the peer calls us).
+    pub endpoint: Option<Option<SocketAddrV4>>,
+    /// The first pin and the optional second.
+    pub fingerprint: Option<(Fingerprint, Option<Fingerprint>)>,
     pub prefixes: Option<Vec<Ipv4Prefix>>,
     /// `Some(None)`: back to the global enforcement.
     pub enforcement: Option<Option<Enforcement>>,
+    pub transit: Option<bool>,
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 12] = [
+pub const KEYWORDS: [&str; 13] = [
     "enforcement",
     "listen",
     "interface",
     "proxy-arp",
     "private",
     "peer",
+    "route",
     "rekey",
     "keepalive",
     "dead-peer",
@@ -148,6 +160,7 @@ impl<'a> Statement<'a> {
                 })
             }
             "peer" => return peer(w),
+            "route" => return route(w),
             "rekey" => match w.need("'interval' or 'records'")? {
                 "interval" => Statement::RekeyInterval(number(
                     w.need("seconds")?,
@@ -275,17 +288,18 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     let mut ch = PeerChange::default();
     while let Some(key) = w.next() {
         let repeated = match key {
-            "endpoint" => ch
-                .endpoint
-                .replace(endpoint(w.need("A.B.C.D:PORT")?)?)
-                .is_some(),
+            "endpoint" => {
+                let t = w.need("A.B.C.D:PORT or 'none'")?;
+                let e = if t == "none" {
+                    None
+                } else {
+                    Some(endpoint(t)?)
+                };
+                ch.endpoint.replace(e).is_some()
+            }
             "fingerprint" => {
                 let t = w.need("a SHA-256 fingerprint")?;
-                let f = Fingerprint::parse(t).ok_or(E::Invalid {
-                    token: t,
-                    expected: "64 hex digits (SHA-256)",
-                })?;
-                ch.fingerprint.replace(f).is_some()
+                ch.fingerprint.replace(pins(t)?).is_some()
             }
             "prefix" => {
                 let t = w.need("a prefix list")?;
@@ -302,10 +316,11 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
                 };
                 ch.enforcement.replace(e).is_some()
             }
+            "transit" => ch.transit.replace(on_off(w.need("on or off")?)?).is_some(),
             t => {
                 return Err(E::Invalid {
                     token: t,
-                    expected: "endpoint, fingerprint, prefix or enforcement",
+                    expected: "endpoint, fingerprint, prefix, enforcement or transit",
                 })
             }
         };
@@ -322,13 +337,10 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         }
         return Ok(Statement::PeerSet(name, ch));
     }
-    let (Some(endpoint), Some(fingerprint), Some(prefixes)) =
-        (ch.endpoint, ch.fingerprint, ch.prefixes)
-    else {
-        let expected = match (ch.endpoint, ch.fingerprint) {
-            (None, _) => "'endpoint A.B.C.D:PORT'",
-            (_, None) => "'fingerprint HEX'",
-            _ => "'prefix PREFIX[,PREFIX...]'",
+    let (Some((fingerprint, second_pin)), Some(prefixes)) = (ch.fingerprint, ch.prefixes) else {
+        let expected = match ch.fingerprint {
+            None => "'fingerprint HEX[,HEX]'",
+            Some(_) => "'prefix PREFIX[,PREFIX...]'",
         };
         return Err(E::Missing {
             after: name,
@@ -337,11 +349,64 @@ fn peer(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     };
     Ok(Statement::PeerAdd(PeerConfig {
         name: name.to_string(),
-        endpoint,
+        endpoint: ch.endpoint.flatten(),
         fingerprint,
+        second_pin,
         prefixes,
         enforcement: ch.enforcement.flatten(),
+        transit: ch.transit.unwrap_or(false),
     }))
+}
+
+fn route(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    let verb = w.need("add or remove")?;
+    let add = match verb {
+        "add" => true,
+        "remove" => false,
+        t => {
+            return Err(E::Invalid {
+                token: t,
+                expected: "add or remove",
+            })
+        }
+    };
+    let prefix = one_prefix(w.need("a prefix A.B.C.D/LEN")?)?;
+    if !add {
+        return w.end(Statement::RouteRemove(prefix));
+    }
+    keyword(w.need("'via'")?, "via", "'via'")?;
+    let t = w.need("a next hop A.B.C.D")?;
+    let via = ipv4(t)?;
+    if via.is_unspecified() || via.is_broadcast() || via.is_multicast() {
+        return Err(E::Invalid {
+            token: t,
+            expected: "a unicast next hop",
+        });
+    }
+    w.end(Statement::RouteAdd(LanRoute { prefix, via }))
+}
+
+/// One fingerprint, or two separated by a comma (both accepted: a rotation).
+fn pins(t: &str) -> Result<(Fingerprint, Option<Fingerprint>), E<'_>> {
+    let one = |part| {
+        Fingerprint::parse(part).ok_or(E::Invalid {
+            token: part,
+            expected: "64 hex digits (SHA-256), at most two separated by ','",
+        })
+    };
+    match t.split_once(',') {
+        None => Ok((one(t)?, None)),
+        Some((a, b)) => {
+            let (a, b) = (one(a)?, one(b)?);
+            if a == b {
+                return Err(E::Invalid {
+                    token: t,
+                    expected: "two different fingerprints",
+                });
+            }
+            Ok((a, Some(b)))
+        }
+    }
 }
 
 fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
@@ -449,18 +514,20 @@ fn endpoint(t: &str) -> Result<SocketAddrV4, E<'_>> {
     Ok(sa)
 }
 
+fn one_prefix(t: &str) -> Result<Ipv4Prefix, E<'_>> {
+    t.parse().map_err(|e| E::Invalid {
+        token: t,
+        expected: match e {
+            crate::PrefixError::HostBitsSet => "a prefix with host bits zero",
+            crate::PrefixError::Syntax | crate::PrefixError::BadLength => "a prefix A.B.C.D/LEN",
+        },
+    })
+}
+
 fn prefixes(t: &str, max: usize) -> Result<Vec<Ipv4Prefix>, E<'_>> {
     let mut out: Vec<Ipv4Prefix> = Vec::new();
     for part in t.split(',') {
-        let p: Ipv4Prefix = part.parse().map_err(|e| E::Invalid {
-            token: part,
-            expected: match e {
-                crate::PrefixError::HostBitsSet => "a prefix with host bits zero",
-                crate::PrefixError::Syntax | crate::PrefixError::BadLength => {
-                    "a prefix A.B.C.D/LEN"
-                }
-            },
-        })?;
+        let p = one_prefix(part)?;
         if out.iter().any(|q| q.overlaps(&p)) {
             return Err(E::Invalid {
                 token: part,
@@ -512,9 +579,147 @@ mod tests {
             "peer add gw-b prefix 10.2.0.0/24,10.3.0.0/16 fingerprint {FP} endpoint 192.0.2.2:4433 enforcement drop"
         ));
         assert_eq!(p.name, "gw-b");
-        assert_eq!(p.endpoint, "192.0.2.2:4433".parse().unwrap());
+        assert_eq!(p.endpoint, Some("192.0.2.2:4433".parse().unwrap()));
         assert_eq!(p.prefixes.len(), 2);
         assert_eq!(p.enforcement, Some(Enforcement::DropUnencrypted));
+        assert!(!p.transit, "transit is off unless asked for");
+        let p = add(&std::format!(
+            "peer add hub transit on endpoint 192.0.2.2:4433 fingerprint {FP} prefix 10.2.0.0/24"
+        ));
+        assert!(p.transit);
+    }
+
+    #[test]
+    fn routes_and_transit() {
+        assert_eq!(
+            Statement::parse("route add 10.244.1.0/24 via 10.1.0.20"),
+            Ok(Statement::RouteAdd(LanRoute {
+                prefix: "10.244.1.0/24".parse().unwrap(),
+                via: "10.1.0.20".parse().unwrap(),
+            }))
+        );
+        assert_eq!(
+            Statement::parse("route remove 10.244.1.0/24"),
+            Ok(Statement::RouteRemove("10.244.1.0/24".parse().unwrap()))
+        );
+        assert!(matches!(
+            Statement::parse("peer set hub transit off"),
+            Ok(Statement::PeerSet(
+                "hub",
+                PeerChange {
+                    transit: Some(false),
+                    endpoint: None,
+                    ..
+                }
+            ))
+        ));
+        let cases: &[(&str, E<'_>)] = &[
+            (
+                "route",
+                E::Missing {
+                    after: "route",
+                    expected: "add or remove",
+                },
+            ),
+            (
+                "route show",
+                E::Invalid {
+                    token: "show",
+                    expected: "add or remove",
+                },
+            ),
+            (
+                "route add 10.244.1.1/24 via 10.1.0.20",
+                E::Invalid {
+                    token: "10.244.1.1/24",
+                    expected: "a prefix with host bits zero",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24",
+                E::Missing {
+                    after: "10.244.1.0/24",
+                    expected: "'via'",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 through 10.1.0.20",
+                E::Invalid {
+                    token: "through",
+                    expected: "'via'",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 10.1.0",
+                E::Invalid {
+                    token: "10.1.0",
+                    expected: "an IPv4 address A.B.C.D",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 224.0.0.1",
+                E::Invalid {
+                    token: "224.0.0.1",
+                    expected: "a unicast next hop",
+                },
+            ),
+            (
+                "route add 10.244.1.0/24 via 10.1.0.20 metric 5",
+                E::Unexpected("metric"),
+            ),
+            ("route remove 10.244.1.0/24 now", E::Unexpected("now")),
+            (
+                "peer set hub transit maybe",
+                E::Invalid {
+                    token: "maybe",
+                    expected: "on or off",
+                },
+            ),
+            (
+                "peer set hub transit on transit off",
+                E::Repeated("transit"),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(Statement::parse(line).as_ref(), Err(want), "{line}");
+        }
+    }
+
+    const FP2: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+    #[test]
+    fn endpoint_is_optional_and_two_pins_are_accepted() {
+        let p = add(&std::format!(
+            "peer add gw-c fingerprint {FP},{FP2} prefix 10.4.0.0/24"
+        ));
+        assert_eq!(p.endpoint, None);
+        assert_eq!(p.fingerprint, Fingerprint::parse(FP).unwrap());
+        assert_eq!(p.second_pin, Fingerprint::parse(FP2));
+        let p = add(&std::format!(
+            "peer add gw-c endpoint none fingerprint {FP} prefix 10.4.0.0/24"
+        ));
+        assert_eq!((p.endpoint, p.second_pin), (None, None));
+        let set = std::format!("peer set gw-c endpoint none fingerprint {FP2}");
+        let Ok(Statement::PeerSet(_, ch)) = Statement::parse(&set) else {
+            panic!("{set}");
+        };
+        assert_eq!(ch.endpoint, Some(None));
+        assert_eq!(
+            ch.fingerprint,
+            Some((Fingerprint::parse(FP2).unwrap(), None))
+        );
+        for bad in [
+            std::format!("peer add c fingerprint {FP},{FP} prefix 10.4.0.0/24"),
+            std::format!("peer add c fingerprint {FP},{FP2},{FP} prefix 10.4.0.0/24"),
+            std::format!("peer add c fingerprint {FP}, prefix 10.4.0.0/24"),
+            std::format!("peer set c fingerprint ,{FP}"),
+            "peer set c endpoint nowhere".to_string(),
+        ] {
+            assert!(
+                matches!(Statement::parse(&bad), Err(E::Invalid { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -596,7 +801,7 @@ mod tests {
                 "peer add b fingerprint abc",
                 E::Invalid {
                     token: "abc",
-                    expected: "64 hex digits (SHA-256)",
+                    expected: "64 hex digits (SHA-256), at most two separated by ','",
                 },
             ),
             (
@@ -614,7 +819,7 @@ mod tests {
                 "peer add b endpoint 1.2.3.4:5",
                 E::Missing {
                     after: "b",
-                    expected: "'fingerprint HEX'",
+                    expected: "'fingerprint HEX[,HEX]'",
                 },
             ),
             (

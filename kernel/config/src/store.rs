@@ -12,12 +12,25 @@
 //! | 0 | 8 | magic `VNCCONF1` |
 //! | 8 | 8 | sequence number |
 //! | 16 | 4 | payload length `n` |
-//! | 20 | 4 | reserved, zero |
+//! | 20 | 4 | format version (`0` in format 1, which had no version) |
 //! | 24 | n | payload |
 //! | 24+n | 32 | SHA-256 of bytes `0..24+n` |
 //!
-//! Payload: one byte `0` (no identity) or `1` followed by the 32-byte P-256 identity
-//! secret, then the configuration as statements, UTF-8, one per line.
+//! Payload: one byte `0` (no identity), `1` followed by the 32-byte P-256 identity
+//! secret, or `2` followed by the identity secret and the 32-byte secret of the next
+//! identity (an identity rotation in progress, see `identity next`); then the
+//! configuration as statements, UTF-8, one per line. A slot without a next key is
+//! written with `0` or `1` exactly as before, so older appliances read it.
+//!
+//! Formats: 1 (zero at offset 20) is what appliances before the version field wrote;
+//! 2 adds the version and keeps the payload of 1, plus the payload kind `2` (a next
+//! identity; format 1 appliances never saw one, as both came in one release). A later change of the payload raises
+//! [`FORMAT`]; the magic, the header up to offset 24 and the trailing checksum stay, so
+//! every appliance can tell a newer format from damage. A slot of an older format is
+//! read (and the next save writes [`FORMAT`]); a slot whose checksum holds but whose
+//! format is newer than [`FORMAT`] is [`SlotError::NewerFormat`]: never loaded, and it
+//! locks the appliance (`boot.rs`), so an older appliance does not overwrite what a
+//! newer one saved.
 //!
 //! Decoding never panics, whatever the bytes.
 
@@ -34,6 +47,8 @@ pub const SLOT_SIZE: usize = 64 * 1024;
 pub const HEADER_LEN: usize = 24;
 const DIGEST_LEN: usize = 32;
 const MAGIC: &[u8; 8] = b"VNCCONF1";
+/// The format this build writes, and the newest it reads.
+pub const FORMAT: u32 = 2;
 /// The largest payload a slot can hold.
 pub const MAX_PAYLOAD: usize = SLOT_SIZE - HEADER_LEN - DIGEST_LEN;
 
@@ -42,6 +57,8 @@ pub const MAX_PAYLOAD: usize = SLOT_SIZE - HEADER_LEN - DIGEST_LEN;
 pub struct Saved {
     /// The identity private key (P-256 scalar), if one was generated.
     pub identity: Option<[u8; 32]>,
+    /// The next identity's private key (`identity next`), kept with the identity.
+    pub next_identity: Option<[u8; 32]>,
     /// The configuration statements.
     pub text: String,
 }
@@ -49,6 +66,9 @@ pub struct Saved {
 impl Drop for Saved {
     fn drop(&mut self) {
         if let Some(k) = self.identity.as_mut() {
+            k.zeroize();
+        }
+        if let Some(k) = self.next_identity.as_mut() {
             k.zeroize();
         }
     }
@@ -59,6 +79,7 @@ impl fmt::Debug for Saved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Saved")
             .field("identity", &self.identity.map(|_| "<secret>"))
+            .field("next_identity", &self.next_identity.map(|_| "<secret>"))
             .field("text", &self.text)
             .finish()
     }
@@ -77,6 +98,8 @@ pub enum SlotError {
     BadPayload,
     /// The configuration does not fit in a slot.
     TooLarge,
+    /// Intact, but written in a format newer than [`FORMAT`] (by a newer appliance).
+    NewerFormat(u32),
 }
 
 impl fmt::Display for SlotError {
@@ -87,6 +110,13 @@ impl fmt::Display for SlotError {
             SlotError::BadChecksum => "corrupt (checksum mismatch: torn or damaged write)",
             SlotError::BadPayload => "corrupt (malformed contents)",
             SlotError::TooLarge => "configuration too large for a slot",
+            SlotError::NewerFormat(v) => {
+                return write!(
+                    f,
+                    "written by a newer appliance (configuration format {v}; this one reads \
+                     formats up to {FORMAT})"
+                )
+            }
         })
     }
 }
@@ -94,7 +124,13 @@ impl fmt::Display for SlotError {
 /// Writes a slot image into `out` (at least the returned length, rounded up to 512).
 /// Returns the number of bytes to write (a multiple of 512, the sector size).
 pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotError> {
-    let key_len = if saved.identity.is_some() { 33 } else { 1 };
+    // A next key is only kept beside an identity.
+    let next = saved.next_identity.filter(|_| saved.identity.is_some());
+    let key_len = match (saved.identity, next) {
+        (None, _) => 1,
+        (Some(_), None) => 33,
+        (Some(_), Some(_)) => 65,
+    };
     let n = key_len + saved.text.len();
     if n > MAX_PAYLOAD {
         return Err(SlotError::TooLarge);
@@ -105,13 +141,19 @@ pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotErro
     out[..8].copy_from_slice(MAGIC);
     out[8..16].copy_from_slice(&seq.to_le_bytes());
     out[16..20].copy_from_slice(&(n as u32).to_le_bytes());
+    out[20..24].copy_from_slice(&FORMAT.to_le_bytes());
     let p = &mut out[HEADER_LEN..HEADER_LEN + n];
-    match &saved.identity {
-        Some(k) => {
+    match (&saved.identity, &next) {
+        (Some(k), Some(n)) => {
+            p[0] = 2;
+            p[1..33].copy_from_slice(k);
+            p[33..65].copy_from_slice(n);
+        }
+        (Some(k), None) => {
             p[0] = 1;
             p[1..33].copy_from_slice(k);
         }
-        None => p[0] = 0,
+        (None, _) => p[0] = 0,
     }
     p[key_len..].copy_from_slice(saved.text.as_bytes());
     let digest = Sha256::digest(&out[..HEADER_LEN + n]);
@@ -121,6 +163,11 @@ pub fn encode(seq: u64, saved: &Saved, out: &mut [u8]) -> Result<usize, SlotErro
 
 /// Reads a slot: its sequence number and contents.
 pub fn decode(slot: &[u8]) -> Result<(u64, Saved), SlotError> {
+    decode_with_format(slot).map(|(seq, _, saved)| (seq, saved))
+}
+
+/// Reads a slot: its sequence number, the format it was written in, and contents.
+pub fn decode_with_format(slot: &[u8]) -> Result<(u64, u32, Saved), SlotError> {
     let header = slot.get(..HEADER_LEN).ok_or(SlotError::Empty)?;
     if &header[..8] != MAGIC {
         return Err(SlotError::Empty);
@@ -138,23 +185,32 @@ pub fn decode(slot: &[u8]) -> Result<(u64, Saved), SlotError> {
     if digest[..] != slot[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN] {
         return Err(SlotError::BadChecksum);
     }
+    let format = match u32::from_le_bytes([header[20], header[21], header[22], header[23]]) {
+        0 | 1 => 1,
+        v if v <= FORMAT => v,
+        v => return Err(SlotError::NewerFormat(v)),
+    };
     let p = &slot[HEADER_LEN..HEADER_LEN + n];
-    let (identity, text) = match p.split_first() {
-        Some((0, rest)) => (None, rest),
-        Some((1, rest)) if rest.len() >= 32 => {
-            let mut k = [0u8; 32];
-            k.copy_from_slice(&rest[..32]);
-            let key = Some(k);
-            k.zeroize();
-            (key, &rest[32..])
-        }
+    let key = |b: &[u8]| {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&b[..32]);
+        let key = Some(k);
+        k.zeroize();
+        key
+    };
+    let (identity, next_identity, text) = match p.split_first() {
+        Some((0, rest)) => (None, None, rest),
+        Some((1, rest)) if rest.len() >= 32 => (key(rest), None, &rest[32..]),
+        Some((2, rest)) if rest.len() >= 64 => (key(rest), key(&rest[32..]), &rest[64..]),
         _ => return Err(SlotError::BadPayload),
     };
     let text = core::str::from_utf8(text).map_err(|_| SlotError::BadPayload)?;
     Ok((
         seq,
+        format,
         Saved {
             identity,
+            next_identity,
             text: String::from(text),
         },
     ))
@@ -167,6 +223,8 @@ pub struct Selection {
     pub newest: Option<(usize, u64, Saved)>,
     /// Why each slot was unusable (`None`: it was valid).
     pub errors: [Option<SlotError>; 2],
+    /// The format the newest valid slot was written in.
+    pub newest_format: u32,
 }
 
 impl Selection {
@@ -177,6 +235,21 @@ impl Selection {
             Some((i, seq, _)) => (1 - i, seq.wrapping_add(1)),
             None => (0, 1),
         }
+    }
+
+    /// When the newest configuration was read from an older format: (that format,
+    /// [`FORMAT`]), which the next save writes.
+    pub fn upgraded_from(&self) -> Option<(u32, u32)> {
+        (self.newest.is_some() && self.newest_format < FORMAT)
+            .then_some((self.newest_format, FORMAT))
+    }
+
+    /// A slot written in a format newer than this build reads, if any.
+    pub fn newer_format(&self) -> Option<u32> {
+        self.errors.iter().find_map(|e| match e {
+            Some(SlotError::NewerFormat(v)) => Some(*v),
+            _ => None,
+        })
     }
 
     /// Slots that are damaged, worth a console warning (an empty slot is not).
@@ -191,18 +264,24 @@ impl Selection {
 /// Reads both slots and picks the newest valid one.
 pub fn select(slot0: &[u8], slot1: &[u8]) -> Selection {
     let mut newest: Option<(usize, u64, Saved)> = None;
+    let mut newest_format = FORMAT;
     let mut errors = [None, None];
     for (i, bytes) in [slot0, slot1].into_iter().enumerate() {
-        match decode(bytes) {
-            Ok((seq, saved)) => {
+        match decode_with_format(bytes) {
+            Ok((seq, format, saved)) => {
                 if newest.as_ref().is_none_or(|(_, s, _)| seq > *s) {
                     newest = Some((i, seq, saved));
+                    newest_format = format;
                 }
             }
             Err(e) => errors[i] = Some(e),
         }
     }
-    Selection { newest, errors }
+    Selection {
+        newest,
+        errors,
+        newest_format,
+    }
 }
 
 /// A statement in saved or provisioned text that could not be applied.
@@ -260,6 +339,7 @@ mod tests {
     fn saved(text: &str, key: Option<u8>) -> Saved {
         Saved {
             identity: key.map(|k| [k; 32]),
+            next_identity: None,
             text: text.into(),
         }
     }
@@ -276,6 +356,33 @@ mod tests {
         for s in [saved("enforcement drop\n", Some(7)), saved("", None)] {
             assert_eq!(decode(&slot(42, &s)), Ok((42, s)));
         }
+    }
+
+    #[test]
+    fn a_next_identity_travels_with_the_identity_and_older_slots_still_read() {
+        let mut two = saved("enforcement drop\n", Some(7));
+        two.next_identity = Some([9; 32]);
+        let image = slot(3, &two);
+        assert_eq!(image[HEADER_LEN], 2);
+        assert_eq!(decode(&image), Ok((3, two)));
+        // Without a next key the slot is byte for byte what older appliances wrote.
+        let one = saved("enforcement drop\n", Some(7));
+        let image = slot(3, &one);
+        assert_eq!(image[HEADER_LEN], 1);
+        assert_eq!(&image[HEADER_LEN + 1..HEADER_LEN + 33], &[7; 32]);
+        assert_eq!(decode(&image), Ok((3, one)));
+        // A next key without an identity is not written.
+        let mut orphan = saved("", None);
+        orphan.next_identity = Some([9; 32]);
+        let (_, back) = decode(&slot(1, &orphan)).unwrap();
+        assert_eq!((back.identity, back.next_identity), (None, None));
+        // Truncated tag-2 payloads are refused, not misread.
+        let mut bad = slot(4, &saved("", Some(7)));
+        bad[HEADER_LEN] = 2;
+        let n = 33;
+        let digest = Sha256::digest(&bad[..HEADER_LEN + n]);
+        bad[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN].copy_from_slice(&digest);
+        assert_eq!(decode(&bad), Err(SlotError::BadPayload));
     }
 
     #[test]
@@ -327,7 +434,8 @@ mod tests {
     #[test]
     fn corruption_is_detected_not_loaded() {
         let good = slot(3, &saved("enforcement drop\n", None));
-        for i in [0usize, 9, 17, 19, 30, 40] {
+        // 21: in the version field, which the checksum covers too.
+        for i in [0usize, 9, 17, 19, 21, 30, 40] {
             let mut bad = good.clone();
             bad[i] ^= 0x40;
             let want = match i {
@@ -353,6 +461,74 @@ mod tests {
         let d = Sha256::digest(&buf[..HEADER_LEN + 3]);
         buf[HEADER_LEN + 3..HEADER_LEN + 35].copy_from_slice(&d);
         assert_eq!(decode(&buf), Err(SlotError::BadPayload));
+    }
+
+    /// A slot as an appliance of format 1 wrote it: zero where the version now is.
+    fn format1_slot(seq: u64, s: &Saved) -> std::vec::Vec<u8> {
+        let mut buf = slot(seq, s);
+        let n = u32::from_le_bytes(buf[16..20].try_into().unwrap()) as usize;
+        buf[20..24].fill(0);
+        let d = Sha256::digest(&buf[..HEADER_LEN + n]);
+        buf[HEADER_LEN + n..HEADER_LEN + n + DIGEST_LEN].copy_from_slice(&d);
+        buf
+    }
+
+    /// A slot as a future appliance might write it: version `v`, some other payload.
+    fn future_slot(seq: u64, v: u32) -> std::vec::Vec<u8> {
+        let mut buf = vec![0u8; SLOT_SIZE];
+        let payload = b"\x07something else entirely";
+        buf[..8].copy_from_slice(MAGIC);
+        buf[8..16].copy_from_slice(&seq.to_le_bytes());
+        buf[16..20].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        buf[20..24].copy_from_slice(&v.to_le_bytes());
+        buf[HEADER_LEN..HEADER_LEN + payload.len()].copy_from_slice(payload);
+        let end = HEADER_LEN + payload.len();
+        let d = Sha256::digest(&buf[..end]);
+        buf[end..end + DIGEST_LEN].copy_from_slice(&d);
+        buf
+    }
+
+    #[test]
+    fn saves_carry_the_format_version() {
+        let buf = slot(1, &saved("enforcement drop\n", Some(3)));
+        assert_eq!(&buf[20..24], &FORMAT.to_le_bytes());
+        assert_eq!(decode_with_format(&buf).map(|(_, v, _)| v), Ok(FORMAT));
+        let sel = select(&buf, &vec![0u8; SLOT_SIZE]);
+        assert_eq!(sel.upgraded_from(), None);
+    }
+
+    #[test]
+    fn an_older_format_slot_is_read_and_says_what_the_next_save_writes() {
+        let old = saved("enforcement drop\npeer remove x\n", Some(9));
+        let s0 = format1_slot(4, &old);
+        assert_eq!(decode_with_format(&s0), Ok((4, 1, old.clone())));
+        let sel = select(&s0, &vec![0u8; SLOT_SIZE]);
+        assert_eq!(sel.newest.as_ref().map(|n| &n.2), Some(&old));
+        assert_eq!(sel.upgraded_from(), Some((1, FORMAT)));
+        assert_eq!(sel.next_write(), (1, 5));
+        // Once the newer appliance saved, the newest slot is of its format.
+        let s1 = slot(5, &old);
+        assert_eq!(select(&s0, &s1).upgraded_from(), None);
+        // An older slot beside a newer one: the newest decides.
+        assert_eq!(select(&s1, &format1_slot(3, &old)).upgraded_from(), None);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_not_misread() {
+        let s0 = future_slot(7, FORMAT + 1);
+        assert_eq!(decode(&s0), Err(SlotError::NewerFormat(FORMAT + 1)));
+        let sel = select(&s0, &slot(6, &saved("enforcement drop\n", Some(1))));
+        assert_eq!(sel.newer_format(), Some(FORMAT + 1));
+        assert_eq!(sel.damaged().count(), 1, "reported on the console");
+        assert!(std::format!("{}", SlotError::NewerFormat(3)).contains("format 3"));
+        // A damaged newer slot is damage, not a newer format.
+        let mut torn = s0.clone();
+        torn[30] ^= 1;
+        assert_eq!(decode(&torn), Err(SlotError::BadChecksum));
+        assert_eq!(
+            decode(&future_slot(1, u32::MAX)),
+            Err(SlotError::NewerFormat(u32::MAX))
+        );
     }
 
     #[test]

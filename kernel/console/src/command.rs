@@ -23,8 +23,14 @@ pub enum Command<'a> {
     Show(View<'a>),
     /// A change to the running configuration.
     Set(Statement<'a>),
-    /// `identity rotate`: a new identity key; peers must pin the new fingerprint.
+    /// `identity next`: make the next identity key (peers pin it beside the current
+    /// one); handshakes keep presenting the current key.
+    IdentityNext,
+    /// `identity rotate`: handshakes present the next key from now on, every tunnel
+    /// rekeys at once (make before break); the old key becomes the next one.
     IdentityRotate,
+    /// `identity retire`: forget the next key (after a rotation: the old one).
+    IdentityRetire,
     /// `config save`: persist the running configuration.
     ConfigSave,
     /// `config reset`: back to defaults (the identity is kept).
@@ -47,6 +53,8 @@ pub enum View<'a> {
     Interfaces,
     Peers,
     Peer(&'a str),
+    /// `routes` / `route show`: routes on lan and whether each next hop is resolved.
+    Routes,
     Sessions,
     Counters,
     Flows,
@@ -169,6 +177,11 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("flows", Some("json")) => json(&mut words, JsonView::Flows),
         ("events", Some("json")) => json(&mut words, JsonView::Events),
         ("peers", _) => Command::Show(View::Peers),
+        ("routes", _) => Command::Show(View::Routes),
+        ("route", Some("show")) => {
+            words.next();
+            Command::Show(View::Routes)
+        }
         ("sessions", _) => Command::Show(View::Sessions),
         ("counters", _) => Command::Show(View::Counters),
         ("flows", _) => Command::Show(View::Flows),
@@ -186,11 +199,13 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         },
         ("identity", _) => match words.next() {
             None | Some("show") => Command::Show(View::Identity),
+            Some("next") => Command::IdentityNext,
             Some("rotate") => Command::IdentityRotate,
+            Some("retire") => Command::IdentityRetire,
             Some(t) => {
                 return Err(ParseError::InvalidValue {
                     token: t,
-                    expected: "show or rotate",
+                    expected: "show, next, rotate or retire",
                 })
             }
         },
@@ -330,6 +345,8 @@ mod tests {
         assert_eq!(parse("identity"), Ok(Command::Show(View::Identity)));
         assert_eq!(parse("identity show"), Ok(Command::Show(View::Identity)));
         assert_eq!(parse("identity rotate"), Ok(Command::IdentityRotate));
+        assert_eq!(parse("identity next"), Ok(Command::IdentityNext));
+        assert_eq!(parse("identity retire"), Ok(Command::IdentityRetire));
         assert_eq!(parse("peers"), Ok(Command::Show(View::Peers)));
         assert_eq!(parse("peer list"), Ok(Command::Show(View::Peers)));
         assert_eq!(
@@ -337,6 +354,16 @@ mod tests {
             Ok(Command::Show(View::Peer("gw-b")))
         );
         assert_eq!(parse("interfaces"), Ok(Command::Show(View::Interfaces)));
+        assert_eq!(parse("routes"), Ok(Command::Show(View::Routes)));
+        assert_eq!(parse("route show"), Ok(Command::Show(View::Routes)));
+        assert_eq!(
+            parse("route show all"),
+            Err(ParseError::UnexpectedArgument("all"))
+        );
+        assert!(matches!(
+            parse("route add 10.244.1.0/24 via 10.1.0.20"),
+            Ok(Command::Set(Statement::RouteAdd(_)))
+        ));
         assert_eq!(parse("sessions"), Ok(Command::Show(View::Sessions)));
         assert_eq!(parse("counters"), Ok(Command::Show(View::Counters)));
         assert_eq!(parse("flows"), Ok(Command::Show(View::Flows)));
@@ -427,7 +454,7 @@ mod tests {
             parse("identity delete"),
             Err(ParseError::InvalidValue {
                 token: "delete",
-                expected: "show or rotate"
+                expected: "show, next, rotate or retire"
             })
         );
         assert!(matches!(

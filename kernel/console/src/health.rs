@@ -79,10 +79,12 @@ mod tests {
     fn counts_each_state_once() {
         let cfg = PeerConfig {
             name: "p".into(),
-            endpoint: "192.0.2.2:4433".parse().unwrap(),
+            endpoint: Some("192.0.2.2:4433".parse().unwrap()),
             fingerprint: Fingerprint([1; 32]),
+            second_pin: None,
             prefixes: std::vec!["10.2.0.0/24".parse().unwrap()],
             enforcement: None,
+            transit: false,
         };
         let t = |state, last_failure| TunnelStatus {
             state: Some(state),

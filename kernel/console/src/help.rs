@@ -32,7 +32,9 @@ const ENTRIES: &[Entry] = &[
     e("version", "version", "show the appliance version", "version"),
     e("status", "status", "health at a glance (peers configured/up/down/failing, enforcement, uptime), boot time, memory, CPU crypto features, devices", "status"),
     e("identity", "identity [show]", "this appliance's public key and its fingerprint", "identity"),
-    e("identity", "identity rotate", "new identity key (peers must pin the new fingerprint)", "identity rotate"),
+    e("identity", "identity next", "make the next identity key and show its fingerprint; the current key keeps serving (peers pin both: fingerprint OLD,NEW)", "identity next"),
+    e("identity", "identity rotate", "handshakes use the next key from now on; every tunnel rekeys at once, without loss; the old key stays as the next one (rotate again goes back)", "identity rotate"),
+    e("identity", "identity retire", "forget the next key (after a rotation: the old one)", "identity retire"),
     e("interface", "interfaces", "addresses, driver state, MTU and counters of wan and lan", "interfaces"),
     e("interface", "interface roles wan-lan|lan-wan", "which NIC is wan: the first (default) or the second", "interface roles lan-wan"),
     e("interface", "interface wan|lan address A.B.C.D/LEN|none", "static IPv4 address", "interface lan address 10.1.0.1/24"),
@@ -43,14 +45,18 @@ const ENTRIES: &[Entry] = &[
     e("enforcement", "enforcement allow|drop", "AllowUnencrypted or DropUnencrypted, globally (default drop)", "enforcement allow"),
     e("private", "private PREFIX[,PREFIX...]|default", "destinations that count as private", "private 10.0.0.0/8,192.168.0.0/16"),
     e("proxy-arp", "proxy-arp on|off", "answer ARP on lan for peer prefixes", "proxy-arp on"),
-    e("peer", "peers | peer list", "per peer: idle/connecting/up/down, since when, last handshake, last authenticated record, suite, records and bytes each way, rekeys, last failure", "peers"),
+    e("peer", "peers | peer list", "per peer: endpoint (configured or learned), idle/connecting/up/down, since when, last handshake, last authenticated record, suite, records and bytes each way, rekeys, last failure, endpoint moves, pin in use", "peers"),
     e("peer", "peers json", "the same as one JSON document on one line", "peers json"),
     e("peer", "peer show NAME", "one peer in detail (fingerprint, prefixes, counters)", "peer show gw-b"),
-    e("peer", "peer add NAME endpoint A.B.C.D:PORT fingerprint HEX prefix P[,P...] [enforcement allow|drop]",
-      "add a peer gateway", FP),
-    e("peer", "peer set NAME [endpoint ..] [fingerprint ..] [prefix ..] [enforcement allow|drop|default]",
-      "change a peer", "peer set gw-b enforcement drop"),
+    e("peer", "peer add NAME [endpoint A.B.C.D:PORT|none] fingerprint HEX[,HEX] prefix P[,P...] [enforcement allow|drop] [transit on|off]",
+      "add a peer gateway; without an endpoint it calls us (behind NAT) and its address is learned from its handshake; two fingerprints are both accepted (identity rotation)", FP),
+    e("peer", "peer set NAME [endpoint A.B.C.D:PORT|none] [fingerprint HEX[,HEX]] [prefix ..] [enforcement allow|drop|default] [transit on|off]",
+      "change a peer (endpoint and fingerprints change without cutting its tunnel)", "peer set gw-b enforcement drop"),
     e("peer", "peer remove NAME", "remove a peer", "peer remove gw-b"),
+    e("peer", "peer set NAME transit on|off", "hub-and-spoke: relay traffic opened from this peer to other transit peers, re-sealed (default off; also on 'peer add')", "peer set spoke-a transit on"),
+    e("route", "routes | route show", "routes on lan: prefix, next hop, whether the next hop's MAC is resolved", "routes"),
+    e("route", "route add PREFIX via A.B.C.D", "protect a prefix behind a lan router (pod range, subnet, VIP); the next hop must be on the lan subnet", "route add 10.244.1.0/24 via 10.1.0.20"),
+    e("route", "route remove PREFIX", "remove a route on lan", "route remove 10.244.1.0/24"),
     e("rekey", "rekey interval SECONDS", "rekey sessions after this long (default 3600)", "rekey interval 600"),
     e("rekey", "rekey records COUNT", "rekey after this many records under one key (default 2^32)", "rekey records 1000000"),
     e("keepalive", "keepalive interval SECONDS", "idle tunnels send an authenticated keepalive this often (default 10)", "keepalive interval 10"),
@@ -87,6 +93,7 @@ pub fn write_help(topic: Option<&str>, w: &mut dyn Write) -> fmt::Result {
     let topic = match topic {
         "peers" => "peer",
         "interfaces" => "interface",
+        "routes" => "route",
         t => t,
     };
     let mut found = false;
@@ -127,7 +134,7 @@ mod tests {
     fn explains_one_topic_with_examples() {
         let mut out = String::new();
         write_help(Some("peer"), &mut out).unwrap();
-        assert!(out.contains("peer add NAME endpoint"), "{out}");
+        assert!(out.contains("peer add NAME [endpoint"), "{out}");
         assert!(out.contains("example: peer remove gw-b"), "{out}");
         let mut out = String::new();
         write_help(Some("frobnicate"), &mut out).unwrap();

@@ -18,6 +18,7 @@ mod help;
 pub mod json;
 mod line;
 mod peers;
+mod routes;
 mod sessions;
 mod status;
 
@@ -28,6 +29,7 @@ pub use line::{LineEditor, LineError, Submit, LINE_CAPACITY};
 pub use peers::{
     write_peer, Elapsed, PeerReport, TunnelFailure, TunnelState, TunnelStatus, TunnelTraffic,
 };
+pub use routes::{write_routes, NextHop};
 pub use sessions::{write_peers_json, write_sessions, write_sessions_json};
 pub use status::{write_status, CpuFeatures, DateTime, Device, DeviceAddr, RngState, StatusReport};
 pub use vnetcrypt_config as config;

@@ -4,7 +4,8 @@
 //! gathers the facts from the gateway engine; this module only lays them out.
 
 use core::fmt::{self, Write};
-use vnetcrypt_config::{Enforcement, PeerConfig};
+use core::net::SocketAddrV4;
+use vnetcrypt_config::{Enforcement, Fingerprint, PeerConfig};
 
 /// A peer's tunnel, as the operator sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub enum TunnelFailure {
     AlertFromPeer,
     /// The peer broke the protocol.
     Protocol,
+    /// No endpoint is configured and the peer has not called: nothing to try.
+    NoEndpoint,
 }
 
 impl TunnelFailure {
@@ -54,6 +57,7 @@ impl TunnelFailure {
             TunnelFailure::NoResponse => "no-response",
             TunnelFailure::AlertFromPeer => "alert-from-peer",
             TunnelFailure::Protocol => "protocol",
+            TunnelFailure::NoEndpoint => "no-endpoint",
         }
     }
 
@@ -71,6 +75,10 @@ impl TunnelFailure {
             ),
             TunnelFailure::AlertFromPeer => ("alert from peer", "the peer refused the handshake"),
             TunnelFailure::Protocol => ("protocol error", "the peer broke the DTLS protocol"),
+            TunnelFailure::NoEndpoint => (
+                "no endpoint",
+                "no endpoint configured and the peer has not called us",
+            ),
         }
     }
 }
@@ -84,6 +92,14 @@ pub struct TunnelStatus {
     pub last_handshake_ms: Option<u64>,
     pub last_authenticated_ms: Option<u64>,
     pub last_failure: Option<TunnelFailure>,
+    /// Where records to the peer go now (configured, or learned from the peer's
+    /// authenticated handshake or records); `None`: not known yet.
+    pub endpoint: Option<SocketAddrV4>,
+    /// Times the endpoint moved ("endpoint moved" events), and how long ago last.
+    pub endpoint_moves: u64,
+    pub last_move_ms: Option<u64>,
+    /// The pin the peer authenticated with in its last completed handshake.
+    pub pin_used: Option<Fingerprint>,
     /// The cipher suite of the session in use (OpenSSL's name).
     pub suite: Option<&'static str>,
 }
@@ -133,6 +149,18 @@ impl fmt::Display for Elapsed {
     }
 }
 
+/// An endpoint, or `none` (a peer that calls us and has not yet).
+struct EndpointText(Option<SocketAddrV4>);
+
+impl fmt::Display for EndpointText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{e}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 struct Ago(Option<u64>);
 
 impl fmt::Display for Ago {
@@ -147,7 +175,8 @@ impl fmt::Display for Ago {
 /// Writes one peer; `detail` adds its fingerprint and prefixes (`peer show`).
 pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::Result {
     let c = p.config;
-    write!(w, "peer {}  {}  ", c.name, c.endpoint)?;
+    let current = p.tunnel.and_then(|t| t.endpoint).or(c.endpoint);
+    write!(w, "peer {}  {}  ", c.name, EndpointText(current))?;
     match p.tunnel.and_then(|t| t.state.map(|s| (s, t.since_ms))) {
         Some((state, Some(since))) => write!(w, "{} for {}", state.name(), Elapsed(since))?,
         Some((state, None)) => w.write_str(state.name())?,
@@ -165,6 +194,27 @@ pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::R
             let (name, what) = f.explain();
             writeln!(w, "  last failure: {name} ({what})")?;
         }
+        if t.endpoint.is_some() && t.endpoint != c.endpoint {
+            writeln!(
+                w,
+                "  endpoint {} learned from handshake (configured {})",
+                EndpointText(t.endpoint),
+                EndpointText(c.endpoint)
+            )?;
+        }
+        if t.endpoint_moves > 0 {
+            writeln!(
+                w,
+                "  endpoint moved {} times, last {}",
+                t.endpoint_moves,
+                Ago(t.last_move_ms)
+            )?;
+        }
+        // With two pins (a rotation), which one the peer uses decides when the old
+        // one can go.
+        if let Some(used) = t.pin_used.filter(|_| c.second_pin.is_some() || detail) {
+            writeln!(w, "  pin used {used}")?;
+        }
     }
     if let Some(x) = p.traffic {
         let suite = p.tunnel.and_then(|t| t.suite).unwrap_or("none");
@@ -178,9 +228,16 @@ pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::R
     if c.enforcement.is_none() {
         w.write_str(" (global)")?;
     }
+    if c.transit {
+        w.write_str(", transit on")?;
+    }
     w.write_str("\n")?;
     if detail {
-        writeln!(w, "  fingerprint {}", c.fingerprint)?;
+        write!(w, "  fingerprint {}", c.fingerprint)?;
+        if let Some(second) = c.second_pin {
+            write!(w, ",{second}")?;
+        }
+        w.write_str("\n")?;
         w.write_str("  prefixes    ")?;
         for (i, q) in c.prefixes.iter().enumerate() {
             write!(w, "{}{q}", if i > 0 { "," } else { "" })?;
@@ -200,13 +257,15 @@ mod tests {
     fn peer(name: &str) -> PeerConfig {
         PeerConfig {
             name: name.into(),
-            endpoint: "192.0.2.2:4433".parse().unwrap(),
+            endpoint: Some("192.0.2.2:4433".parse().unwrap()),
             fingerprint: Fingerprint([0xab; 32]),
+            second_pin: None,
             prefixes: vec![
                 "10.2.0.0/24".parse().unwrap(),
                 "10.3.0.0/16".parse().unwrap(),
             ],
             enforcement: None,
+            transit: false,
         }
     }
 
@@ -229,7 +288,9 @@ mod tests {
                     last_handshake_ms: Some(125_400),
                     last_authenticated_ms: Some(900),
                     last_failure: None,
+                    endpoint: Some("192.0.2.2:4433".parse().unwrap()),
                     suite: Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+                    ..TunnelStatus::default()
                 }),
                 traffic: Some(TunnelTraffic {
                     sent_records: 808,
@@ -266,7 +327,7 @@ mod tests {
                         last_handshake_ms: None,
                         last_authenticated_ms: Some(61_000),
                         last_failure: Some(failure),
-                        suite: None,
+                        ..TunnelStatus::default()
                     }),
                     traffic: None,
                 },
@@ -292,6 +353,7 @@ mod tests {
             TunnelFailure::NoResponse,
             TunnelFailure::AlertFromPeer,
             TunnelFailure::Protocol,
+            TunnelFailure::NoEndpoint,
         ] {
             assert!(down(f).contains(f.explain().0));
         }
@@ -317,6 +379,52 @@ mod tests {
              \x20 fingerprint abababababababababababababababababababababababababababababababab\n\
              \x20 prefixes    10.2.0.0/24,10.3.0.0/16\n"
         );
+    }
+
+    #[test]
+    fn a_learned_endpoint_its_moves_and_the_pin_in_use() {
+        let mut cfg = peer("gw-n");
+        cfg.endpoint = None;
+        cfg.second_pin = Some(Fingerprint([0xcd; 32]));
+        let report = |tunnel| PeerReport {
+            config: &cfg,
+            enforcement: Enforcement::DropUnencrypted,
+            tunnel,
+            traffic: None,
+        };
+        let out = render(
+            &report(Some(TunnelStatus {
+                state: Some(TunnelState::Up),
+                since_ms: Some(5_000),
+                endpoint: Some("203.0.113.1:40002".parse().unwrap()),
+                endpoint_moves: 2,
+                last_move_ms: Some(3_000),
+                pin_used: Some(Fingerprint([0xcd; 32])),
+                ..TunnelStatus::default()
+            })),
+            false,
+        );
+        assert!(
+            out.starts_with("peer gw-n  203.0.113.1:40002  up for 5s\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  endpoint 203.0.113.1:40002 learned from handshake (configured none)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  endpoint moved 2 times, last 3s ago\n"),
+            "{out}"
+        );
+        assert!(out.contains(&std::format!("  pin used {}\n", Fingerprint([0xcd; 32]))));
+        // Not called yet, nothing configured: `none`; detail shows both pins.
+        let out = render(&report(None), true);
+        assert!(out.starts_with("peer gw-n  none  inactive\n"), "{out}");
+        assert!(out.contains(&std::format!(
+            "  fingerprint {},{}\n",
+            Fingerprint([0xab; 32]),
+            Fingerprint([0xcd; 32])
+        )));
     }
 
     #[test]

@@ -81,6 +81,12 @@ impl core::ops::Deref for Short {
     }
 }
 
+/// Where records to the peer go now: the endpoint the engine holds (configured or
+/// learned), else the configured one.
+fn current_endpoint(r: &PeerReport<'_>) -> Option<core::net::SocketAddrV4> {
+    r.tunnel.and_then(|t| t.endpoint).or(r.config.endpoint)
+}
+
 /// The suite without the key exchange and signature both of ours share.
 fn short_suite(s: &str) -> &str {
     s.strip_prefix("ECDHE-ECDSA-").unwrap_or(s)
@@ -112,7 +118,7 @@ pub fn write_sessions(reports: &[PeerReport<'_>], w: &mut dyn Write) -> fmt::Res
             w,
             [
                 &r.config.name,
-                &r.config.endpoint,
+                &Cell(current_endpoint(r)),
                 &state,
                 &Cell(t.since_ms.map(Elapsed)),
                 &Cell(t.suite.map(short_suite)),
@@ -135,7 +141,10 @@ fn tunnel_fields(o: &mut Object<'_, '_>, t: Option<TunnelStatus>) -> fmt::Result
         .opt_num("state_for_ms", t.since_ms)?
         .opt_num("last_handshake_ago_ms", t.last_handshake_ms)?
         .opt_num("last_authenticated_ago_ms", t.last_authenticated_ms)?
-        .opt_str("suite", t.suite)?;
+        .opt_str("suite", t.suite)?
+        .num("endpoint_moves", t.endpoint_moves)?
+        .opt_num("last_move_ago_ms", t.last_move_ms)?
+        .opt_str("pin_used", t.pin_used)?;
     match t.last_failure {
         Some(f) => {
             let mut e = o.object("last_failure")?;
@@ -190,8 +199,11 @@ pub fn write_peers_json(
         let c = r.config;
         let mut o = list.object()?;
         o.str("name", &c.name)?
-            .str("endpoint", c.endpoint)?
-            .str("fingerprint", c.fingerprint)?;
+            .opt_str("endpoint", current_endpoint(r))?
+            .opt_str("configured_endpoint", c.endpoint)?
+            .str("fingerprint", c.fingerprint)?
+            .opt_str("second_pin", c.second_pin)?
+            .bool("transit", c.transit)?;
         let mut prefixes = o.array("prefixes")?;
         for p in &c.prefixes {
             prefixes.str(p)?;
@@ -227,7 +239,7 @@ pub fn write_sessions_json(
     for r in reports.iter().filter(|r| r.tunnel.is_some()) {
         let mut o = list.object()?;
         o.str("peer", &r.config.name)?
-            .str("endpoint", r.config.endpoint)?;
+            .opt_str("endpoint", current_endpoint(r))?;
         let up = r.tunnel.is_some_and(|t| t.suite.is_some());
         o.opt_num(
             "age_ms",
@@ -254,10 +266,12 @@ mod tests {
     fn cfg(name: &str, port: u16) -> PeerConfig {
         PeerConfig {
             name: name.into(),
-            endpoint: std::format!("192.0.2.2:{port}").parse().unwrap(),
+            endpoint: Some(std::format!("192.0.2.2:{port}").parse().unwrap()),
             fingerprint: Fingerprint([0xab; 32]),
+            second_pin: None,
             prefixes: vec!["10.2.0.0/24".parse().unwrap()],
             enforcement: None,
+            transit: false,
         }
     }
 
@@ -273,6 +287,7 @@ mod tests {
                     last_authenticated_ms: Some(900),
                     last_failure: None,
                     suite: Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+                    ..TunnelStatus::default()
                 }),
                 traffic: Some(TunnelTraffic {
                     sent_records: 808,

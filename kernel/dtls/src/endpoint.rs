@@ -142,6 +142,24 @@ impl Endpoint {
         reply: &mut [u8],
         rng: &mut impl CryptoRngCore,
     ) -> Accept {
+        let config = self.config.clone();
+        self.handle_datagram_for(now, peer_addr, datagram, reply, rng, move || config)
+    }
+
+    /// [`Endpoint::handle_datagram`] with the configuration of the connection it may
+    /// make chosen by the caller: one front door serves addresses whose peer is not
+    /// known until it authenticates (a peer that moved, or one behind NAT), whose
+    /// connection pins every configured key. `config` is called only for a hello whose
+    /// cookie is valid, so a forged hello costs no allocation.
+    pub fn handle_datagram_for(
+        &mut self,
+        now: Instant,
+        peer_addr: &[u8],
+        datagram: &[u8],
+        reply: &mut [u8],
+        rng: &mut impl CryptoRngCore,
+        config: impl FnOnce() -> Arc<Config>,
+    ) -> Accept {
         self.rotate(now, rng);
         let Some((h, record)) = Records::new(datagram).next() else {
             self.stats.ignored += 1;
@@ -171,7 +189,7 @@ impl Endpoint {
         if self.cookie_valid(peer_addr, &hello) {
             self.stats.accepted += 1;
             let mut c = Connection::server_with_cookie_key(
-                self.config.clone(),
+                config(),
                 peer_addr,
                 self.cookie_key.clone(),
                 rng,

@@ -49,10 +49,15 @@ drop_reasons! {
     /// A clear packet on wan from a peer's prefixes while that peer's tunnel is up: only
     /// the tunnel speaks for those prefixes.
     ClearFromTunnelPeer = "clear-from-tunnel-peer",
-    /// A plaintext wan packet or an opened inner packet for a destination not on lan.
+    /// A plaintext wan packet or an opened inner packet for a destination outside the
+    /// protected set (on-link and routed lan prefixes), and not relayed either.
     NoRoute = "no-route",
-    /// A wan datagram from an endpoint that is no configured peer.
+    /// A wan datagram from an address that is no peer's endpoint and that neither a
+    /// handshake from it nor a peer's session took (it moves no endpoint).
     UnknownPeer = "unknown-peer",
+    /// A datagram from an address that is no peer's endpoint, over the rate that
+    /// such addresses are looked at (per source and in all).
+    SourceLimited = "source-limited",
     /// A record that the peer's session could not open (bad tag, unknown epoch, garbage).
     OpenFailed = "open-failed",
     /// A record already seen (anti-replay).
@@ -78,6 +83,15 @@ drop_reasons! {
     TxQueueFull = "tx-queue-full",
     /// A clear packet too big for the wan MTU that could not be fragmented either.
     TooBigClear = "too-big-clear",
+    /// A lan packet from a routed prefix whose Ethernet source is not the route's next
+    /// hop (or the next hop's MAC is not known yet: it is asked for).
+    LanSpoofed = "lan-spoofed",
+    /// An opened packet for another peer's prefixes where the sending peer or that peer
+    /// does not have transit on.
+    TransitRefused = "transit-refused",
+    /// A packet to relay to a transit peer whose tunnel is not up (it is brought up; a
+    /// relayed packet never waits, and never goes clear).
+    TransitNoTunnel = "transit-no-tunnel",
 }
 
 /// Number of drop reasons.
@@ -156,11 +170,21 @@ pub struct Counters {
     pub arp_replies: u64,
     /// ARP requests sent to resolve workloads.
     pub arp_requests: u64,
+    /// Packets opened from one peer and re-sealed to another (transit).
+    pub relayed: u64,
     /// Records kept by a finishing handshake because they overtook its last flight.
     pub buffered_early: u64,
     /// Frame path: packets for wan handed back without outer headers (next hop not
     /// known to the caller, or no headroom), for the caller's IP stack to send.
     pub wan_unframed: u64,
+    /// Handshakes accepted (cookie returned) from addresses that were no peer's
+    /// endpoint, and how many of them completed and went to the peer they
+    /// authenticated as.
+    pub roaming_handshakes: u64,
+    pub roaming_handshakes_completed: u64,
+    /// Peers' endpoints moved to a new address (after an authenticated handshake or
+    /// record from it).
+    pub endpoint_moves: u64,
     /// Packet bytes the engine itself copied (keeping a datagram for a second session,
     /// fragmenting, moving a late record); queues count their own, see
     /// `Gateway::bytes_copied`.

@@ -13,9 +13,8 @@
 //!   `poll_received` once the keys exist.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddrV4;
 
@@ -23,7 +22,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use vnetcrypt_dtls::{
     datagram_has_client_hello, Accept, Config, Connection, Endpoint, Event, Fingerprint,
-    HandshakeFailure, PeerPolicy, RecordError,
+    HandshakeFailure, Identity, PeerPolicy, RecordError,
 };
 
 use crate::peer::PeerConfig;
@@ -47,9 +46,11 @@ fn address_bytes(ep: SocketAddrV4) -> [u8; 6] {
 pub struct DtlsLayer {
     template: Config,
     rng: ChaCha20Rng,
-    /// The stateless front door per peer endpoint, with the fingerprint it pins and the
-    /// randoms of the last hellos it accepted (to refuse replays of them).
-    doors: BTreeMap<SocketAddrV4, (Fingerprint, Endpoint, VecDeque<[u8; 32]>)>,
+    /// The stateless front door: one cookie secret for every source address (cookies
+    /// are bound to the address and port they were sent to).
+    door: Option<Endpoint>,
+    /// The randoms of the last hellos the door accepted (to refuse replays of them).
+    accepted: VecDeque<[u8; 32]>,
 }
 
 impl core::fmt::Debug for DtlsLayer {
@@ -62,12 +63,13 @@ impl core::fmt::Debug for DtlsLayer {
 
 impl DtlsLayer {
     /// `template` carries our identity and DTLS settings; its peer policy is replaced
-    /// per peer by the peer's pinned fingerprint.
+    /// per peer by the peer's pinned fingerprints.
     pub fn new(template: Config, seed: [u8; 32]) -> Self {
         Self {
             template,
             rng: ChaCha20Rng::from_seed(seed),
-            doors: BTreeMap::new(),
+            door: None,
+            accepted: VecDeque::new(),
         }
     }
 
@@ -76,11 +78,28 @@ impl DtlsLayer {
         self.template.identity.fingerprint()
     }
 
-    fn config_for(&self, peer: &PeerConfig) -> Arc<Config> {
-        let mut c = self.template.clone();
-        c.peers = PeerPolicy::Pinned(vec![peer.fingerprint]);
-        Arc::new(c)
+    /// Presents `identity` in every handshake from now on (an identity rotation).
+    /// Sessions established keep their keys until their next rekey; handshakes
+    /// already running finish with the identity they started with.
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.template.identity = identity;
     }
+
+    fn config_with(&self, pins: &[Fingerprint]) -> Arc<Config> {
+        with_pins(&self.template, pins)
+    }
+
+    fn config_for(&self, peer: &PeerConfig) -> Arc<Config> {
+        let pins: heapless::Vec<Fingerprint, 2> = peer.pins().collect();
+        self.config_with(&pins)
+    }
+}
+
+/// `template` pinning `pins`.
+fn with_pins(template: &Config, pins: &[Fingerprint]) -> Arc<Config> {
+    let mut c = template.clone();
+    c.peers = PeerPolicy::Pinned(pins.to_vec());
+    Arc::new(c)
 }
 
 /// One DTLS connection as a gateway session.
@@ -235,6 +254,10 @@ impl Session for DtlsSession {
         true
     }
 
+    fn peer_pin(&self) -> Option<Fingerprint> {
+        self.conn.negotiated().and_then(|n| n.peer)
+    }
+
     fn poll_received(&mut self, buf: &mut [u8]) -> Option<usize> {
         let d = self.received.pop_front()?;
         let out = buf.get_mut(..d.len())?;
@@ -243,10 +266,10 @@ impl Session for DtlsSession {
     }
 }
 
-/// Accepted hellos remembered per peer (replays of older ones fail their cookie once
-/// the peer's address or our cookie secret changes, or are answered by a handshake
-/// that cannot complete and times out).
-const REMEMBERED_HELLOS: usize = 16;
+/// Accepted hellos remembered (replays of older ones fail their cookie once the
+/// source's address or our cookie secret changes, or are answered by a handshake that
+/// cannot complete and times out).
+const REMEMBERED_HELLOS: usize = 64;
 
 /// The client random of the first ClientHello in a datagram (record header, handshake
 /// header and version come before it).
@@ -279,48 +302,47 @@ impl SessionLayer for DtlsLayer {
         }
     }
 
-    /// A hello without a valid cookie (bound to the peer's endpoint) is answered with a
-    /// HelloVerifyRequest and leaves no state; only one that returns with the cookie
-    /// makes a session.
+    /// A hello without a valid cookie (bound to the source address and port) is
+    /// answered with a HelloVerifyRequest and leaves no state; only one that returns
+    /// with the cookie makes a session, pinning `pins`.
     fn accept(
         &mut self,
         now: Instant,
-        peer: &PeerConfig,
+        from: SocketAddrV4,
+        pins: &[Fingerprint],
         d: &mut [u8],
         reply: &mut [u8],
     ) -> Accepted<DtlsSession> {
         if !Self::is_initial(d) {
             return Accepted::Ignored;
         }
-        let stale = self
-            .doors
-            .get(&peer.endpoint)
-            .is_none_or(|(fp, _, _)| *fp != peer.fingerprint);
-        if stale {
-            let door = Endpoint::new(self.config_for(peer), &mut self.rng);
-            self.doors
-                .insert(peer.endpoint, (peer.fingerprint, door, VecDeque::new()));
-        }
-        let Some((_, door, accepted)) = self.doors.get_mut(&peer.endpoint) else {
-            return Accepted::Ignored;
-        };
         // A hello that already made a session is a replay (a real client draws a new
         // random per handshake; its retransmissions go to the session it made).
         let random = hello_random(d);
-        if random.is_some_and(|r| accepted.contains(&r)) {
+        if random.is_some_and(|r| self.accepted.contains(&r)) {
             return Accepted::Ignored;
         }
-        let addr = address_bytes(peer.endpoint);
-        let conn = match door.handle_datagram(now, &addr, d, reply, &mut self.rng) {
+        if self.door.is_none() {
+            let door = Endpoint::new(self.config_with(&[]), &mut self.rng);
+            self.door = Some(door);
+        }
+        let Some(door) = self.door.as_mut() else {
+            return Accepted::Ignored;
+        };
+        let addr = address_bytes(from);
+        // The connection's configuration is built only for a valid cookie.
+        let template = &self.template;
+        let config = || with_pins(template, pins);
+        let conn = match door.handle_datagram_for(now, &addr, d, reply, &mut self.rng, config) {
             Accept::Reply(n) => return Accepted::Reply(n),
             Accept::Ignore => return Accepted::Ignored,
             Accept::Connection(c) => c,
         };
         if let Some(r) = random {
-            if accepted.len() == REMEMBERED_HELLOS {
-                accepted.pop_front();
+            if self.accepted.len() == REMEMBERED_HELLOS {
+                self.accepted.pop_front();
             }
-            accepted.push_back(r);
+            self.accepted.push_back(r);
         }
         let mut s = DtlsSession {
             conn,
@@ -332,6 +354,14 @@ impl SessionLayer for DtlsLayer {
         };
         s.drain_events();
         Accepted::Session(s)
+    }
+
+    fn own_pin(&self) -> Option<Fingerprint> {
+        Some(self.fingerprint())
+    }
+
+    fn is_data(d: &[u8]) -> bool {
+        d.first() == Some(&CONTENT_APPLICATION_DATA)
     }
 
     fn is_initial(d: &[u8]) -> bool {

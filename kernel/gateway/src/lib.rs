@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod admission;
 pub mod antispoof;
 pub mod arp;
 pub mod counters;
@@ -30,6 +31,7 @@ pub mod policy;
 pub mod private;
 pub mod queue;
 pub mod render;
+pub mod route;
 pub mod session;
 pub mod status;
 pub mod wanlink;
@@ -44,8 +46,11 @@ pub use lpm::PrefixTable;
 pub use peer::{PeerConfig, PeerError, PeerId};
 pub use policy::SessionState;
 pub use private::PrivateSet;
+pub use route::{LanHop, RouteError};
 pub use session::{Accepted, Received, Rekey, Session, SessionError, SessionLayer};
 pub use status::{FailureReason, PeerState, PeerStatus};
 pub use wanlink::WanLink;
 // The domain types the engine speaks in, defined once in `vnetcrypt-types`.
-pub use vnetcrypt_types::{Enforcement, Fingerprint, Instant, Ipv4Prefix, PrefixError, MAX_PEERS};
+pub use vnetcrypt_types::{
+    Enforcement, Fingerprint, Instant, Ipv4Prefix, LanRoute, PrefixError, MAX_PEERS, MAX_ROUTES,
+};

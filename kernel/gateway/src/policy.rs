@@ -72,6 +72,32 @@ pub fn outbound(peer: Option<PeerFacts>, dst_private: bool, global: Enforcement)
     }
 }
 
+/// What a hub does with a packet opened from one peer for another peer's prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relay {
+    /// Re-seal it to the other peer now.
+    Seal,
+    /// Transit is off for the sender or the other peer: dropped (`transit-refused`).
+    Refuse,
+    /// The other peer's tunnel is not up: dropped (`transit-no-tunnel`), never queued
+    /// (queued packets may fall back to clear) and never sent clear; a handshake is
+    /// started if `start`.
+    NoTunnel { start: bool },
+}
+
+/// Decides a relay: both peers must have transit on, and the next leg must be up.
+/// Enforcement plays no part: a relayed packet crosses the fabric sealed or not at all.
+pub fn relay(from_transit: bool, to_transit: bool, to_state: PeerState) -> Relay {
+    if !(from_transit && to_transit) {
+        return Relay::Refuse;
+    }
+    match to_state {
+        PeerState::Up => Relay::Seal,
+        PeerState::Idle => Relay::NoTunnel { start: true },
+        PeerState::Connecting | PeerState::Down => Relay::NoTunnel { start: false },
+    }
+}
+
 /// What to do with packets that waited for a handshake attempt that then failed.
 pub fn after_failed_attempt(enforcement: Enforcement, fallback_due: bool) -> Outbound {
     match (enforcement, fallback_due) {
@@ -135,6 +161,22 @@ mod tests {
             state,
             fallback_due,
         }
+    }
+
+    #[test]
+    fn relay_table() {
+        for state in [Idle, Connecting, Up, Down] {
+            for (a, b) in [(false, false), (true, false), (false, true)] {
+                assert_eq!(relay(a, b, state), Relay::Refuse, "{a} {b} {state:?}");
+            }
+        }
+        assert_eq!(relay(true, true, Up), Relay::Seal);
+        assert_eq!(relay(true, true, Idle), Relay::NoTunnel { start: true });
+        assert_eq!(
+            relay(true, true, Connecting),
+            Relay::NoTunnel { start: false }
+        );
+        assert_eq!(relay(true, true, Down), Relay::NoTunnel { start: false });
     }
 
     #[test]

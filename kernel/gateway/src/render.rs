@@ -26,6 +26,7 @@ pub fn counters<L: SessionLayer, W: Write>(
         "mtu: icmp-frag-needed {}, fragments {}, mss-clamped {}; arp: replies {}, requests {}",
         c.icmp_frag_needed, c.fragments_out, c.mss_clamped, c.arp_replies, c.arp_requests
     )?;
+    writeln!(w, "transit: relayed {}", c.relayed)?;
     writeln!(w, "drops: {} total", c.dropped_total())?;
     for (reason, n) in c.drops() {
         writeln!(w, "  {reason}: {n}")?;
@@ -40,11 +41,12 @@ pub fn counters<L: SessionLayer, W: Write>(
         let (Some(p), Some(state)) = (gw.peer_counters(id), gw.session_state(now, id)) else {
             continue;
         };
+        let endpoint = gw.peer_status(id).and_then(|s| s.endpoint);
         writeln!(
             w,
             "peer {} {}: {:?}; sealed {} pkts {} bytes, opened {} pkts {} bytes; handshakes {}/{}/{} (started/completed/failed), rekeys {}, replaced {}, drops {}",
             peer.name,
-            peer.endpoint,
+            Endpoint(endpoint),
             state,
             p.sealed_packets,
             p.sealed_bytes,
@@ -77,4 +79,16 @@ pub fn flows<L: SessionLayer, W: Write>(
         writeln!(w, "{t}")?;
     }
     Ok(())
+}
+
+/// An endpoint, or `-` while none is known (a peer that calls us).
+struct Endpoint(Option<core::net::SocketAddrV4>);
+
+impl core::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{e}"),
+            None => f.write_str("-"),
+        }
+    }
 }

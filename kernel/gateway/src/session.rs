@@ -10,11 +10,12 @@
 //! the old keys keep opening records for an overlap period, so continuous traffic loses
 //! nothing.
 
+use core::net::SocketAddrV4;
 use core::ops::Range;
 
 use crate::peer::PeerConfig;
 use crate::status::FailureReason;
-use crate::Instant;
+use crate::{Fingerprint, Instant};
 
 /// What a datagram fed to a session turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,6 +138,13 @@ pub trait Session {
     fn poll_received(&mut self, _buf: &mut [u8]) -> Option<usize> {
         None
     }
+
+    /// The pinned key the peer authenticated with, once established (`None` before,
+    /// or from a layer that cannot tell). A session accepted from an address that is
+    /// no peer's endpoint is given to the peer this names.
+    fn peer_pin(&self) -> Option<Fingerprint> {
+        None
+    }
 }
 
 /// Creates sessions: the identity and credentials live here.
@@ -148,16 +156,35 @@ pub trait SessionLayer {
     fn connect(&mut self, now: Instant, peer: &PeerConfig) -> Self::Session;
 
     /// Answers a datagram that carries a ClientHello (see [`SessionLayer::is_initial`])
-    /// from `peer`'s endpoint. Anyone can forge that datagram: a layer that can keeps
-    /// no state until the peer proves it receives at its address (a cookie), answering
-    /// in `reply` instead. The datagram is consumed.
+    /// from `from`. Anyone can forge that datagram: a layer that can keeps no state
+    /// until the sender proves it receives at `from` (a cookie bound to the address
+    /// and port), answering in `reply` instead. The session it makes accepts a peer
+    /// that authenticates with one of `pins` (one peer's pins for its own endpoint,
+    /// every peer's for an address that is no peer's endpoint). The datagram is
+    /// consumed.
     fn accept(
         &mut self,
         now: Instant,
-        peer: &PeerConfig,
+        from: SocketAddrV4,
+        pins: &[Fingerprint],
         datagram: &mut [u8],
         reply: &mut [u8],
     ) -> Accepted<Self::Session>;
+
+    /// The fingerprint of the identity new handshakes present. It breaks the tie when
+    /// both sides start a handshake at once: each side knows its own and the other's
+    /// pin, whatever addresses NAT shows either. `None`: the layer cannot tell, and
+    /// the wan endpoints decide.
+    fn own_pin(&self) -> Option<Fingerprint> {
+        None
+    }
+
+    /// Whether a datagram is an application record (data or keepalive): what may be
+    /// tried against the peers' established sessions when it comes from an address
+    /// that is no peer's endpoint.
+    fn is_data(datagram: &[u8]) -> bool {
+        !Self::is_initial(datagram)
+    }
 
     /// Whether a datagram opens a new handshake: a ClientHello in any of its records.
     /// Such a datagram is never offered to an established session.

@@ -2,7 +2,9 @@
 //! its state, since when, and why the last handshake failed, so that a wrong
 //! fingerprint and a dead peer look different.
 
-use crate::Instant;
+use core::net::SocketAddrV4;
+
+use crate::{Fingerprint, Instant};
 
 /// The state of the tunnel to one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub enum FailureReason {
     AlertFromPeer,
     /// The peer broke the protocol after authenticating.
     Protocol,
+    /// No endpoint is configured and the peer has not called us: nothing to try.
+    NoEndpoint,
 }
 
 impl FailureReason {
@@ -54,6 +58,7 @@ impl FailureReason {
             FailureReason::NoResponse => "no-response",
             FailureReason::AlertFromPeer => "alert-from-peer",
             FailureReason::Protocol => "protocol",
+            FailureReason::NoEndpoint => "no-endpoint",
         }
     }
 }
@@ -71,6 +76,24 @@ pub struct PeerStatus {
     pub last_authenticated: Option<Instant>,
     /// Why the last failed handshake failed.
     pub last_failure: Option<FailureReason>,
+    /// Where records to the peer go now: the configured endpoint, or the address the
+    /// peer last authenticated from (a handshake or a record). `None`: not known yet.
+    pub endpoint: Option<SocketAddrV4>,
+    /// The configured endpoint, if any.
+    pub configured_endpoint: Option<SocketAddrV4>,
+    /// Times the endpoint moved to a new address ("endpoint moved" events).
+    pub endpoint_moves: u64,
+    /// When it last moved.
+    pub last_move: Option<Instant>,
+    /// The pin the peer authenticated with in its last completed handshake.
+    pub pin_used: Option<Fingerprint>,
     /// The cipher suite of the session in use (OpenSSL's name), while one is.
     pub suite: Option<&'static str>,
+}
+
+impl PeerStatus {
+    /// The endpoint was learned from the peer rather than configured.
+    pub fn endpoint_learned(&self) -> bool {
+        self.endpoint.is_some() && self.endpoint != self.configured_endpoint
+    }
 }

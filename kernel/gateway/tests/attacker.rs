@@ -160,9 +160,15 @@ fn garbage_on_wan_is_counted_and_changes_nothing() {
         200,
         "every garbage datagram counted"
     );
-    assert_eq!(c.dropped(DropReason::UnknownPeer), 50);
+    // From an address that is no peer's endpoint: tried against the sessions up to
+    // the source's burst, refused unlooked-at after it; none moved an endpoint.
+    let burst = vnetcrypt_gateway::admission::PER_SOURCE_BURST as u64;
+    assert_eq!(c.dropped(DropReason::UnknownPeer), burst);
+    assert_eq!(c.dropped(DropReason::SourceLimited), 50 - burst);
+    assert_eq!(c.endpoint_moves, 0);
     let st = w.nodes[0].gw.peer_status(pa).unwrap();
     assert_eq!(st.state, PeerState::Up);
+    assert_eq!(st.endpoint, Some(wan_ep(1)));
     w.send(a1, pkt::udp(ia, ib, 1, 2, b"still", false));
     w.run(20);
     assert_eq!(w.udp_received(b1), vec![b"up".to_vec(), b"still".to_vec()]);

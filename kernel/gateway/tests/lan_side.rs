@@ -217,17 +217,19 @@ fn peer_configuration_is_checked() {
     let gw = &mut w.nodes[0].gw;
     let base = PeerConfig {
         name: "gw9".into(),
-        endpoint: "192.0.2.9:4433".parse().unwrap(),
+        endpoint: Some("192.0.2.9:4433".parse().unwrap()),
         fingerprint: vnetcrypt_gateway::Fingerprint([1; 32]),
+        second_pin: None,
         prefixes: vec!["10.9.0.0/24".parse().unwrap()],
         enforcement: None,
+        transit: false,
     };
     let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
     let mut c = base.clone();
     c.name = "gw1".into();
     assert_eq!(gw.add_peer(c), Err(PeerError::DuplicateName));
     let mut c = base.clone();
-    c.endpoint = "192.0.2.2:4433".parse().unwrap();
+    c.endpoint = Some("192.0.2.2:4433".parse().unwrap());
     assert_eq!(gw.add_peer(c), Err(PeerError::DuplicateEndpoint));
     let mut c = base.clone();
     c.prefixes = vec![p("10.2.0.0/24")];
@@ -254,10 +256,15 @@ fn many_peers_route_by_longest_prefix() {
     // Peers up to the limit (never reachable), the last owning the upper half of B's /24.
     let far = |i: u32, prefix| PeerConfig {
         name: format!("far{i}"),
-        endpoint: SocketAddrV4::new(Ipv4Addr::new(192, 0, 3, (i % 250) as u8), 5000 + i as u16),
+        endpoint: Some(SocketAddrV4::new(
+            Ipv4Addr::new(192, 0, 3, (i % 250) as u8),
+            5000 + i as u16,
+        )),
         fingerprint: vnetcrypt_gateway::Fingerprint([i as u8; 32]),
+        second_pin: None,
         prefixes: vec![prefix],
         enforcement: None,
+        transit: false,
     };
     let last = MAX_PEERS as u32 - 2;
     for i in 0..=last {

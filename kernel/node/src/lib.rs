@@ -20,7 +20,7 @@ pub mod packet;
 pub mod platform;
 pub mod port;
 
-pub use management::disk::{BlockDevice, IoError, SECTOR};
+pub use management::disk::{choose_config_disk, BlockDevice, IoError, SECTOR};
 pub use net::{PortSlot, QUEUE_SIZE};
 pub use node::{Node, Options};
 pub use packet::PacketBuf;

@@ -192,7 +192,6 @@ impl Node {
         if added.is_empty() && removed.is_empty() && !rotated {
             return;
         }
-        self.dp.watch.config_changed();
         let mut data = Vec::new();
         let mut message = String::from("configuration changed:");
         if !added.is_empty() {
@@ -233,6 +232,7 @@ impl Node {
             Command::Show(View::Peer(name)) => {
                 Some(dp.write_peers(&mgmt.config, Some(name), now, w))
             }
+            Command::Show(View::Routes) => Some(dp.write_routes(&mgmt.config, now, w)),
             Command::Show(View::Sessions) => Some(dp.write_sessions(&mgmt.config, now, w)),
             Command::Show(View::Counters) => Some(dp.write_counters(net, now, w)),
             Command::Show(View::Flows) => Some(dp.write_flows(now, w)),
@@ -258,6 +258,9 @@ impl Node {
             }
             Some(Changed::Identity) => {
                 dp.reconfigure(&mgmt.config, mgmt.engine_identity(), net, p, w)
+            }
+            Some(Changed::IdentityRotated) => {
+                dp.rotate_identity(&mgmt.config, mgmt.engine_identity(), net, p, w)
             }
             Some(Changed::Nothing) => {}
             None => return false,

@@ -1,5 +1,5 @@
 //! The node's management on the host: first identity and its persistence, `identity
-//! rotate`, `config reset`, `config save` refusals, the lock of an unreadable disk and
+//! next`/`rotate`/`retire`, `config reset`, `config save` refusals, the lock of an unreadable disk and
 //! `config initialize confirm`, a machine without a random source.
 
 mod sim;
@@ -50,22 +50,66 @@ fn the_first_identity_is_saved_at_once_and_survives_a_reboot() {
     assert_eq!(fingerprint(&mut node), Some(fp));
 }
 
+fn next_fingerprint(node: &mut Node) -> Option<String> {
+    run(node, "identity show")
+        .lines()
+        .find_map(|l| l.strip_prefix("next"))
+        .and_then(|f| f.split_whitespace().next())
+        .map(str::to_string)
+}
+
 #[test]
-fn identity_rotate_replaces_the_key_and_config_save_persists_it() {
+fn identity_next_rotate_retire_and_config_save_persists_both_keys() {
     let disk = MemDisk::blank(512);
     let (mut node, _) = boot(Some(Box::new(disk.clone())), platform(3));
     let old = fingerprint(&mut node).expect("an identity");
     let out = run(&mut node, "identity rotate");
-    assert!(out.contains("new identity"), "{out}");
-    let new = fingerprint(&mut node).expect("an identity");
-    assert_ne!(old, new);
+    assert!(out.contains("error: no next key"), "{out}");
+    let out = run(&mut node, "identity next");
+    assert!(out.contains("next identity; fingerprint"), "{out}");
+    assert!(
+        out.contains(&format!("handshakes still present {old}")),
+        "{out}"
+    );
+    let next = next_fingerprint(&mut node).expect("a next key");
+    assert_ne!(next, old);
+    assert!(out.contains(&format!("fingerprint {old},{next}")), "{out}");
+    assert_eq!(
+        fingerprint(&mut node),
+        Some(old.clone()),
+        "the current key serves"
+    );
+    assert!(run(&mut node, "identity next").contains("error: a next key exists"));
+    // Neither key is ever printed.
+    assert!(!run(&mut node, "identity show").contains("private"));
     assert!(run(&mut node, "config show").contains("unsaved changes"));
-    // Not saved yet: a reboot brings the old key back.
+    // Not saved yet: a reboot has no next key.
     let (mut again, _) = boot(Some(Box::new(disk.clone())), platform(4));
-    assert_eq!(fingerprint(&mut again), Some(old));
+    assert_eq!(next_fingerprint(&mut again), None);
     assert!(run(&mut node, "config save").contains("saved (slot"));
-    let (mut again, _) = boot(Some(Box::new(disk)), platform(5));
-    assert_eq!(fingerprint(&mut again), Some(new));
+    let (mut again, _) = boot(Some(Box::new(disk.clone())), platform(5));
+    assert_eq!(fingerprint(&mut again), Some(old.clone()));
+    assert_eq!(next_fingerprint(&mut again), Some(next.clone()));
+    // Rotate: the next key serves, the old one becomes the next; saved, both return.
+    let out = run(&mut node, "identity rotate");
+    assert!(
+        out.contains(&format!("handshakes now present {next}")),
+        "{out}"
+    );
+    assert_eq!(fingerprint(&mut node), Some(next.clone()));
+    assert_eq!(next_fingerprint(&mut node), Some(old.clone()));
+    run(&mut node, "config save");
+    let (mut again, _) = boot(Some(Box::new(disk.clone())), platform(6));
+    assert_eq!(fingerprint(&mut again), Some(next.clone()));
+    assert_eq!(next_fingerprint(&mut again), Some(old.clone()));
+    // Retire forgets the old key, for good once saved.
+    let out = run(&mut node, "identity retire");
+    assert!(out.contains(&format!("next key {old} forgotten")), "{out}");
+    assert!(run(&mut node, "identity retire").contains("error: no next key"));
+    run(&mut node, "config save");
+    let (mut again, _) = boot(Some(Box::new(disk)), platform(7));
+    assert_eq!(fingerprint(&mut again), Some(next));
+    assert_eq!(next_fingerprint(&mut again), None);
 }
 
 #[test]
@@ -103,8 +147,10 @@ fn an_unreadable_disk_locks_until_initialize_confirm() {
     assert_eq!(fingerprint(&mut node), None, "no identity while locked");
     let out = run(&mut node, "config save");
     assert!(out.contains("error: refused"), "{out}");
-    let out = run(&mut node, "identity rotate");
-    assert!(out.contains("error: refused"), "{out}");
+    for verb in ["next", "rotate", "retire"] {
+        let out = run(&mut node, &format!("identity {verb}"));
+        assert!(out.contains("error: refused"), "{out}");
+    }
     assert!(run(&mut node, "peers").contains("inactive"));
     // Nothing was written to what the disk holds.
     assert!(inner.0.borrow().iter().all(|&b| b == 0));
@@ -172,6 +218,6 @@ fn without_a_random_source_no_key_is_made() {
         "{out}"
     );
     assert_eq!(fingerprint(&mut node), None);
-    let out = run(&mut node, "identity rotate");
-    assert!(out.contains("error: no hardware random source"), "{out}");
+    let out = run(&mut node, "identity next");
+    assert!(out.contains("error: no identity yet"), "{out}");
 }

@@ -7,6 +7,10 @@ use core::net::Ipv4Addr;
 /// holds no more.
 pub const MAX_PEERS: usize = 64;
 
+/// At most this many routes on lan (`route add`): the configuration refuses more, and
+/// the gateway engine holds no more.
+pub const MAX_ROUTES: usize = 64;
+
 /// The destinations that count as private unless configured otherwise: RFC 1918 and
 /// RFC 6598 (shared address space, carrier-grade NAT).
 pub const DEFAULT_PRIVATE: [Ipv4Prefix; 4] = [

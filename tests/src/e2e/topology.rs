@@ -6,13 +6,12 @@
 //! gateways (so their defmt logs get decoded), removes every namespace, TAP device,
 //! bridge and process, and — when a test failed — says where the logs are.
 
-use super::gateway::{signal, Gateway, GatewaySpec};
-use crate::netns::{require_root, run, Netns, Proc, Tap};
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use super::gateway::{signal, Gateway};
+use super::network::{self, Network, Transfer};
+use crate::netns::{Netns, Proc, Tap};
+use std::io::Read;
 use std::time::{Duration, Instant};
-use vnetcrypt_tests::{garbage, kernel, repo_root, LogDir};
+use vnetcrypt_tests::LogDir;
 
 /// Not the default (4433), so the tests prove the configured port is the one used.
 pub const DTLS_PORT: u16 = 4444;
@@ -27,7 +26,7 @@ pub struct Side {
     pub host: &'static str,
     pub net: &'static str,
     pub wan_mac: &'static str,
-    lan_mac: &'static str,
+    pub lan_mac: &'static str,
 }
 
 pub const A: Side = Side {
@@ -45,6 +44,15 @@ pub const B: Side = Side {
     net: "10.2.0.0/24",
     wan_mac: "52:54:00:e2:0b:01",
     lan_mac: "52:54:00:e2:0b:02",
+};
+/// The third gateway of a mesh (issue 14).
+pub const C: Side = Side {
+    wan: "192.0.2.3",
+    lan: "10.3.0.1",
+    host: "10.3.0.10",
+    net: "10.3.0.0/24",
+    wan_mac: "52:54:00:e2:0c:01",
+    lan_mac: "52:54:00:e2:0c:02",
 };
 
 pub enum Fabric {
@@ -76,165 +84,41 @@ pub struct Topology {
     pub logs: LogDir,
 }
 
-/// The configuration statements a gateway is provisioned with.
-fn statements(me: &Side, peer: Option<(&Side, &str, &str)>) -> String {
-    let mut s = format!(
-        "interface wan address {}/24\ninterface lan address {}/24\nlisten port {DTLS_PORT}\nenforcement drop\n",
-        me.wan, me.lan
-    );
-    if let Some((other, name, fp)) = peer {
-        s += &format!(
-            "peer add {name} endpoint {}:{DTLS_PORT} fingerprint {fp} prefix {}\n",
-            other.wan, other.net
-        );
-    }
-    s
-}
-
-/// Builds a configuration disk with the host provisioning tool; returns the
-/// fingerprint it printed (the identity is kept when the disk already holds one).
-fn provision(statements: &str, conf: &Path, disk: &Path) -> String {
-    std::fs::write(conf, statements).expect("write provisioning statements");
-    let out = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "vnetcrypt-provision", "--", "build"])
-        .arg(conf)
-        .arg(disk)
-        .current_dir(repo_root())
-        .output()
-        .expect("run vnetcrypt-provision");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "vnetcrypt-provision failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("identity fingerprint: "))
-        .expect("a fingerprint line")
-        .to_string()
-}
-
 impl Topology {
     /// `tag`: two characters naming the test in interface names (which have 15).
+    /// Built by the general `Network` builder with two gateways pinning each other.
     pub fn build(test: &str, tag: &str, machines: [&str; 2], fabric: Fabric) -> Self {
-        require_root();
-        assert_eq!(tag.len(), 2, "tag {tag:?}");
-        let id = std::process::id() % 10_000;
-        let logs = LogDir::new(&format!("e2e-{test}"));
-        let dir = logs.path().to_path_buf();
-        let ns = |n: &str| format!("e2e-{tag}-{n}-{id}");
-        let (host_a, host_b, fabric_ns) = (
-            Netns::new(&ns("hA")),
-            Netns::new(&ns("hB")),
-            Netns::new(&ns("fab")),
-        );
-        let tap = |g: &str| Tap::new(&format!("e2{tag}{g}{id}"));
-        let (wan_a, lan_a, wan_b, lan_b) = (tap("Aw"), tap("Al"), tap("Bw"), tap("Bl"));
-
-        // Identities are generated now; each gateway then pins the other's.
-        let disk = |g: &str| dir.join(format!("gateway-{g}.disk"));
-        let conf = |g: &str| dir.join(format!("gateway-{g}.conf"));
-        let fp_a = provision(&statements(&A, None), &conf("A"), &disk("A"));
-        let fp_b = provision(&statements(&B, None), &conf("B"), &disk("B"));
-        let again_a = provision(
-            &statements(&A, Some((&B, "gw-b", &fp_b))),
-            &conf("A"),
-            &disk("A"),
-        );
-        let again_b = provision(
-            &statements(&B, Some((&A, "gw-a", &fp_a))),
-            &conf("B"),
-            &disk("B"),
-        );
-        assert_eq!((&again_a, &again_b), (&fp_a, &fp_b), "identity changed");
-
-        // VNETCRYPT_E2E_KERNEL: another kernel ELF (a developer's own build).
-        let elf: PathBuf = std::env::var_os("VNETCRYPT_E2E_KERNEL").map_or_else(kernel, Into::into);
-        let spec = |name, machine, side: &Side, wan: &Tap, lan: &Tap, disk: PathBuf| {
-            (
-                disk,
-                format!("tap={},mac={}", wan.name, side.wan_mac),
-                format!("tap={},mac={}", lan.name, side.lan_mac),
-                name,
-                machine,
-            )
-        };
-        let mut gateways = Vec::new();
-        for (d, wan_nic, lan_nic, name, machine) in [
-            spec("A", machines[0], &A, &wan_a, &lan_a, disk("A")),
-            spec("B", machines[1], &B, &wan_b, &lan_b, disk("B")),
-        ] {
-            let s = GatewaySpec {
-                name,
-                machine,
-                kernel: &elf,
-                disk: &d,
-                wan_nic,
-                lan_nic,
-            };
-            gateways.push(Gateway::boot(&s, &dir.join(format!("gateway-{name}"))));
-        }
-        let b = gateways.pop().expect("gateway B");
-        let a = gateways.pop().expect("gateway A");
-
-        // QEMU holds the TAP devices open: move them where they belong.
-        let mut lan_a = lan_a;
-        let mut lan_b = lan_b;
-        lan_a.move_to(&host_a, &format!("{}/24", A.host), 1500);
-        lan_b.move_to(&host_b, &format!("{}/24", B.host), 1500);
-        host_a.exec(&["ip", "route", "add", B.net, "via", A.lan]);
-        host_b.exec(&["ip", "route", "add", A.net, "via", B.lan]);
-        for t in [&wan_a, &wan_b] {
-            run(&["ip", "link", "set", &t.name, "netns", &fabric_ns.name]);
-        }
-        let (mut bridge, mut impairer) = (None, None);
-        match fabric {
-            Fabric::Bridge => {
-                let br = "fabric0";
-                // Ageing 0: the bridge learns no address and floods every frame,
-                // so a capture on the bridge sees all of them, like a hub.
-                #[rustfmt::skip]
-                fabric_ns.exec(&["ip", "link", "add", br, "type", "bridge", "ageing_time", "0"]);
-                fabric_ns.exec(&["ip", "addr", "add", &format!("{FABRIC_ADDR}/24"), "dev", br]);
-                fabric_ns.exec(&["ip", "link", "set", br, "up"]);
-                for t in [&wan_a, &wan_b] {
-                    fabric_ns.exec(&["ip", "link", "set", &t.name, "master", br, "up"]);
-                }
-                bridge = Some(br.to_string());
-            }
-            Fabric::Impaired {
-                loss,
-                dup,
-                reorder,
-                seed,
-            } => {
-                for t in [&wan_a, &wan_b] {
-                    fabric_ns.exec(&["ip", "link", "set", &t.name, "up"]);
-                }
-                let script = repo_root().join("qemu/netns-tools");
-                #[rustfmt::skip]
-                let p = fabric_ns.spawn(&[
-                    "python3", script.to_str().expect("UTF-8 path"), "impair", &wan_a.name, &wan_b.name,
-                    "--loss", &loss.to_string(), "--dup", &dup.to_string(),
-                    "--reorder", &reorder.to_string(), "--seed", &seed.to_string(),
-                ]);
-                impairer = Some(p);
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-        let lan_tap_a = lan_a.name.clone();
+        let mut net = Network::builder(test, tag)
+            .machines(&machines)
+            .fabric(fabric)
+            .build();
+        net.quiet(); // this wrapper's Drop says where the logs are
+        let Network {
+            impairer,
+            mut gateways,
+            taps,
+            mut hosts,
+            fabric,
+            fingerprints,
+            bridge,
+            lan_taps,
+            logs,
+            ..
+        } = net;
+        let (b, a) = (gateways.pop().expect("B"), gateways.pop().expect("A"));
+        let (host_b, host_a) = (hosts.pop().expect("hostB"), hosts.pop().expect("hostA"));
+        let [fp_a, fp_b]: [String; 2] = fingerprints.try_into().expect("two fingerprints");
         Self {
             impairer,
             a,
             b,
-            _taps: vec![wan_a, lan_a, wan_b, lan_b],
+            _taps: taps,
             host_a,
             host_b,
-            fabric: fabric_ns,
+            fabric,
             fingerprints: [fp_a, fp_b],
             bridge,
-            lan_tap_a,
+            lan_tap_a: lan_taps[0].clone(),
             logs,
         }
     }
@@ -263,17 +147,7 @@ impl Topology {
 
     /// `ping` from hostA to hostB; returns the replies.
     pub fn ping(&self, count: u32, interval: &str) -> u32 {
-        let count = count.to_string();
-        let out = self.host_a.output(&[
-            "ping", "-n", "-q", "-c", &count, "-i", interval, "-W", "2", B.host,
-        ]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.lines()
-            .find_map(|l| {
-                let (_, rest) = l.split_once("transmitted, ")?;
-                rest.split_whitespace().next()?.parse().ok()
-            })
-            .unwrap_or_else(|| panic!("no ping summary:\n{text}"))
+        network::ping(&self.host_a, B.host, count, interval)
     }
 
     /// Pings hostB from hostA once a second until a reply or `limit`; returns how
@@ -291,80 +165,20 @@ impl Topology {
     /// hostA sends `size` bytes (random, with `MARKER` in every KiB) to hostB over
     /// TCP; asserts they arrived whole (same length and SHA-256); returns the time.
     pub fn transfer(&self, size: usize, port: u16, limit: Duration) -> Duration {
-        let payload_path = self.logs.path().join("payload.bin");
-        let mut payload = garbage(size, 0x5eed, &[]);
-        for chunk in payload.chunks_mut(1024) {
-            let n = MARKER.len().min(chunk.len());
-            chunk[..n].copy_from_slice(&MARKER[..n]);
-        }
-        std::fs::write(&payload_path, &payload).expect("write the payload");
-        let script = repo_root().join("qemu/netns-tools");
-        let script = script.to_str().expect("UTF-8 path");
-        let (port, secs) = (port.to_string(), limit.as_secs().to_string());
-        #[rustfmt::skip]
-        let mut recv = self.host_b.spawn(&["python3", script, "tcp-recv", B.host, &port, "--timeout", &secs]);
-        // The sender starts once the receiver says it listens.
-        let mut recv_stdout = BufReader::new(recv.0.stdout.take().expect("piped stdout"));
-        let mut listening = String::new();
-        let _ = recv_stdout.read_line(&mut listening);
-        assert!(
-            listening.starts_with("listening"),
-            "tcp-recv did not start on hostB: {listening:?}"
-        );
-        let start = Instant::now();
-        #[rustfmt::skip]
-        let sent = self.host_a.output(&[
-            "python3", script, "tcp-send", B.host, &port, payload_path.to_str().expect("UTF-8"),
-            "--timeout", &secs,
-        ]);
-        let took = start.elapsed();
-        let (mut recv_out, mut recv_err) = (String::new(), String::new());
-        let _ = recv_stdout.read_to_string(&mut recv_out);
-        if let Some(mut e) = recv.0.stderr.take() {
-            let _ = e.read_to_string(&mut recv_err);
-        }
-        let received = recv.0.wait().expect("wait for tcp-recv");
-        let sent_out = String::from_utf8_lossy(&sent.stdout);
-        let sha = |t: &str| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("sha256 ").map(str::to_string))
-        };
-        assert!(
-            sent.status.success() && received.success(),
-            "TCP transfer of {size} bytes hostA -> hostB failed after {took:?}:\nsender: {sent_out}{}\nreceiver: {recv_out}{}\n{}",
-            String::from_utf8_lossy(&sent.stderr),
-            recv_err,
-            self.logs()
-        );
-        assert!(
-            recv_out.contains(&format!("received {size} bytes"))
-                && sha(&sent_out) == sha(&recv_out),
-            "the transfer arrived damaged:\nsender: {sent_out}\nreceiver: {recv_out}\n{}",
-            self.logs()
-        );
-        took
+        let dir = self.logs.path();
+        Transfer::start(dir, &self.host_a, &self.host_b, B.host, size, port, limit)
+            .finish(&self.logs())
     }
 
     /// The `flows` view of a gateway, as tuples (header and prompt left out).
     pub fn flows(gw: &mut Gateway) -> Vec<String> {
-        gw.cmd("flows")
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| l.split(',').count() == 13 && !l.starts_with("time,"))
-            .collect()
+        network::flows(gw)
     }
 }
 
 /// Tuples of hostA -> hostB flows with `protocol` (6 TCP, 1 ICMP) and `encryption`.
 pub fn flows_matching(flows: &[String], protocol: &str, encryption: &str) -> Vec<String> {
-    flows
-        .iter()
-        .filter(|t| {
-            let f: Vec<&str> = t.split(',').collect();
-            f[1] == A.host && f[2] == B.host && f[5] == protocol && f[8] == encryption
-        })
-        .cloned()
-        .collect()
+    network::flows_between(flows, A.host, B.host, protocol, encryption)
 }
 
 impl Drop for Topology {

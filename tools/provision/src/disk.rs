@@ -50,55 +50,84 @@ pub fn build(commands: &Path, disk: &Path) -> Result<(), String> {
             errors.len()
         ));
     }
-    let existing = read_slots(disk)?;
-    for (i, e) in existing.damaged() {
-        eprintln!("warning: {}: slot {i} {e}", disk.display());
-    }
-    // The appliance's own rule: only a blank disk gets a new identity; one whose
-    // slots were written but hold nothing valid is not silently replaced.
-    let plan = BootPlan::decide(DiskRead::Read(&existing), |k| {
-        SecretKey::from_slice(k).is_ok()
-    });
-    if let Some(reason) = plan.lock() {
-        return Err(format!(
-            "{}: {reason}; refusing to replace its identity (remove the file to provision a new appliance)",
-            disk.display()
-        ));
-    }
-    let identity = Zeroizing::new(
-        match existing.newest.as_ref().and_then(|(_, _, s)| s.identity) {
-            Some(key) => key,
-            None => SecretKey::random(&mut OsRng).to_bytes().into(),
-        },
-    );
+    let target = Target::open(disk)?;
     let mut canonical = String::new();
     config
         .write_statements(&mut canonical)
         .map_err(|_| "cannot render configuration")?;
-    let saved = Saved {
-        identity: Some(*identity),
-        text: canonical,
-    };
-    let (slot, seq) = existing.next_write();
-    let mut image = Zeroizing::new(vec![0u8; SLOT_SIZE]);
-    let n = store::encode(seq, &saved, &mut image).map_err(|e| e.to_string())?;
-
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(disk)
-        .map_err(|e| format!("{}: {e}", disk.display()))?;
-    if f.metadata().map(|m| m.len()).unwrap_or(0) < DISK_SIZE {
-        f.set_len(DISK_SIZE).map_err(|e| e.to_string())?;
-    }
-    f.seek(SeekFrom::Start((slot * SLOT_SIZE) as u64))
-        .map_err(|e| e.to_string())?;
-    f.write_all(&image[..n]).map_err(|e| e.to_string())?;
-    f.sync_all().map_err(|e| e.to_string())?;
-    println!("identity fingerprint: {}", fingerprint(&identity)?);
+    let (slot, seq) = target.write(&canonical)?;
+    println!("identity fingerprint: {}", fingerprint(&target.identity)?);
     println!("wrote slot {slot} (sequence {seq}) of {}", disk.display());
     Ok(())
+}
+
+/// A configuration disk about to be written: what it holds now and the identity the
+/// new configuration goes out with (the one it holds, or a new one for a new disk).
+pub struct Target<'a> {
+    path: &'a Path,
+    existing: store::Selection,
+    pub identity: Zeroizing<[u8; 32]>,
+}
+
+impl<'a> Target<'a> {
+    /// Reads `path` (absent: a new disk). The appliance's own rule applies: only a
+    /// blank disk gets a new identity; one whose slots were written but hold nothing
+    /// valid is not silently replaced.
+    pub fn open(path: &'a Path) -> Result<Self, String> {
+        let existing = read_slots(path)?;
+        for (i, e) in existing.damaged() {
+            eprintln!("warning: {}: slot {i} {e}", path.display());
+        }
+        let plan = BootPlan::decide(DiskRead::Read(&existing), |k| {
+            SecretKey::from_slice(k).is_ok()
+        });
+        if let Some(reason) = plan.lock() {
+            return Err(format!(
+                "{}: {reason}; refusing to replace its identity (remove the file to provision a new appliance)",
+                path.display()
+            ));
+        }
+        let identity = Zeroizing::new(
+            match existing.newest.as_ref().and_then(|(_, _, s)| s.identity) {
+                Some(key) => key,
+                None => SecretKey::random(&mut OsRng).to_bytes().into(),
+            },
+        );
+        Ok(Self {
+            path,
+            existing,
+            identity,
+        })
+    }
+
+    /// Writes `text` (statements) with the identity into the slot the appliance would
+    /// write next; returns the slot and sequence number.
+    pub fn write(&self, text: &str) -> Result<(usize, u64), String> {
+        let disk = self.path;
+        let saved = Saved {
+            identity: Some(*self.identity),
+            // A disk written by this tool starts without a pending rotation.
+            next_identity: None,
+            text: text.to_string(),
+        };
+        let (slot, seq) = self.existing.next_write();
+        let mut image = Zeroizing::new(vec![0u8; SLOT_SIZE]);
+        let n = store::encode(seq, &saved, &mut image).map_err(|e| e.to_string())?;
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(disk)
+            .map_err(|e| format!("{}: {e}", disk.display()))?;
+        if f.metadata().map(|m| m.len()).unwrap_or(0) < DISK_SIZE {
+            f.set_len(DISK_SIZE).map_err(|e| e.to_string())?;
+        }
+        f.seek(SeekFrom::Start((slot * SLOT_SIZE) as u64))
+            .map_err(|e| e.to_string())?;
+        f.write_all(&image[..n]).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        Ok((slot, seq))
+    }
 }
 
 pub fn show(disk: &Path) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! ```text
 //! vnetcrypt-provision build COMMANDS_FILE DISK   build a config disk; prints the fingerprint
 //! vnetcrypt-provision show DISK                  print the fingerprint and configuration of a disk
+//! vnetcrypt-provision fleet INVENTORY OUTDIR      one disk per gateway of a fleet, and a summary
 //! ```
 //!
 //! The disk holds the appliance's two configuration slots (see `vnetcrypt_config::store`).
@@ -10,15 +11,23 @@
 //! disk, and prints only the public fingerprint, so peers can pin it before first boot.
 //! If DISK already holds a configuration, its identity is kept (re-provisioning does not
 //! change the fingerprint) and the new configuration goes to the other slot.
+//!
+//! `fleet` reads an inventory of gateways (`inventory.rs` describes its lines), and
+//! writes `OUTDIR/NAME.disk` for each, with every peer's pin in place, plus
+//! `OUTDIR/summary.txt` (name, role, wan endpoint, fingerprint, prefixes).
 
 use std::process::ExitCode;
 
 mod disk;
+mod fleet;
+mod inventory;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  vnetcrypt-provision build COMMANDS_FILE DISK\n  vnetcrypt-provision show DISK\n\n\
-         COMMANDS_FILE holds console configuration statements, one per line ('#' starts a comment)."
+        "usage:\n  vnetcrypt-provision build COMMANDS_FILE DISK\n  vnetcrypt-provision show DISK\n  \
+         vnetcrypt-provision fleet INVENTORY OUTDIR\n\n\
+         COMMANDS_FILE holds console configuration statements, one per line ('#' starts a comment).\n\
+         INVENTORY lists the gateways of a fleet (see README, \"Provisioning a fleet\")."
     );
     ExitCode::from(2)
 }
@@ -33,6 +42,7 @@ fn main() -> ExitCode {
     {
         ["build", commands, disk] => disk::build(commands.as_ref(), disk.as_ref()),
         ["show", disk] => disk::show(disk.as_ref()),
+        ["fleet", inventory, out] => fleet::run(inventory.as_ref(), out.as_ref()),
         _ => return usage(),
     };
     match result {

@@ -1,6 +1,8 @@
 //! lan → wan: ARP, enforcement, MSS clamping, DF/fragmentation, sealing.
 
-use smoltcp::wire::{ArpOperation, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol};
+use smoltcp::wire::{
+    ArpOperation, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpProtocol,
+};
 
 use super::peers::slot_in;
 use super::{Gateway, TxItem, Verdict, ETH, SLOT};
@@ -12,6 +14,7 @@ use crate::icmp;
 use crate::mss;
 use crate::peer::PeerId;
 use crate::policy::{self, Outbound, PeerFacts};
+use crate::route::LanHop;
 use crate::session::SessionLayer;
 use crate::Instant;
 
@@ -66,7 +69,8 @@ impl<L: SessionLayer> Gateway<L> {
         else {
             return self.drop_for(DropReason::MalformedFrame, None);
         };
-        if self.lan.contains(spa) && spa != self.cfg.lan_ip && sha.is_unicast() {
+        // Only on-link addresses have MACs here; a routed address is its router's.
+        if self.on_link(spa) && spa != self.cfg.lan_ip && sha.is_unicast() {
             self.neighbours.learn(now, spa, sha);
             self.arp_resolved(spa, sha);
         }
@@ -106,10 +110,23 @@ impl<L: SessionLayer> Gateway<L> {
             return self.drop_for(DropReason::MalformedPacket, None);
         }
         let ip_len = usize::from(p.total_len());
-        let (dst, df) = (p.dst_addr(), p.dont_frag());
+        let (src, dst, df) = (p.src_addr(), p.dst_addr(), p.dont_frag());
         let tcp = p.next_header() == IpProtocol::Tcp;
         if dst == self.cfg.lan_ip {
             return self.drop_for(DropReason::ToAppliance, None);
+        }
+        if let Some(LanHop::Via(via)) = self.lan.lookup(src).copied() {
+            // A routed source speaks only through its router.
+            let from = EthernetAddress::from_bytes(&buf[off + 6..off + 12]);
+            match self.neighbours.lookup(now, via) {
+                Some(mac) if mac == from => {}
+                known => {
+                    if known.is_none() {
+                        self.arp_request(now, via);
+                    }
+                    return self.drop_for(DropReason::LanSpoofed, None);
+                }
+            }
         }
         let global = self.cfg.enforcement;
         let peer = self.owners.lookup(dst).copied();
@@ -159,8 +176,8 @@ impl<L: SessionLayer> Gateway<L> {
                 if waiting {
                     return self.enqueue_waiting(now, id, buf, ip_off, ip_len);
                 }
-                let to = match self.slot(id) {
-                    Some(s) => s.cfg.endpoint,
+                let to = match self.slot(id).and_then(|s| s.endpoint) {
+                    Some(to) => to,
                     None => return self.drop_for(DropReason::SealFailed, Some(id)),
                 };
                 self.record_flow(

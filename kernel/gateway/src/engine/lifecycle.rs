@@ -27,6 +27,13 @@ impl<L: SessionLayer> Gateway<L> {
         if slot.link == Link::Up {
             return;
         }
+        if slot.endpoint.is_none() {
+            // Nowhere to call: the peer calls us (its handshake comes through the
+            // front door for unknown addresses); packets wait as for a handshake.
+            slot.current = None;
+            slot.set_attempt(Attempt::Awaiting { started: now }, now);
+            return;
+        }
         slot.current = Some(self.layer.connect(now, &slot.cfg));
         slot.pending = None;
         slot.set_attempt(
@@ -37,6 +44,22 @@ impl<L: SessionLayer> Gateway<L> {
             now,
         );
         slot.counters.handshakes_started += 1;
+    }
+
+    /// Rekeys every up tunnel now, by a new handshake where the session layer needs
+    /// one (make before break: the current session carries traffic until the new one
+    /// takes over). After an identity rotation, so that new sessions authenticate
+    /// with the new key. Returns how many tunnels started a rekey.
+    pub fn rekey_all(&mut self, now: Instant) -> usize {
+        let layer = &mut self.layer;
+        let mut n = 0;
+        for slot in self.peers.iter_mut().flatten() {
+            if slot.link == Link::Up {
+                rekey(layer, slot, now);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// When [`Gateway::handle_timeout`] is next due.
@@ -57,7 +80,7 @@ impl<L: SessionLayer> Gateway<L> {
             }
             min(slot.previous.as_ref().map(|(_, until)| *until));
             match slot.attempt() {
-                Some(Attempt::Running { started, .. }) => {
+                Some(Attempt::Running { started, .. } | Attempt::Awaiting { started }) => {
                     min(Some(started + cfg.handshake_timeout))
                 }
                 Some(Attempt::Backoff { until }) => min(Some(until)),
@@ -73,6 +96,7 @@ impl<L: SessionLayer> Gateway<L> {
             .arp_wait
             .front()
             .map(|(w, _)| w.since + self.cfg.arp_timeout));
+        min(self.stranger_timeout());
         t
     }
 
@@ -84,6 +108,7 @@ impl<L: SessionLayer> Gateway<L> {
             self.peer_timers(now, id);
             self.update_peer(now, id);
         }
+        self.stranger_timers(now);
         self.expire_arp(now);
     }
 
@@ -113,6 +138,9 @@ impl<L: SessionLayer> Gateway<L> {
         let pending_stuck = slot.pending.as_ref().is_some_and(|s| !s.is_established())
             && now.saturating_since(slot.pending_started) >= cfg.handshake_timeout;
         if pending_stuck {
+            // Say why (a key no longer pinned after the peer's identity rotation
+            // reads `pin-mismatch`), though the current session goes on.
+            slot.last_failure = slot.pending.as_ref().and_then(|s| s.failure());
             slot.pending = None;
             slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;
@@ -127,6 +155,11 @@ impl<L: SessionLayer> Gateway<L> {
             {
                 let reason = slot.current.as_ref().and_then(|s| s.failure());
                 failed = Some(reason.unwrap_or(FailureReason::Timeout));
+            }
+            Some(Attempt::Awaiting { started })
+                if now.saturating_since(started) >= cfg.handshake_timeout =>
+            {
+                failed = Some(FailureReason::NoEndpoint);
             }
             Some(Attempt::Backoff { until }) if until <= now => retry = true,
             _ => {}
@@ -195,6 +228,7 @@ impl<L: SessionLayer> Gateway<L> {
             came_up(slot, now);
         }
         if slot.pending.as_ref().is_some_and(|s| s.is_failed()) {
+            slot.last_failure = slot.pending.as_ref().and_then(|s| s.failure());
             slot.pending = None;
             slot.pending_initiated = false;
             slot.counters.handshakes_failed += 1;
@@ -289,8 +323,12 @@ fn backoff(first: Duration, most: Duration, failures: u32) -> Duration {
     first.saturating_mul(1 << doublings).min(most.max(first))
 }
 
-/// A handshake completed: fresh keys, and the peer has just authenticated.
-fn came_up<S>(slot: &mut PeerSlot<S>, now: Instant) {
+/// A handshake completed: fresh keys, and the peer has just authenticated (with the pin
+/// its session names).
+fn came_up<S: Session>(slot: &mut PeerSlot<S>, now: Instant) {
+    if let Some(pin) = slot.current.as_ref().and_then(|s| s.peer_pin()) {
+        slot.pin_used = Some(pin);
+    }
     slot.keyed_at = now;
     slot.sealed_since_rekey = 0;
     slot.last_sent = now;
@@ -325,7 +363,7 @@ pub(super) fn rekey<L: SessionLayer>(layer: &mut L, slot: &mut PeerSlot<L::Sessi
     let theirs_unfinished = !slot.pending_initiated
         && slot.pending.as_ref().is_some_and(|s| !s.is_established())
         && now.saturating_since(slot.pending_started) >= PEER_HANDSHAKE_YIELDS_AFTER;
-    if by_new_session && (slot.pending.is_none() || theirs_unfinished) {
+    if by_new_session && slot.endpoint.is_some() && (slot.pending.is_none() || theirs_unfinished) {
         slot.pending = Some(layer.connect(now, &slot.cfg));
         slot.pending_initiated = true;
         slot.pending_started = now;

@@ -1,7 +1,8 @@
 //! The gateway engine: sans-IO, driven by the kernel's main loop (or a simulation).
 //!
 //! - [`Gateway::handle_lan_frame`]: an Ethernet frame from the protected lan.
-//! - [`Gateway::handle_wan_datagram`]: a UDP payload from a peer's wan endpoint.
+//! - [`Gateway::handle_wan_datagram`]: a UDP payload from wan (a peer, or a peer that
+//!   moved: `roam.rs`).
 //! - [`Gateway::handle_wan_packet`]: a plaintext IPv4 packet arriving on wan.
 //! - [`Gateway::poll_transmit`], [`Gateway::poll_timeout`], [`Gateway::handle_timeout`].
 //!
@@ -16,6 +17,9 @@ mod frame;
 mod lan;
 mod lifecycle;
 mod peers;
+mod roam;
+mod routes;
+mod transit;
 mod transmit;
 mod wan;
 
@@ -29,7 +33,9 @@ use smoltcp::wire::{EthernetAddress, IpProtocol, TcpPacket, UdpPacket};
 pub use config::GatewayConfig;
 pub use frame::{FrameVerdict, WanNeighbours};
 use peers::{slot_in, PeerSlot};
+use roam::Stranger;
 
+use crate::admission::SourceLimiter;
 use crate::arp::Neighbours;
 use crate::counters::{Counters, DropReason, PeerCounters};
 use crate::flow::{FlowEvent, FlowKey, FlowStats, FlowTable};
@@ -38,9 +44,10 @@ use crate::lpm::PrefixTable;
 use crate::peer::{PeerConfig, PeerError, PeerId};
 use crate::policy::SessionState;
 use crate::queue::PacketQueue;
+use crate::route::LanHop;
 use crate::session::{Session, SessionLayer};
 use crate::status::PeerStatus;
-use crate::{Enforcement, Instant, MAX_PEERS};
+use crate::{Enforcement, Fingerprint, Instant, MAX_PEERS};
 
 /// Largest packet (IPv4) or frame the engine queues with a standard wan MTU; a larger
 /// `wan_mtu` (up to [`MAX_MTU`]) makes the engine's own queues that large (see
@@ -99,6 +106,8 @@ enum TxItem {
     Lan,
     /// A datagram for this peer's endpoint, complete (a stateless cookie answer).
     Reply(PeerId),
+    /// A stateless cookie answer to an address that is no peer's endpoint.
+    ReplyTo(SocketAddrV4),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +122,17 @@ pub struct Gateway<L: SessionLayer> {
     layer: L,
     peers: Vec<Option<PeerSlot<L::Session>>>,
     owners: PrefixTable<PeerId>,
+    /// Each peer's current endpoint (configured or learned), to its peer.
     endpoints: BTreeMap<SocketAddrV4, PeerId>,
-    lan: PrefixTable<()>,
+    /// Every peer's pins: what a handshake from an unknown address may authenticate
+    /// with.
+    all_pins: Vec<Fingerprint>,
+    /// Handshakes from addresses that are no peer's endpoint, until they complete.
+    strangers: Vec<Stranger<L::Session>>,
+    /// Admits datagrams from unknown addresses, per source and in all.
+    admission: SourceLimiter,
+    /// The protected set: on-link prefixes and routed ones, and how each is reached.
+    lan: PrefixTable<LanHop>,
     neighbours: Neighbours,
     arp_wait: PacketQueue<ArpWait>,
     arp_asked: heapless::FnvIndexMap<Ipv4Addr, Instant, 32>,
@@ -161,7 +179,7 @@ impl<L: SessionLayer> Gateway<L> {
         let slot = SLOT.max(cfg.wan_mtu);
         let mut lan = PrefixTable::new();
         for p in &cfg.lan_prefixes {
-            lan.insert(*p, ());
+            lan.insert(*p, LanHop::OnLink);
         }
         Self {
             neighbours: Neighbours::new(cfg.neighbour_lifetime),
@@ -177,6 +195,9 @@ impl<L: SessionLayer> Gateway<L> {
             peers: Vec::new(),
             owners: PrefixTable::new(),
             endpoints: BTreeMap::new(),
+            all_pins: Vec::new(),
+            strangers: Vec::new(),
+            admission: SourceLimiter::new(),
             lan,
             layer,
             cfg,
@@ -204,7 +225,7 @@ impl<L: SessionLayer> Gateway<L> {
             if p.cfg.name == cfg.name {
                 return Err(PeerError::DuplicateName);
             }
-            if p.cfg.endpoint == cfg.endpoint {
+            if cfg.endpoint.is_some() && p.cfg.endpoint == cfg.endpoint {
                 return Err(PeerError::DuplicateEndpoint);
             }
         }
@@ -212,7 +233,7 @@ impl<L: SessionLayer> Gateway<L> {
             if self.owners.iter().any(|(p, _)| p == prefix) {
                 return Err(PeerError::PrefixTaken(*prefix));
             }
-            if self.cfg.lan_prefixes.iter().any(|l| l.overlaps(prefix)) {
+            if self.lan.iter().any(|(l, _)| l.overlaps(prefix)) {
                 return Err(PeerError::OverlapsLan(*prefix));
             }
         }
@@ -228,8 +249,12 @@ impl<L: SessionLayer> Gateway<L> {
         for prefix in &cfg.prefixes {
             self.owners.insert(*prefix, id);
         }
-        self.endpoints.insert(cfg.endpoint, id);
+        let endpoint = cfg.endpoint;
         self.peers[idx] = Some(PeerSlot::new(cfg, self.cfg.session_queue, SLOT));
+        if let Some(ep) = endpoint {
+            self.bind_endpoint(id, ep);
+        }
+        self.collect_pins();
         Ok(id)
     }
 
@@ -241,8 +266,77 @@ impl<L: SessionLayer> Gateway<L> {
             .and_then(Option::take)
             .ok_or(PeerError::Unknown)?;
         self.owners.retain(|_, owner| *owner != id);
-        self.endpoints.remove(&slot.cfg.endpoint);
+        self.endpoints.retain(|_, owner| *owner != id);
+        self.collect_pins();
         Ok(slot.cfg)
+    }
+
+    /// Sets a peer's configured endpoint (`None`: it calls us). Its sessions keep
+    /// running; records go to the new endpoint from now on (a learned address is
+    /// replaced by it).
+    pub fn set_peer_endpoint(
+        &mut self,
+        id: PeerId,
+        endpoint: Option<SocketAddrV4>,
+    ) -> Result<(), PeerError> {
+        let taken = self
+            .peers()
+            .any(|(other, p)| other != id && endpoint.is_some() && p.endpoint == endpoint);
+        if taken {
+            return Err(PeerError::DuplicateEndpoint);
+        }
+        let s = self.slot_mut(id).ok_or(PeerError::Unknown)?;
+        s.cfg.endpoint = endpoint;
+        match endpoint {
+            Some(ep) => self.bind_endpoint(id, ep),
+            None => {
+                // Keep an address the peer authenticated from (a learned one, or the
+                // configured one its tunnel runs on); forget one nobody confirmed.
+                let confirmed = s.moves > 0 || s.link == peers::Link::Up;
+                if !confirmed {
+                    s.endpoint = None;
+                    self.endpoints.retain(|_, owner| *owner != id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the identities a peer may authenticate with. Its sessions keep running
+    /// unless they were authenticated with a key no longer pinned: those end now, and
+    /// a new handshake follows on demand.
+    pub fn set_peer_pins(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        fingerprint: Fingerprint,
+        second: Option<Fingerprint>,
+    ) -> Result<(), PeerError> {
+        let s = self.slot_mut(id).ok_or(PeerError::Unknown)?;
+        s.cfg.fingerprint = fingerprint;
+        s.cfg.second_pin = second.filter(|p| *p != fingerprint);
+        let unpinned = |sess: &L::Session| {
+            sess.peer_pin()
+                .is_some_and(|fp| fp != fingerprint && Some(fp) != second)
+        };
+        let ended = s.current.as_ref().is_some_and(unpinned);
+        if ended {
+            s.current = None;
+            s.pending = None;
+            s.pin_used = None;
+            s.set_link(peers::Link::Idle, now);
+        }
+        if s.pending.as_ref().is_some_and(unpinned) {
+            s.pending = None;
+        }
+        if s.previous.as_ref().is_some_and(|(p, _)| unpinned(p)) {
+            s.previous = None;
+        }
+        self.collect_pins();
+        if ended {
+            self.start_handshake(now, id);
+        }
+        Ok(())
     }
 
     /// A peer's configuration.
@@ -358,6 +452,29 @@ impl<L: SessionLayer> Gateway<L> {
 
     fn peer_by_endpoint(&self, ep: SocketAddrV4) -> Option<PeerId> {
         self.endpoints.get(&ep).copied()
+    }
+
+    /// Makes `ep` peer `id`'s current endpoint (and no other peer's).
+    fn bind_endpoint(&mut self, id: PeerId, ep: SocketAddrV4) {
+        self.endpoints.retain(|_, owner| *owner != id);
+        if let Some(other) = self.endpoints.insert(ep, id).filter(|o| *o != id) {
+            if let Some(s) = self.slot_mut(other) {
+                s.endpoint = None;
+            }
+        }
+        if let Some(s) = self.slot_mut(id) {
+            s.endpoint = Some(ep);
+        }
+    }
+
+    fn collect_pins(&mut self) {
+        let pins: Vec<Fingerprint> = self
+            .peers
+            .iter()
+            .flatten()
+            .flat_map(|s| s.cfg.pins())
+            .collect();
+        self.all_pins = pins;
     }
 
     fn drop_for(&mut self, reason: DropReason, peer: Option<PeerId>) -> Verdict<'static> {

@@ -1,6 +1,7 @@
 //! Per-peer runtime state: sessions, the tunnel's state, the queue of packets waiting
 //! for a session, counters.
 
+use core::net::SocketAddrV4;
 use core::time::Duration;
 
 use crate::counters::PeerCounters;
@@ -9,8 +10,8 @@ use crate::policy::SessionState;
 use crate::queue::PacketQueue;
 use crate::session::Session;
 use crate::status::{FailureReason, PeerState, PeerStatus};
-use crate::Enforcement;
 use crate::Instant;
+use crate::{Enforcement, Fingerprint};
 
 /// The tunnel to one peer. Only authenticated input (a completed handshake, an opened
 /// record) or the engine's own timers move it.
@@ -35,12 +36,24 @@ pub(crate) enum Attempt {
     Running { started: Instant, ours: bool },
     /// The last attempt failed: the next one starts at `until`.
     Backoff { until: Instant },
+    /// No address to call (no endpoint configured, none learned): we wait since
+    /// `started` for the peer to call us; after the handshake timeout this counts as
+    /// a failed attempt (the waiting packets take the enforcement's way).
+    Awaiting { started: Instant },
 }
 
 /// One configured peer and its sessions.
 #[derive(Debug)]
 pub(crate) struct PeerSlot<S> {
     pub cfg: PeerConfig,
+    /// Where records to the peer go: the configured endpoint until the peer
+    /// authenticates from another address, then that one (as WireGuard roams).
+    pub endpoint: Option<SocketAddrV4>,
+    /// Times `endpoint` moved, and when it last did.
+    pub moves: u64,
+    pub last_move: Option<Instant>,
+    /// The pin the peer authenticated with in its last completed handshake.
+    pub pin_used: Option<Fingerprint>,
     pub link: Link,
     /// When `link` last changed state.
     pub since: Instant,
@@ -83,6 +96,10 @@ pub(crate) struct PeerSlot<S> {
 impl<S: Session> PeerSlot<S> {
     pub fn new(cfg: PeerConfig, queue: usize, slot: usize) -> Self {
         Self {
+            endpoint: cfg.endpoint,
+            moves: 0,
+            last_move: None,
+            pin_used: None,
             cfg,
             link: Link::Idle,
             since: Instant::ZERO,
@@ -177,6 +194,11 @@ impl<S: Session> PeerSlot<S> {
                 .as_ref()
                 .filter(|s| s.is_established())
                 .and_then(|s| s.suite()),
+            endpoint: self.endpoint,
+            configured_endpoint: self.cfg.endpoint,
+            endpoint_moves: self.moves,
+            last_move: self.last_move,
+            pin_used: self.pin_used,
         }
     }
 

@@ -83,7 +83,7 @@ impl<L: SessionLayer> Gateway<L> {
             s.keepalive_owed = false;
         }
         let id = PeerId(due as u16);
-        let to = self.slot(id)?.cfg.endpoint;
+        let to = self.slot(id)?.endpoint?;
         let region = buf.get_mut(..Self::HEADROOM + Self::TAILROOM)?;
         match self.seal_record(now, id, region, 0) {
             Ok(n) => {
@@ -110,20 +110,31 @@ impl<L: SessionLayer> Gateway<L> {
     /// bytes): handshake flights, queued frames and fragments, then packets that waited
     /// for a session now established.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((to, n)) = self.poll_stranger(now, buf) {
+            self.counters.wan.tx(n);
+            return Some(Transmit {
+                destination: Destination::Peer(to),
+                len: n,
+            });
+        }
         for i in 0..self.peers.len() {
             let Some(slot) = self.peers[i].as_mut() else {
                 continue;
             };
-            for s in [slot.current.as_mut(), slot.pending.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(n) = s.poll_transmit(now, buf) {
-                    self.counters.wan.tx(n);
-                    return Some(Transmit {
-                        destination: Destination::Peer(slot.cfg.endpoint),
-                        len: n,
-                    });
+            // A session exists only toward an address: one we called, or the one the
+            // peer's handshake came from.
+            if let Some(to) = slot.endpoint {
+                for s in [slot.current.as_mut(), slot.pending.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = s.poll_transmit(now, buf) {
+                        self.counters.wan.tx(n);
+                        return Some(Transmit {
+                            destination: Destination::Peer(to),
+                            len: n,
+                        });
+                    }
                 }
             }
             // Records that overtook a handshake, opened now that it has keys.
@@ -145,18 +156,25 @@ impl<L: SessionLayer> Gateway<L> {
                     s.counters.opened_bytes += n as u64;
                 }
                 let base = buf.as_ptr() as usize;
-                let frame = match self.forward_inner(now, id, buf, h, n) {
-                    Verdict::ToLan { frame } => Some((frame.as_ptr() as usize - base, frame.len())),
+                let out = match self.forward_inner(now, id, buf, h, n) {
+                    Verdict::ToLan { frame } => Some((
+                        Destination::Lan,
+                        frame.as_ptr() as usize - base,
+                        frame.len(),
+                    )),
+                    // Relayed to another peer (transit).
+                    Verdict::ToPeer { to, datagram } => Some((
+                        Destination::Peer(to),
+                        datagram.as_ptr() as usize - base,
+                        datagram.len(),
+                    )),
                     _ => None,
                 };
                 self.counters.bytes_copied += n as u64;
-                if let Some((start, len)) = frame {
+                if let Some((destination, start, len)) = out {
                     buf.copy_within(start..start + len, 0);
                     self.counters.bytes_copied += len as u64;
-                    return Some(Transmit {
-                        destination: Destination::Lan,
-                        len,
-                    });
+                    return Some(Transmit { destination, len });
                 }
                 // Parked for ARP or dropped (counted): look for more.
                 return self.poll_transmit(now, buf);
@@ -193,9 +211,14 @@ impl<L: SessionLayer> Gateway<L> {
                         len: n,
                     });
                 }
-                TxItem::Reply(id) => {
+                TxItem::Reply(_) | TxItem::ReplyTo(_) => {
                     let (_, n) = self.tx.pop_into(buf, 0)?;
-                    let Some(to) = self.slot(id).map(|s| s.cfg.endpoint) else {
+                    let to = match item {
+                        TxItem::Reply(id) => self.slot(id).and_then(|s| s.endpoint),
+                        TxItem::ReplyTo(to) => Some(to),
+                        _ => None,
+                    };
+                    let Some(to) = to else {
                         continue;
                     };
                     self.counters.wan.tx(n);
@@ -254,7 +277,10 @@ impl<L: SessionLayer> Gateway<L> {
             self.drop_for(DropReason::TxQueueFull, Some(id));
             return None;
         }
-        let to = self.slot(id)?.cfg.endpoint;
+        let Some(to) = self.slot(id)?.endpoint else {
+            self.drop_for(DropReason::SealFailed, Some(id));
+            return None;
+        };
         match self.seal(now, id, buf, Self::HEADROOM, n) {
             Ok(r) => {
                 debug_assert_eq!(r.start, 0);

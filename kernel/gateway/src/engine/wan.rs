@@ -4,16 +4,60 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 
-use super::peers::{slot_in, Attempt, Link};
+use super::peers::{slot_in, Attempt, Link, PeerSlot};
+use super::roam::FromStranger;
 use super::{write_eth, ArpWait, Gateway, TxItem, Verdict, ETH};
-use crate::antispoof;
+use crate::antispoof::{self, InnerDestination};
 use crate::counters::DropReason;
 use crate::flowlog::{Direction, Encryption};
 use crate::mss;
 use crate::peer::PeerId;
 use crate::policy::{self, InboundClear};
 use crate::session::{Accepted, Received, Session, SessionError, SessionLayer};
-use crate::Instant;
+use crate::{Fingerprint, Instant};
+
+/// Whether our own handshake wins when both sides started one at once. Both sides must
+/// come to opposite answers from what each knows: its own identity and the other's
+/// pin (the one it last authenticated with, else the first) are the same pair seen
+/// from both ends, whatever NAT does to the addresses, and whether or not either knows
+/// the other's endpoint. A layer without an identity to tell falls back to the wan
+/// endpoints (the lower one wins), which only agree when nobody translates them.
+fn wins_tie<S>(own_pin: Option<Fingerprint>, ours: SocketAddrV4, slot: &PeerSlot<S>) -> bool {
+    match own_pin {
+        Some(own) => own.0 < slot.pin_used.unwrap_or(slot.cfg.fingerprint).0,
+        None => slot.endpoint.is_some_and(|theirs| ours < theirs),
+    }
+}
+
+/// Takes a handshake the peer started (its hello carried a valid cookie): the running
+/// attempt of a peer that is not up, or, make before break, the pending session of
+/// one that is (the current session stays in use until this completes).
+pub(super) fn install_theirs<S: Session>(slot: &mut PeerSlot<S>, session: S, now: Instant) {
+    if slot.link == Link::Up {
+        // A hello replacing an unfinished one of the peer's keeps its start time, so
+        // that a stream of hellos cannot keep a pending handshake alive.
+        let theirs_unfinished =
+            !slot.pending_initiated && slot.pending.as_ref().is_some_and(|s| !s.is_established());
+        if !theirs_unfinished {
+            slot.pending_started = now;
+        }
+        slot.pending = Some(session);
+        slot.pending_initiated = false;
+        slot.pending_drained = false;
+        slot.pending_opened = false;
+        slot.pending_switch_at = None;
+    } else {
+        slot.current = Some(session);
+        slot.pending = None;
+        slot.set_attempt(
+            Attempt::Running {
+                started: now,
+                ours: false,
+            },
+            now,
+        );
+    }
+}
 
 /// A keepalive received this long after our last record to its sender is answered.
 const KEEPALIVE_ANSWER_GAP: Duration = Duration::from_secs(1);
@@ -32,10 +76,18 @@ impl<L: SessionLayer> Gateway<L> {
         let Some(end) = off.checked_add(len).filter(|e| *e <= buf.len()) else {
             return self.drop_for(DropReason::OpenFailed, None);
         };
-        let Some(id) = self.peer_by_endpoint(from) else {
-            return self.drop_for(DropReason::UnknownPeer, None);
+        let (id, outcome) = match self.peer_by_endpoint(from) {
+            Some(id) => {
+                let outcome = self.feed_sessions(now, id, from, &mut buf[off..end]);
+                (id, outcome)
+            }
+            // Not a peer's endpoint: perhaps a peer that moved (see `roam.rs`).
+            None => match self.stranger_datagram(now, from, &mut buf[off..end]) {
+                FromStranger::Peer(id, outcome) => (id, outcome),
+                FromStranger::Consumed => return Verdict::Consumed,
+                FromStranger::Dropped(reason) => return self.drop_for(reason, None),
+            },
         };
-        let outcome = self.feed_sessions(now, id, &mut buf[off..end]);
         self.update_peer(now, id);
         match outcome {
             Ok(Received::Handshake) => Verdict::Consumed,
@@ -90,10 +142,11 @@ impl<L: SessionLayer> Gateway<L> {
         &mut self,
         now: Instant,
         id: PeerId,
+        from: SocketAddrV4,
         dg: &mut [u8],
     ) -> Result<Received, SessionError> {
         if L::is_initial(dg) {
-            return self.hello(now, id, dg);
+            return self.hello(now, id, from, dg);
         }
         self.offer(now, id, dg)
     }
@@ -181,17 +234,24 @@ impl<L: SessionLayer> Gateway<L> {
     /// A datagram with a ClientHello from the peer's endpoint (anyone can forge one).
     /// The layer answers it statelessly until the sender proves its address; a session
     /// it makes only ever becomes the running handshake or the pending one.
-    fn hello(&mut self, now: Instant, id: PeerId, dg: &mut [u8]) -> Result<Received, SessionError> {
+    fn hello(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        from: SocketAddrV4,
+        dg: &mut [u8],
+    ) -> Result<Received, SessionError> {
         let ours = self.cfg.wan_endpoint;
+        let own_pin = self.layer.own_pin();
         let Some(slot) = slot_in(&mut self.peers, id) else {
             return Err(SessionError::NotThisSession);
         };
-        // Simultaneous initiation (first contact, or rekeys by new handshake): the side
-        // with the lower endpoint keeps its own handshake; the other answers.
+        // Simultaneous initiation (first contact, or rekeys by new handshake): one side
+        // keeps its own handshake, the other answers.
         let racing = matches!(slot.attempt(), Some(Attempt::Running { ours: true, .. }))
             || (slot.pending_initiated
                 && slot.pending.as_ref().is_some_and(|s| !s.is_established()));
-        if racing && ours < slot.cfg.endpoint {
+        if racing && wins_tie(own_pin, ours, slot) {
             return Ok(Received::Handshake);
         }
         // A hello the peer retransmits (our answer was lost) belongs to the handshake
@@ -209,7 +269,8 @@ impl<L: SessionLayer> Gateway<L> {
                 return Ok(r);
             }
         }
-        let session = match self.layer.accept(now, &slot.cfg, dg, &mut self.reply) {
+        let pins: heapless::Vec<Fingerprint, 2> = slot.cfg.pins().collect();
+        let session = match self.layer.accept(now, from, &pins, dg, &mut self.reply) {
             Accepted::Session(s) => s,
             Accepted::Reply(n) => {
                 slot.counters.cookies_sent += 1;
@@ -222,31 +283,7 @@ impl<L: SessionLayer> Gateway<L> {
             Accepted::Ignored => return Err(SessionError::Invalid),
         };
         slot.counters.handshakes_started += 1;
-        if slot.link == Link::Up {
-            // Make before break: the current session stays in use until this completes.
-            // A hello replacing an unfinished one of the peer's keeps its start time, so
-            // that a stream of hellos cannot keep a pending handshake alive.
-            let theirs_unfinished = !slot.pending_initiated
-                && slot.pending.as_ref().is_some_and(|s| !s.is_established());
-            if !theirs_unfinished {
-                slot.pending_started = now;
-            }
-            slot.pending = Some(session);
-            slot.pending_initiated = false;
-            slot.pending_drained = false;
-            slot.pending_opened = false;
-            slot.pending_switch_at = None;
-        } else {
-            slot.current = Some(session);
-            slot.pending = None;
-            slot.set_attempt(
-                Attempt::Running {
-                    started: now,
-                    ours: false,
-                },
-                now,
-            );
-        }
+        install_theirs(slot, session, now);
         Ok(Received::Handshake)
     }
 
@@ -267,8 +304,10 @@ impl<L: SessionLayer> Gateway<L> {
         let ip_len = usize::from(p.total_len());
         let (src, dst) = (p.src_addr(), p.dst_addr());
         let tcp = p.next_header() == smoltcp::wire::IpProtocol::Tcp;
-        if let Err(reason) = antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
-            return self.drop_for(reason, Some(id));
+        match antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
+            Ok(InnerDestination::Lan) => {}
+            Ok(InnerDestination::Peer(to)) => return self.relay(now, id, to, buf, ip_off, ip_len),
+            Err(reason) => return self.drop_for(reason, Some(id)),
         }
         if tcp && mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {
             self.counters.mss_clamped += 1;
@@ -342,7 +381,8 @@ impl<L: SessionLayer> Gateway<L> {
         }
     }
 
-    /// Gives the packet an Ethernet header for its workload, or parks it for ARP.
+    /// Gives the packet an Ethernet header for its workload (or, for a routed
+    /// destination, its router), or parks it for ARP.
     fn deliver_lan<'b>(
         &mut self,
         now: Instant,
@@ -352,7 +392,10 @@ impl<L: SessionLayer> Gateway<L> {
         dst: Ipv4Addr,
         peer: Option<PeerId>,
     ) -> Verdict<'b> {
-        match self.neighbours.lookup(now, dst) {
+        // Routed destinations go to their router; the caller checked that `dst` is
+        // protected.
+        let next_hop = self.lan_next_hop(dst).unwrap_or(dst);
+        match self.neighbours.lookup(now, next_hop) {
             Some(mac) => {
                 let start = ip_off - ETH;
                 write_eth(&mut buf[start..ip_off], mac, self.cfg.lan_mac);
@@ -363,7 +406,7 @@ impl<L: SessionLayer> Gateway<L> {
             }
             None => {
                 let wait = ArpWait {
-                    next_hop: dst,
+                    next_hop,
                     since: now,
                 };
                 if self
@@ -373,7 +416,7 @@ impl<L: SessionLayer> Gateway<L> {
                 {
                     return self.drop_for(DropReason::ArpQueueFull, peer);
                 }
-                self.arp_request(now, dst);
+                self.arp_request(now, next_hop);
                 Verdict::Consumed
             }
         }

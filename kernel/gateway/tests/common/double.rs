@@ -743,7 +743,8 @@ impl SessionLayer for TestLayer {
     fn accept(
         &mut self,
         now: Instant,
-        peer: &PeerConfig,
+        _from: std::net::SocketAddrV4,
+        pins: &[Fingerprint],
         d: &mut [u8],
         _reply: &mut [u8],
     ) -> Accepted<TestSession> {
@@ -755,9 +756,13 @@ impl SessionLayer for TestLayer {
             return Accepted::Ignored;
         }
         let fl = usize::from(body[33]);
-        if body.len() != 34 + fl || body[34..] != peer.fingerprint.0 {
-            return Accepted::Ignored; // not the pinned identity
-        }
+        let Some(peer_fp) = pins
+            .iter()
+            .find(|p| body.len() == 34 + fl && body[34..] == p.0)
+        else {
+            return Accepted::Ignored; // not a pinned identity
+        };
+        let peer_fp = *peer_fp;
         let mut crand = [0u8; 32];
         crand.copy_from_slice(&body[1..33]);
         let srand = self.rng.bytes32();
@@ -772,7 +777,7 @@ impl SessionLayer for TestLayer {
             role: Role::Server,
             state: State::Handshaking,
             secret: self.secret,
-            peer_fp: peer.fingerprint,
+            peer_fp,
             my_fp: self.fingerprint,
             crand,
             srand,

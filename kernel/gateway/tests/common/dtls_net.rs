@@ -64,10 +64,15 @@ pub fn make_gateway(i: usize, ids: &[Identity; 2], seed: u64, rekey: Duration) -
     let j = 1 - i;
     gw.add_peer(PeerConfig {
         name: format!("gw{j}"),
-        endpoint: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, j as u8 + 1), 4433),
+        endpoint: Some(SocketAddrV4::new(
+            Ipv4Addr::new(192, 0, 2, j as u8 + 1),
+            4433,
+        )),
         fingerprint: ids[j].fingerprint(),
+        second_pin: None,
         prefixes: vec![Ipv4Prefix::new(Ipv4Addr::new(10, j as u8 + 1, 0, 0), 24).unwrap()],
         enforcement: None,
+        transit: false,
     })
     .unwrap();
     gw

@@ -6,6 +6,8 @@ pub mod double;
 pub mod dtls_net;
 pub mod frame_cases;
 pub mod frames;
+#[cfg(feature = "dtls")]
+pub mod nat_net;
 pub mod pair;
 pub mod pkt;
 pub mod sim;

@@ -165,10 +165,12 @@ impl World {
                         .gw
                         .add_peer(PeerConfig {
                             name: format!("gw{j}"),
-                            endpoint: wan_ep(j),
+                            endpoint: Some(wan_ep(j)),
                             fingerprint: fingerprint(j),
+                            second_pin: None,
                             prefixes: vec![prefix_j],
                             enforcement: None,
+                            transit: false,
                         })
                         .unwrap();
                     nodes[i].peers.push((j, id));
@@ -213,6 +215,35 @@ impl World {
             .nth(h)
             .unwrap()
             .0
+    }
+
+    /// Adds a workload (or a router) on gateway `node`'s lan; its index.
+    pub fn add_host(&mut self, node: usize, ip: Ipv4Addr, mac: EthernetAddress) -> usize {
+        self.hosts.push(Host {
+            mac,
+            ip,
+            node,
+            received: Vec::new(),
+            answers_arp: true,
+        });
+        self.hosts.len() - 1
+    }
+
+    /// Changes how gateway `on` configures its peer `of` (removed and added again).
+    pub fn change_peer(&mut self, on: usize, of: usize, f: impl FnOnce(&mut PeerConfig)) {
+        let id = self.peer_id(on, of);
+        let mut cfg = self.nodes[on].gw.remove_peer(id).unwrap();
+        f(&mut cfg);
+        let new_id = self.nodes[on].gw.add_peer(cfg).unwrap();
+        self.nodes[on].peers.retain(|(j, _)| *j != of);
+        self.nodes[on].peers.push((of, new_id));
+    }
+
+    /// Removes gateway `on`'s peer `of`.
+    pub fn drop_peer(&mut self, on: usize, of: usize) {
+        let id = self.peer_id(on, of);
+        self.nodes[on].gw.remove_peer(id).unwrap();
+        self.nodes[on].peers.retain(|(j, _)| *j != of);
     }
 
     /// A host sends an IPv4 packet to its gateway (its next hop).

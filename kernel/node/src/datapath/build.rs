@@ -12,8 +12,8 @@ use vnetcrypt_console::config::{self as cfg, Config, Iface};
 use vnetcrypt_gateway::dtls::DtlsLayer;
 use vnetcrypt_gateway::{GatewayConfig, Ipv4Prefix, PeerConfig, PeerId, PrivateSet};
 
-/// What the engine is built from; any change rebuilds it (peers and enforcement are
-/// applied to the running engine instead). Rekey and liveness settings are here: the
+/// What the engine is built from; any change rebuilds it (peers, routes and
+/// enforcement are applied to the running engine instead). Rekey and liveness settings are here: the
 /// engine reads them from its `GatewayConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Base {
@@ -34,8 +34,10 @@ fn peer(p: &cfg::PeerConfig) -> PeerConfig {
         name: p.name.clone(),
         endpoint: p.endpoint,
         fingerprint: p.fingerprint,
+        second_pin: p.second_pin,
         prefixes: p.prefixes.clone(),
         enforcement: p.enforcement,
+        transit: p.transit,
     }
 }
 
@@ -81,7 +83,57 @@ impl Datapath {
             }
             self.built = Some(base);
         }
-        self.sync_peers(config, w);
+        self.sync_peers(config, super::now(p), w);
+        self.sync_routes(config, w);
+    }
+
+    /// Gives the running engine the configured routes (sessions are kept).
+    fn sync_routes(&mut self, config: &Config, w: &mut dyn Write) {
+        let Some(gw) = self.engine.as_mut() else {
+            return;
+        };
+        if gw.routes().count() == config.routes.len()
+            && config
+                .routes
+                .iter()
+                .all(|r| gw.routes().any(|have| have == *r))
+        {
+            return;
+        }
+        if let Err(e) = gw.set_routes(&config.routes) {
+            // The configuration checks the same rules, so this means they disagree.
+            let _ = writeln!(w, "data plane: routes not applied: {e}");
+        }
+    }
+
+    /// Presents `identity` in every new handshake of the running engine and rekeys
+    /// every up tunnel (make before break: nothing is lost); the engine is not
+    /// rebuilt, so no session ends. Without a running engine, as `reconfigure`.
+    pub fn rotate_identity(
+        &mut self,
+        config: &Config,
+        identity: Result<&IdentityKey, &'static str>,
+        net: &mut Interfaces,
+        p: &dyn Platform,
+        w: &mut dyn Write,
+    ) {
+        let (Ok(key), Some(engine), Some(base)) =
+            (identity, self.engine.as_mut(), self.built.as_mut())
+        else {
+            return self.reconfigure(config, identity, net, p, w);
+        };
+        let Ok(dtls_identity) = dtls_identity(key) else {
+            let _ = writeln!(w, "data plane: the new identity is unusable");
+            return;
+        };
+        engine.layer_mut().set_identity(dtls_identity);
+        base.identity = key.fingerprint();
+        let n = engine.rekey_all(super::now(p));
+        let _ = writeln!(
+            w,
+            "data plane: new handshakes present {}; {n} tunnel(s) rekeying",
+            key.fingerprint()
+        );
     }
 
     /// What the engine would be built from now, and the identity to build it with.
@@ -112,18 +164,25 @@ impl Datapath {
     }
 
     /// Adds, removes and updates peers and the global enforcement to match `config`.
-    fn sync_peers(&mut self, config: &Config, w: &mut dyn Write) {
+    /// Enforcement, transit, endpoint and pins change on the running engine (sessions go on:
+    /// a pin added for a rotation must not cut the tunnel); other changes re-add the
+    /// peer.
+    fn sync_peers(&mut self, config: &Config, now: vnetcrypt_gateway::Instant, w: &mut dyn Write) {
         let Some(gw) = self.engine.as_mut() else {
             return;
         };
         gw.set_enforcement(config.enforcement);
-        // Peers gone or changed (other than their enforcement) leave the engine.
+        // Peers gone or changed (other than what changes in place) leave the engine.
         let stale: Vec<PeerId> = gw
             .peers()
             .filter(|(_, have)| {
                 config.peer(&have.name).map(peer).is_none_or(|want| {
                     PeerConfig {
                         enforcement: have.enforcement,
+                        transit: have.transit,
+                        endpoint: have.endpoint,
+                        fingerprint: have.fingerprint,
+                        second_pin: have.second_pin,
                         ..want
                     } != **have
                 })
@@ -137,6 +196,19 @@ impl Datapath {
             match super::engine_id(gw, &p.name) {
                 Some(id) => {
                     let _ = gw.set_peer_enforcement(id, p.enforcement);
+                    let _ = gw.set_peer_transit(id, p.transit);
+                    let have = gw.peer(id).cloned();
+                    if have.as_ref().is_some_and(|h| h.endpoint != p.endpoint) {
+                        if let Err(e) = gw.set_peer_endpoint(id, p.endpoint) {
+                            let _ = writeln!(w, "data plane: peer '{}' endpoint: {e:?}", p.name);
+                        }
+                    }
+                    let pins_changed = have.as_ref().is_some_and(|h| {
+                        (h.fingerprint, h.second_pin) != (p.fingerprint, p.second_pin)
+                    });
+                    if pins_changed {
+                        let _ = gw.set_peer_pins(now, id, p.fingerprint, p.second_pin);
+                    }
                 }
                 None => match gw.add_peer(peer(p)) {
                     Ok(_) => {}
@@ -156,10 +228,7 @@ fn start(
     net: &mut Interfaces,
     p: &dyn Platform,
 ) -> Result<Engine, &'static str> {
-    let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
-        .map_err(|_| "identity key unusable")?;
-    let dtls_identity = vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")
-        .map_err(|_| "cannot build the identity certificate")?;
+    let dtls_identity = dtls_identity(identity)?;
     let mut dtls = vnetcrypt_dtls::Config::new(
         dtls_identity,
         vnetcrypt_dtls::PeerPolicy::Pinned(Vec::new()),
@@ -194,4 +263,12 @@ fn start(
     wan.udp_open(base.port);
     net.enable_dataplane(true);
     Ok(Engine::new(gc, DtlsLayer::new(dtls, seed)))
+}
+
+/// The DTLS identity (key and self-signed certificate) of an identity key.
+fn dtls_identity(identity: &IdentityKey) -> Result<vnetcrypt_dtls::Identity, &'static str> {
+    let key = p256::ecdsa::SigningKey::from_bytes(identity.secret().into())
+        .map_err(|_| "identity key unusable")?;
+    vnetcrypt_dtls::Identity::from_signing_key(key, "vnetcrypt")
+        .map_err(|_| "cannot build the identity certificate")
 }

@@ -236,7 +236,7 @@ impl Datapath {
                     };
                     match gw.handle_lan_frame(now, &mut self.buf, head, len) {
                         v @ Verdict::ToPeer { to, .. }
-                            if gw.peer(id).is_some_and(|p| p.endpoint == to) =>
+                            if gw.peer_status(id).is_some_and(|p| p.endpoint == Some(to)) =>
                         {
                             stats.records += 1;
                             stats.tunnelled += 1;

@@ -65,7 +65,7 @@ impl Datapath {
                 };
                 let mut o = peers.object()?;
                 o.str("name", &peer.name)?
-                    .str("endpoint", peer.endpoint)?
+                    .opt_str("endpoint", s.endpoint.or(peer.endpoint))?
                     .str("state", s.state.name())?
                     .num("sealed_packets", p.sealed_packets)?
                     .num("sealed_bytes", p.sealed_bytes)?

@@ -149,7 +149,7 @@ impl Datapath {
             let status = gw.peer_status(id)?;
             Some(PeerFact {
                 name: &cfg.name,
-                endpoint: cfg.endpoint,
+                endpoint: status.endpoint.or(cfg.endpoint),
                 status,
                 counters: gw.peer_counters(id)?,
                 failure: status.last_failure.map(view::failure),
@@ -238,6 +238,14 @@ impl Datapath {
                 Verdict::ToLan { frame: f } => {
                     let start = f.as_ptr() as usize - base;
                     FrameVerdict::ToLan(start..start + f.len())
+                }
+                // Relayed to another peer (transit).
+                Verdict::ToPeer { to, datagram } => {
+                    let start = datagram.as_ptr() as usize - base;
+                    FrameVerdict::ToPeer {
+                        to,
+                        datagram: start..start + datagram.len(),
+                    }
                 }
                 _ => FrameVerdict::Consumed,
             };

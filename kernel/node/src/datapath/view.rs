@@ -1,12 +1,12 @@
-//! The console's views of the data plane: peers, sessions, counters, flows.
+//! The console's views of the data plane: peers, routes, sessions, counters, flows.
 
 use super::Datapath;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
 use vnetcrypt_console::{
-    write_peer, write_peers_json, write_sessions, write_sessions_json, Health, PeerReport,
-    TunnelFailure, TunnelState, TunnelStatus, TunnelTraffic,
+    write_peer, write_peers_json, write_routes, write_sessions, write_sessions_json, Health,
+    NextHop, PeerReport, TunnelFailure, TunnelState, TunnelStatus, TunnelTraffic,
 };
 use vnetcrypt_gateway::{render, FailureReason, Instant, PeerCounters, PeerState, PeerStatus};
 
@@ -24,6 +24,10 @@ fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
         last_handshake_ms: s.last_handshake.map(ago),
         last_authenticated_ms: s.last_authenticated.map(ago),
         last_failure: s.last_failure.map(failure),
+        endpoint: s.endpoint,
+        endpoint_moves: s.endpoint_moves,
+        last_move_ms: s.last_move.map(ago),
+        pin_used: s.pin_used,
         suite: s.suite,
     }
 }
@@ -36,6 +40,7 @@ pub(crate) fn failure(f: FailureReason) -> TunnelFailure {
         FailureReason::NoResponse => TunnelFailure::NoResponse,
         FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
         FailureReason::Protocol => TunnelFailure::Protocol,
+        FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
     }
 }
 
@@ -149,6 +154,29 @@ impl Datapath {
         w: &mut dyn Write,
     ) -> fmt::Result {
         write_peers_json(&self.reports(config, now), self.inactive_reason(), w)
+    }
+
+    /// `routes` / `route show`: the configured routes on lan, each with whether the
+    /// engine has its next hop's MAC.
+    pub fn write_routes(&self, config: &Config, now: Instant, w: &mut dyn Write) -> fmt::Result {
+        if self.engine.is_none() {
+            self.inactive_line(w)?;
+        }
+        let routes: alloc::vec::Vec<_> = config
+            .routes
+            .iter()
+            .map(|r| {
+                let hop = match &self.engine {
+                    None => NextHop::Inactive,
+                    Some(gw) => match gw.neighbour(now, r.via) {
+                        Some(mac) => NextHop::Resolved(mac.0),
+                        None => NextHop::Unresolved,
+                    },
+                };
+                (*r, hop)
+            })
+            .collect();
+        write_routes(&routes, w)
     }
 
     /// `sessions`: one row per peer the data plane knows.

@@ -1,11 +1,11 @@
 //! Events from the engine without a hook inside it: each poll the data path hands
 //! over every peer's status and counters, and the watch compares them with what it
 //! saw last time. A state that changed to or from `up`, a handshake counter that
-//! grew, a rekey, an endpoint that moved: each becomes an event.
+//! grew, a rekey, an endpoint that moved (the engine's count of moves, which only
+//! authenticated input from the peer's new address raises): each becomes an event.
 //!
 //! Counters that shrink (the engine was rebuilt) and peers seen for the first time
-//! only set the baseline; after a configuration change the endpoints are taken as
-//! the new baseline too, so an operator's `peer set NAME endpoint` is recorded as a
+//! only set the baseline; an operator's `peer set NAME endpoint` is recorded as a
 //! configuration change, not as a move.
 
 use super::EventKind;
@@ -21,7 +21,8 @@ use vnetcrypt_gateway::{PeerCounters, PeerState, PeerStatus};
 #[derive(Debug, Clone, Copy)]
 pub struct PeerFact<'a> {
     pub name: &'a str,
-    pub endpoint: SocketAddrV4,
+    /// Where records to the peer go now (configured or learned), if known.
+    pub endpoint: Option<SocketAddrV4>,
     pub status: PeerStatus,
     pub counters: &'a PeerCounters,
     /// The failure reason in the console's terms (for its explanation).
@@ -31,7 +32,8 @@ pub struct PeerFact<'a> {
 #[derive(Debug, Clone)]
 struct Seen {
     name: String,
-    endpoint: SocketAddrV4,
+    endpoint: Option<SocketAddrV4>,
+    moves: u64,
     state: PeerState,
     completed: u64,
     failed: u64,
@@ -40,15 +42,17 @@ struct Seen {
     alive: bool,
 }
 
-/// What is compared: endpoint, state, handshakes completed and failed, rekeys.
-type Counts = (SocketAddrV4, PeerState, u64, u64, u64);
+/// What is compared: endpoint and its moves, state, handshakes completed and failed,
+/// rekeys.
+type Counts = (Option<SocketAddrV4>, u64, PeerState, u64, u64, u64);
 
 impl Seen {
     fn of(f: &PeerFact<'_>) -> Self {
-        let (endpoint, state, completed, failed, rekeys) = Self::counts_of(f);
+        let (endpoint, moves, state, completed, failed, rekeys) = Self::counts_of(f);
         Seen {
             name: f.name.to_string(),
             endpoint,
+            moves,
             state,
             completed,
             failed,
@@ -60,6 +64,7 @@ impl Seen {
     fn counts_of(f: &PeerFact<'_>) -> Counts {
         (
             f.endpoint,
+            f.status.endpoint_moves,
             f.status.state,
             f.counters.handshakes_completed,
             f.counters.handshakes_failed,
@@ -70,6 +75,7 @@ impl Seen {
     fn clone_counts(&self) -> Counts {
         (
             self.endpoint,
+            self.moves,
             self.state,
             self.completed,
             self.failed,
@@ -82,13 +88,12 @@ impl Seen {
 #[derive(Debug, Default)]
 pub struct PeerWatch {
     seen: Vec<Seen>,
-    /// The next observation takes endpoints as they are (a configuration change).
-    endpoints_from_config: bool,
 }
 
 /// [`Counts`] by name.
 struct View {
-    endpoint: SocketAddrV4,
+    endpoint: Option<SocketAddrV4>,
+    moves: u64,
     state: PeerState,
     completed: u64,
     failed: u64,
@@ -96,9 +101,10 @@ struct View {
 }
 
 impl From<Counts> for View {
-    fn from((endpoint, state, completed, failed, rekeys): Counts) -> Self {
+    fn from((endpoint, moves, state, completed, failed, rekeys): Counts) -> Self {
         View {
             endpoint,
+            moves,
             state,
             completed,
             failed,
@@ -107,15 +113,22 @@ impl From<Counts> for View {
     }
 }
 
+/// An endpoint, or `none` when not known.
+struct Shown(Option<SocketAddrV4>);
+
+impl core::fmt::Display for Shown {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{e}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// An event to record: kind, facts, line.
 pub type Found = (EventKind, Vec<(&'static str, String)>, String);
 
 impl PeerWatch {
-    /// The configuration changed: endpoints seen next are the configured ones.
-    pub fn config_changed(&mut self) {
-        self.endpoints_from_config = true;
-    }
-
     /// Compares `facts` with the last observation; calls `found` for each event.
     /// Runs every poll: in the steady state it allocates nothing (entries are
     /// updated in place, in the engine's peer order).
@@ -140,11 +153,17 @@ impl PeerWatch {
             let now = Seen::counts_of(&f);
             self.compare(before, now, &f, &mut found);
             let s = &mut self.seen[at];
-            (s.endpoint, s.state, s.completed, s.failed, s.rekeys) = now;
+            (
+                s.endpoint,
+                s.moves,
+                s.state,
+                s.completed,
+                s.failed,
+                s.rekeys,
+            ) = now;
             s.alive = true;
         }
         self.seen.retain(|s| s.alive);
-        self.endpoints_from_config = false;
     }
 
     fn compare(&self, was: Counts, is: Counts, f: &PeerFact<'_>, found: &mut impl FnMut(Found)) {
@@ -155,17 +174,19 @@ impl PeerWatch {
         if rebuilt {
             return;
         }
-        if was.endpoint != is.endpoint && !self.endpoints_from_config {
+        if is.moves > was.moves {
             found((
                 EventKind::EndpointMoved,
                 vec![
                     peer(),
-                    ("from", was.endpoint.to_string()),
-                    ("to", is.endpoint.to_string()),
+                    ("from", Shown(was.endpoint).to_string()),
+                    ("to", Shown(is.endpoint).to_string()),
                 ],
                 format!(
                     "peer {}: endpoint moved from {} to {}",
-                    f.name, was.endpoint, is.endpoint
+                    f.name,
+                    Shown(was.endpoint),
+                    Shown(is.endpoint)
                 ),
             ));
         }
@@ -191,12 +212,13 @@ impl PeerWatch {
                 EventKind::HandshakeCompleted,
                 vec![
                     peer(),
-                    ("endpoint", is.endpoint.to_string()),
+                    ("endpoint", Shown(is.endpoint).to_string()),
                     ("suite", suite.to_string()),
                 ],
                 format!(
                     "peer {}: handshake completed with {} ({suite})",
-                    f.name, is.endpoint
+                    f.name,
+                    Shown(is.endpoint)
                 ),
             ));
         }
@@ -210,8 +232,8 @@ impl PeerWatch {
         if is.state == PeerState::Up && was.state != PeerState::Up {
             found((
                 EventKind::PeerUp,
-                vec![peer(), ("endpoint", is.endpoint.to_string())],
-                format!("peer {}: up ({})", f.name, is.endpoint),
+                vec![peer(), ("endpoint", Shown(is.endpoint).to_string())],
+                format!("peer {}: up ({})", f.name, Shown(is.endpoint)),
             ));
         }
         if was.state == PeerState::Up && is.state != PeerState::Up {
@@ -237,20 +259,28 @@ mod tests {
             last_authenticated: None,
             last_failure: failure,
             suite: (state == PeerState::Up).then_some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+            endpoint: None,
+            configured_endpoint: None,
+            endpoint_moves: 0,
+            last_move: None,
+            pin_used: None,
         }
     }
 
+    /// One observation of gw-b at `endpoint` after `moves` moves.
     fn observe(
         w: &mut PeerWatch,
-        endpoint: &str,
+        (endpoint, moves): (&str, u64),
         state: PeerState,
         c: &PeerCounters,
     ) -> Vec<Found> {
         let mut out = Vec::new();
+        let mut st = status(state, Some(FailureReason::PinMismatch));
+        st.endpoint_moves = moves;
         let fact = PeerFact {
             name: "gw-b",
-            endpoint: endpoint.parse().unwrap(),
-            status: status(state, Some(FailureReason::PinMismatch)),
+            endpoint: Some(endpoint.parse().unwrap()),
+            status: st,
             counters: c,
             failure: Some(TunnelFailure::PinMismatch),
         };
@@ -265,7 +295,7 @@ mod tests {
     #[test]
     fn changes_become_events_and_a_steady_peer_makes_none() {
         let mut w = PeerWatch::default();
-        let ep = "192.0.2.2:4433";
+        let ep = ("192.0.2.2:4433", 0);
         let mut c = PeerCounters::default();
         assert!(
             observe(&mut w, ep, PeerState::Idle, &c).is_empty(),
@@ -291,10 +321,12 @@ mod tests {
             .contains(&("suite", "ECDHE-ECDSA-AES128-GCM-SHA256".into())));
         assert!(observe(&mut w, ep, PeerState::Up, &c).is_empty(), "steady");
         c.rekeys = 1;
-        let f = observe(&mut w, "198.51.100.7:5000", PeerState::Up, &c);
+        let moved = ("198.51.100.7:5000", 1);
+        let f = observe(&mut w, moved, PeerState::Up, &c);
         assert_eq!(kinds(&f), [EventKind::EndpointMoved, EventKind::Rekey]);
-        assert!(f[0].1.contains(&("from", ep.into())));
-        let f = observe(&mut w, "198.51.100.7:5000", PeerState::Down, &c);
+        assert!(f[0].1.contains(&("from", ep.0.into())));
+        assert!(f[0].1.contains(&("to", moved.0.into())));
+        let f = observe(&mut w, moved, PeerState::Down, &c);
         assert_eq!(kinds(&f), [EventKind::PeerDown]);
     }
 
@@ -305,11 +337,12 @@ mod tests {
             handshakes_completed: 5,
             ..PeerCounters::default()
         };
-        observe(&mut w, "192.0.2.2:4433", PeerState::Up, &c);
-        w.config_changed();
-        assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Up, &c).is_empty());
+        observe(&mut w, ("192.0.2.2:4433", 0), PeerState::Up, &c);
+        // `peer set gw-b endpoint ...`: another endpoint, but no move.
+        let configured = ("192.0.2.9:4433", 0);
+        assert!(observe(&mut w, configured, PeerState::Up, &c).is_empty());
         c.handshakes_completed = 0;
-        assert!(observe(&mut w, "192.0.2.9:4433", PeerState::Idle, &c).is_empty());
+        assert!(observe(&mut w, configured, PeerState::Idle, &c).is_empty());
     }
 
     #[test]
@@ -322,7 +355,7 @@ mod tests {
         };
         let fact = |name, c| PeerFact {
             name,
-            endpoint: "192.0.2.2:4433".parse().unwrap(),
+            endpoint: None,
             status: status(PeerState::Idle, None),
             counters: c,
             failure: None,

@@ -1,6 +1,12 @@
 //! The configuration disk: the two-slot store of `vnetcrypt_config::store` on a block
 //! device, found as a GPT partition of the configuration type or, on a disk without a
 //! GPT, from sector 0.
+//!
+//! With several disks attached ([`choose_config_disk`]), a dedicated configuration disk (no GPT)
+//! wins over the configuration partition of a boot image, so that replacing the boot
+//! image with a new release keeps identity and configuration. A blank dedicated disk
+//! next to a partition that holds a configuration receives a copy of it first (the
+//! migration from a boot image's partition); the partition itself is never written.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -10,6 +16,7 @@ use vnetcrypt_config::store::{self, Saved, Selection, SlotError, SLOT_SIZE};
 use zeroize::Zeroizing;
 
 pub const SECTOR: usize = 512;
+const WHOLE_DISK: &str = "whole disk";
 const SLOT_SECTORS: u64 = (SLOT_SIZE / SECTOR) as u64;
 
 /// A disk, sector by sector.
@@ -21,6 +28,21 @@ pub trait BlockDevice {
 }
 
 impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
+    fn sectors(&self) -> u64 {
+        (**self).sectors()
+    }
+    fn read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        (**self).read(lba, buf)
+    }
+    fn write(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        (**self).write(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        (**self).flush()
+    }
+}
+
+impl<D: BlockDevice + ?Sized> BlockDevice for &mut D {
     fn sectors(&self) -> u64 {
         (**self).sectors()
     }
@@ -95,7 +117,7 @@ impl<D: BlockDevice> ConfigDisk<D> {
                     gpt::find_config(&h, &entries, dev.sectors()).map_err(DiskError::Gpt)?;
                 (first, n, "partition")
             }
-            Err(GptError::NotGpt) => (0, dev.sectors(), "whole disk"),
+            Err(GptError::NotGpt) => (0, dev.sectors(), WHOLE_DISK),
             Err(e) => return Err(DiskError::Gpt(e)),
         };
         if len < 2 * SLOT_SECTORS {
@@ -151,6 +173,11 @@ impl<D: BlockDevice> ConfigDisk<D> {
         Ok((slot, seq))
     }
 
+    /// Whether this is a dedicated configuration disk (no partition table).
+    pub fn is_whole_disk(&self) -> bool {
+        self.base == 0
+    }
+
     fn slot_lba(&self, slot: usize) -> u64 {
         self.base + slot as u64 * SLOT_SECTORS
     }
@@ -162,4 +189,103 @@ fn encode(seq: u64, saved: &Saved) -> Result<Zeroizing<Vec<u8>>, DiskError> {
     let n = store::encode(seq, saved, &mut image).map_err(DiskError::Slot)?;
     image.truncate(n);
     Ok(image)
+}
+
+/// Picks the configuration disk among the attached disks (in discovery order) and says
+/// on `w` what it chose when there was a choice:
+/// - one disk (or none): that one, as before;
+/// - a dedicated configuration disk (no GPT) that opens: the first such, and when it
+///   is blank (never written) while a boot image's configuration partition holds a
+///   configuration, that configuration (identity included) is copied onto it first;
+/// - else a disk with a configuration partition; else the first disk.
+///
+/// Never fails: a disk that cannot be read is left for `Management::boot` to report.
+pub fn choose_config_disk(
+    mut devs: alloc::vec::Vec<alloc::boxed::Box<dyn BlockDevice>>,
+    w: &mut dyn fmt::Write,
+) -> Option<alloc::boxed::Box<dyn BlockDevice>> {
+    if devs.len() <= 1 {
+        return devs.pop();
+    }
+    let layout = |d: &mut alloc::boxed::Box<dyn BlockDevice>| {
+        ConfigDisk::open(&mut **d).map(|c| c.is_whole_disk()).ok()
+    };
+    let kinds: Vec<Option<bool>> = devs.iter_mut().map(layout).collect();
+    let dedicated = kinds.iter().position(|k| *k == Some(true));
+    let partition = kinds.iter().position(|k| *k == Some(false));
+    let pick = match (dedicated, partition) {
+        (Some(d), Some(p)) => {
+            let (d_dev, p_dev) = pair(&mut devs, d, p);
+            migrate(p_dev, d_dev, w);
+            d
+        }
+        (Some(d), None) => d,
+        (None, Some(p)) => p,
+        (None, None) => 0,
+    };
+    let _ = writeln!(
+        w,
+        "config: {} disks attached; the configuration is on disk {} ({})",
+        devs.len(),
+        pick + 1,
+        match kinds[pick] {
+            Some(true) => "a dedicated configuration disk",
+            Some(false) => "a boot image's configuration partition",
+            None => "no configuration area found",
+        }
+    );
+    Some(devs.swap_remove(pick))
+}
+
+/// Two distinct elements of `v`, mutably.
+fn pair<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    if a < b {
+        let (lo, hi) = v.split_at_mut(b);
+        (&mut lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = v.split_at_mut(a);
+        (&mut hi[0], &mut lo[b])
+    }
+}
+
+/// Copies the newest configuration of the boot image's partition onto a blank
+/// dedicated disk. Only a disk whose slots were never written receives it: one that
+/// holds anything (even damaged slots) is left as it is, for the boot rules to judge.
+fn migrate(
+    from: &mut alloc::boxed::Box<dyn BlockDevice>,
+    to: &mut alloc::boxed::Box<dyn BlockDevice>,
+    w: &mut dyn fmt::Write,
+) {
+    let Ok(mut target) = ConfigDisk::open(&mut **to) else {
+        return;
+    };
+    let blank = matches!(
+        target.load(),
+        Ok(sel) if sel.newest.is_none() && sel.damaged().next().is_none()
+    );
+    if !blank {
+        return;
+    }
+    let Ok(mut source) = ConfigDisk::open(&mut **from) else {
+        return;
+    };
+    let Ok(sel) = source.load() else { return };
+    let Some((_, seq, saved)) = sel.newest.as_ref() else {
+        return;
+    };
+    match target.save(saved) {
+        Ok(_) => {
+            let _ = writeln!(
+                w,
+                "config: copied the configuration (sequence {seq}, identity included) from the \
+                 boot image's partition to the blank configuration disk; from now on it lives there"
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                w,
+                "config: could not copy the boot image's configuration to the configuration disk: {e}"
+            );
+        }
+    }
 }

@@ -33,11 +33,17 @@ pub enum Changed {
     Config,
     /// The identity key.
     Identity,
+    /// The next key became the identity (`identity rotate`): the running engine
+    /// presents it from now on and rekeys, without a rebuild.
+    IdentityRotated,
 }
 
 pub struct Management {
     pub config: Config,
     pub identity: Option<IdentityKey>,
+    /// The other key of a rotation: made by `identity next` (peers pin it beside the
+    /// identity), or the old identity after `identity rotate` until `identity retire`.
+    pub next_identity: Option<IdentityKey>,
     disk: Option<ConfigDisk<Box<dyn BlockDevice>>>,
     /// The configuration differs from what was last saved or loaded.
     pub unsaved: bool,
@@ -62,6 +68,7 @@ impl Management {
         let mut m = Management {
             config: Config::default(),
             identity: None,
+            next_identity: None,
             disk: None,
             unsaved: false,
             locked: None,
@@ -103,6 +110,12 @@ impl Management {
                                     "config: loaded slot {slot} (sequence {seq}) from the {}",
                                     d.layout
                                 );
+                                if let Some((read, write)) = sel.upgraded_from() {
+                                    let _ = writeln!(
+                                        w,
+                                        "config: read configuration format {read}, will save as {write}"
+                                    );
+                                }
                             }
                             None if sel.damaged().next().is_none() => {
                                 let _ = writeln!(
@@ -190,6 +203,11 @@ impl Management {
             }
             None => None,
         };
+        self.next_identity = saved
+            .next_identity
+            .as_ref()
+            .and_then(IdentityKey::from_secret)
+            .filter(|_| self.identity.is_some());
     }
 
     fn first_identity(&mut self, save: bool, p: &dyn Platform, w: &mut dyn Write) {
@@ -222,6 +240,7 @@ impl Management {
         let _ = self.config.write_statements(&mut text);
         Saved {
             identity: self.identity.as_ref().map(|k| *k.secret()),
+            next_identity: self.next_identity.as_ref().map(|k| *k.secret()),
             text,
         }
     }
@@ -254,6 +273,14 @@ impl Management {
                 match &self.identity {
                     Some(k) => {
                         let _ = k.write_show(w);
+                        if let Some(n) = &self.next_identity {
+                            let _ = writeln!(
+                                w,
+                                "next         {} ('identity rotate' presents it, \
+                                 'identity retire' forgets it)",
+                                n.fingerprint()
+                            );
+                        }
                     }
                     None => match self.locked {
                         Some(reason) => {
@@ -283,7 +310,12 @@ impl Management {
                 );
                 Changed::Config
             }
-            Command::ConfigSave | Command::IdentityRotate if self.locked.is_some() => {
+            Command::ConfigSave
+            | Command::IdentityNext
+            | Command::IdentityRotate
+            | Command::IdentityRetire
+                if self.locked.is_some() =>
+            {
                 let _ = writeln!(
                     w,
                     "error: refused: {}; check the disk and reboot, or 'config initialize \
@@ -313,28 +345,90 @@ impl Management {
                 }
                 Changed::Nothing
             }
-            Command::IdentityRotate => match IdentityKey::generate(p) {
-                Ok(key) => {
-                    let _ = writeln!(w, "new identity; fingerprint {}", key.fingerprint());
+            Command::IdentityNext => self.identity_next(p, w),
+            Command::IdentityRotate => self.identity_rotate(w),
+            Command::IdentityRetire => match self.next_identity.take() {
+                Some(k) => {
                     let _ = writeln!(
                         w,
-                        "peers must pin the new fingerprint; 'config save' to persist it"
+                        "next key {} forgotten; 'config save' to persist",
+                        k.fingerprint()
                     );
-                    self.identity = Some(key);
                     self.unsaved = true;
-                    Changed::Identity
+                    Changed::Nothing
                 }
-                Err(_) => {
-                    let _ = writeln!(
-                        w,
-                        "error: no hardware random source: key generation refused"
-                    );
+                None => {
+                    let _ = writeln!(w, "error: no next key to retire");
                     Changed::Nothing
                 }
             },
             _ => return None,
         };
         Some(changed)
+    }
+
+    /// `identity next`: a next key beside the identity, which keeps serving.
+    fn identity_next(&mut self, p: &dyn Platform, w: &mut dyn Write) -> Changed {
+        let Some(current) = self.identity.as_ref().map(IdentityKey::fingerprint) else {
+            let _ = writeln!(w, "error: no identity yet");
+            return Changed::Nothing;
+        };
+        if let Some(n) = &self.next_identity {
+            let _ = writeln!(
+                w,
+                "error: a next key exists ({}): 'identity rotate' uses it, 'identity retire' \
+                 forgets it",
+                n.fingerprint()
+            );
+            return Changed::Nothing;
+        }
+        match IdentityKey::generate(p) {
+            Ok(key) => {
+                let _ = writeln!(w, "next identity; fingerprint {}", key.fingerprint());
+                let _ = writeln!(
+                    w,
+                    "handshakes still present {current}; pin both on every peer \
+                     ('peer set NAME fingerprint {current},{}'), then 'identity rotate'; \
+                     'config save' keeps the next key",
+                    key.fingerprint()
+                );
+                self.next_identity = Some(key);
+                self.unsaved = true;
+            }
+            Err(_) => {
+                let _ = writeln!(
+                    w,
+                    "error: no hardware random source: key generation refused"
+                );
+            }
+        }
+        Changed::Nothing
+    }
+
+    /// `identity rotate`: the next key becomes the identity; the old one stays as
+    /// the next (so that rotating again goes back) until `identity retire`.
+    fn identity_rotate(&mut self, w: &mut dyn Write) -> Changed {
+        let Some(next) = self.next_identity.take() else {
+            let _ = writeln!(
+                w,
+                "error: no next key: 'identity next' makes one, peers pin it, then \
+                 'identity rotate'"
+            );
+            return Changed::Nothing;
+        };
+        let new = next.fingerprint();
+        self.next_identity = self.identity.replace(next);
+        self.unsaved = true;
+        let _ = writeln!(w, "identity rotated; handshakes now present {new}");
+        if let Some(old) = &self.next_identity {
+            let _ = writeln!(
+                w,
+                "the previous key {} is kept as the next key ('identity rotate' goes back) \
+                 until 'identity retire'; 'config save' to persist",
+                old.fingerprint()
+            );
+        }
+        Changed::IdentityRotated
     }
 
     /// `config initialize confirm`: the operator's decision to abandon what an

@@ -155,6 +155,24 @@ impl Host {
         s.send_slice(data, IpEndpoint::new(to.into(), PORT)).is_ok()
     }
 
+    /// Adds an address (a pod address on a Kubernetes-style node, say).
+    pub fn add_address(&mut self, ip: Ipv4Addr, prefix: u8) {
+        self.iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(ip.into(), prefix));
+        });
+    }
+
+    /// As [`Self::send_udp`], from one of the host's other addresses.
+    pub fn send_udp_from(&mut self, from: Ipv4Addr, to: Ipv4Addr, data: &[u8]) -> bool {
+        let s = self.sockets.get_mut::<udp::Socket>(self.udp);
+        let meta = udp::UdpMetadata {
+            endpoint: IpEndpoint::new(to.into(), PORT),
+            local_address: Some(from.into()),
+            meta: Default::default(),
+        };
+        s.send_slice(data, meta).is_ok()
+    }
+
     /// Queues an ICMP echo request to `to`.
     pub fn ping(&mut self, to: Ipv4Addr, seq_no: u16) {
         let data = [0xab; 56];

@@ -38,6 +38,8 @@ pub struct Sim {
     pub nodes: Vec<Appliance>,
     /// `hosts[i]` is on `nodes[i]`'s lan.
     pub hosts: Vec<Host>,
+    /// More hosts on some node's lan (routers, say), see [`Sim::add_lan_host`].
+    pub lan_hosts: Vec<Host>,
     seed: u64,
 }
 
@@ -67,6 +69,7 @@ impl Sim {
             wan,
             nodes: Vec::new(),
             hosts: Vec::new(),
+            lan_hosts: Vec::new(),
             seed,
         }
     }
@@ -103,6 +106,23 @@ impl Sim {
         self.set(i, &format!("interface lan address {}/24", lan_ip(n)));
         self.set(i, &format!("listen port {DTLS_PORT}"));
         i
+    }
+
+    /// Adds a host at `ip`/24 on node `i`'s lan, routing through the node; its index
+    /// in `lan_hosts`.
+    pub fn add_lan_host(&mut self, i: usize, mac: [u8; 6], ip: Ipv4Addr) -> usize {
+        let n = self.nodes[i].n;
+        let host = Host::new(
+            &self.fabric,
+            self.nodes[i].lan,
+            mac,
+            ip,
+            24,
+            Some(lan_ip(n)),
+            self.now_us(),
+        );
+        self.lan_hosts.push(host);
+        self.lan_hosts.len() - 1
     }
 
     /// Boots node `i` from its disk (again: a reboot; the old node is gone).
@@ -196,7 +216,7 @@ impl Sim {
         }
         self.fabric.borrow_mut().deliver();
         let now = self.now_us();
-        for h in &mut self.hosts {
+        for h in self.hosts.iter_mut().chain(&mut self.lan_hosts) {
             h.poll(now);
         }
         self.fabric.borrow_mut().deliver();
