@@ -8,7 +8,8 @@ FUZZ_ALL := \
   dtls_record dtls_handshake_msgs dtls_server dtls_client dtls_pair \
   gateway_wire gateway_engine gateway_dtls \
   console_input config_disk \
-  underlay_screen
+  underlay_screen \
+  ops_http ops_sntp
 # Seconds per target: `make fuzz` runs long, `make test` only a smoke run.
 FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 5

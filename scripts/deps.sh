@@ -36,6 +36,8 @@ APT_TOOLS=(
   "iptables:iptables -V"                    # the NAT namespace of the topology tests
   "conntrack:conntrack --version"           # ... and changing its public mapping
   "rsyslog:rsyslogd -v"                     # a real syslog receiver for the events test
+  "python3-venv:/usr/bin/python3 -c 'import ensurepip, venv'"  # the metrics test's venv
+  "curl:curl --version"                     # scrapes the metrics endpoint
 )
 # Packages that ship files rather than commands ("package:file").
 APT_FILES=(
@@ -130,9 +132,45 @@ for entry in "${CARGO_TOOLS[@]}"; do
   fi
 done
 
+# The metrics test (tests/tests/ops.rs) parses scrapes with the Prometheus client
+# library's own parser (prometheus_client), from PyPI into a venv under build/: the
+# system Python is never changed.
+METRICS_VENV="$(cd "$(dirname "$0")/.." && pwd)/build/venv-metrics"
+METRICS_CHECK="$METRICS_VENV/bin/python -c 'import prometheus_client.parser'"
+if ! runs "$METRICS_CHECK"; then
+  echo "deps: creating build/venv-metrics with prometheus_client (metrics test)"
+  rm -rf "$METRICS_VENV"
+  /usr/bin/python3 -m venv "$METRICS_VENV"
+  "$METRICS_VENV/bin/pip" install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
+fi
+
+# The SNTP interop check runs Debian's chronyd from its package unpacked under build/
+# (never installed: no system chrony is touched, no service started). It runs only
+# inside the test's namespace, with -x (it never sets a clock).
+CHRONY_DIR="$(cd "$(dirname "$0")/.." && pwd)/build/chrony"
+CHRONY_CHECK="$CHRONY_DIR/usr/sbin/chronyd -v"
+if ! runs "$CHRONY_CHECK"; then
+  echo "deps: unpacking Debian's chrony under build/chrony (SNTP interop test)"
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq chrony >/dev/null 2>&1) ||
+    { apt_update; (cd "$tmp" && apt-get download -qq chrony >/dev/null); }
+  rm -rf "$CHRONY_DIR"
+  dpkg-deb -x "$tmp"/chrony_*.deb "$CHRONY_DIR"
+  rm -rf "$tmp"
+  if ! runs "$CHRONY_CHECK"; then
+    # Its shared libraries (libraries only: no daemon comes with them).
+    apt_update
+    $SUDO apt-get install -y -qq --no-install-recommends \
+      libedit2 libnettle8 libgnutls30 libseccomp2 libcap2 >/dev/null
+  fi
+fi
+
 # Everything must run now, not only be listed as installed.
 broken=()
 qemu_ok || broken+=("QEMU >= $QEMU_MIN_MAJOR (qemu-system-x86_64 $(qemu_major qemu-system-x86_64), qemu-img $(qemu_major qemu-img))")
+# The igb SR-IOV card of the VF tests (make test-vf).
+runs "qemu-system-x86_64 -device help | grep -q '\"igb\"'" || broken+=("qemu-system-x86_64 -device igb (the SR-IOV NIC of make test-vf)")
 for entry in "${APT_TOOLS[@]}"; do
   runs "${entry#*:}" || broken+=("'${entry#*:}' (package ${entry%%:*})")
 done
@@ -144,6 +182,8 @@ for entry in "${CARGO_TOOLS[@]}"; do
   [ "$bin" = cargo-fuzz ] && ! runs "cargo +nightly --version" && continue
   runs "$check" || broken+=("'$check' (cargo install $crate)")
 done
+runs "$CHRONY_CHECK" || broken+=("'$CHRONY_CHECK' (Debian's chrony unpacked under build/chrony)")
+runs "$METRICS_CHECK" || broken+=("'$METRICS_CHECK' (pip install prometheus_client in build/venv-metrics)")
 if [ ${#broken[@]} -gt 0 ]; then
   echo "deps: these tools do not run after installing:" >&2
   printf '  - %s\n' "${broken[@]}" >&2

@@ -10,7 +10,10 @@
 #[cfg(test)]
 extern crate std;
 
+extern crate alloc;
+
 pub mod apic;
+pub mod igb;
 pub mod pci;
 pub mod pit;
 pub mod port;

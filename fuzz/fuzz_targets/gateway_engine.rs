@@ -1,5 +1,5 @@
-//! Two established gateways (the simulation's, with the session double) fed arbitrary
-//! lan frames, wan datagrams (raw, or genuine records with bytes flipped), plaintext
+//! Two established gateways (the simulation's, with the session double, each with a
+//! route on lan) fed arbitrary lan frames, wan datagrams (raw, or genuine records with bytes flipped), plaintext
 //! wan packets and timer ticks. Nothing may panic; every wan input is counted.
 //! Input: chunks of [kind, len_hi, len_lo, advance_ms, bytes...].
 #![no_main]
@@ -14,6 +14,19 @@ use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
     let mut pair = Pair::new(1);
+    // Routed prefixes behind lan routers on both sides, so that arbitrary lan frames
+    // meet the routed-source check and opened packets the routed delivery.
+    for (gw, route) in [
+        (&mut pair.a, "10.244.1.0/24 10.1.0.20"),
+        (&mut pair.b, "10.245.0.0/16 10.2.0.20"),
+    ] {
+        let (prefix, via) = route.split_once(' ').unwrap();
+        let r = vnetcrypt_gateway::LanRoute {
+            prefix: prefix.parse().unwrap(),
+            via: via.parse().unwrap(),
+        };
+        gw.set_routes(&[r]).unwrap();
+    }
     let off = Pair::FRAME_OFFSET;
     let genuine = pair.frame(200, 4000);
     let mut wan_inputs = 0u64;

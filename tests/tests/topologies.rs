@@ -20,8 +20,8 @@ mod e2e;
 
 use e2e::capture;
 use e2e::network::{
-    peer_name, ping, udp_send, udp_sent, Collector, Network, Pin, RouterSpec, Transfer, UdpCount,
-    NAT_GATEWAY_WAN, SIDES,
+    peer_name, ping, udp_send, udp_send_from, udp_sent, Collector, Network, Pin, RouterSpec,
+    Transfer, UdpCount, NAT_GATEWAY_WAN, SIDES,
 };
 use e2e::topology::Side;
 use e2e::topology::{DTLS_PORT, FABRIC_ADDR, MARKER};
@@ -155,6 +155,18 @@ fn assert_only_dtls(
                 && p.proto == "17"
                 && port_ok(&p.src, &p.sport)
                 && port_ok(&p.dst, &p.dport)
+                && !p.dtls.is_empty())
+        })
+        // The NAT answers a record for a mapping it forgot with an ICMP error quoting
+        // it (tshark shows the outer and the quoted header, comma-separated): still
+        // only DTLS between the gateways, from the NAT's own address.
+        .filter(|p| {
+            let outer_src = p.src.split(',').next();
+            !(flexible.is_some()
+                && outer_src == flexible
+                && p.proto.starts_with("1,17")
+                && p.src.split(',').all(|a| wans.contains(&a))
+                && p.dst.split(',').all(|a| wans.contains(&a))
                 && !p.dtls.is_empty())
         })
         .collect();
@@ -351,8 +363,8 @@ fn rekeys(net: &mut Network, i: usize, peer: &str) -> u64 {
         .unwrap_or_else(|| panic!("no rekeys count for {peer} on gateway {i}:\n{text}"))
 }
 
-/// Datagrams each way of the rekey stream: at 2 ms apart, about 10 s, so both gateways
-/// (rekeying every 1000 records) rekey under it (two or three times each, measured).
+/// Datagrams each way of the rekey stream: 3 ms apart, about 15 s, so both gateways
+/// (rekeying every 1000 records) rekey under it (4 to 6 times in all, measured).
 const STREAM: u64 = 5000;
 
 /// Issue 14: rekey under continuous traffic loses nothing, and flow records reach a
@@ -387,19 +399,20 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
     let (port_ab, port_ba) = (6001, 6002);
     // The collector stops at the first record of the A -> B stream.
     let stream_tuple = format!("{host_a},{host_b},");
+    let stream_ports = format!(",{port_ab},17,O,");
     let collector = Collector::listen(
         &net.hosts[1],
         host_b,
         collector_port,
         net.logs.path().join("collected.jsonl"),
-        &stream_tuple,
+        &stream_ports,
         limit,
     );
     let at_b = UdpCount::listen(&net.hosts[1], host_b, port_ab, STREAM, limit);
     let at_a = UdpCount::listen(&net.hosts[0], host_a, port_ba, STREAM, limit);
     let marked = std::str::from_utf8(MARKER).expect("ASCII marker");
-    let from_a = udp_send(&net.hosts[0], host_b, port_ab, STREAM, 0.002, marked);
-    let from_b = udp_send(&net.hosts[1], host_a, port_ba, STREAM, 0.002, marked);
+    let from_a = udp_send(&net.hosts[0], host_b, port_ab, STREAM, 0.003, marked);
+    let from_b = udp_send(&net.hosts[1], host_a, port_ba, STREAM, 0.003, marked);
     let (sent_a, sent_b) = (udp_sent(from_a), udp_sent(from_b));
     let (got_b, got_a) = (at_b.finish(), at_a.finish());
     let after = [rekeys(&mut net, 0, "gw-b"), rekeys(&mut net, 1, "gw-a")];
@@ -416,14 +429,14 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
             net.logs()
         );
     }
-    for (i, (b, a)) in before.iter().zip(after).enumerate() {
-        assert!(
-            a > *b,
-            "gateway {i} rekeyed {} times during the stream (rekey records 1000, {STREAM} datagrams each way)\n{}",
-            a - b,
-            net.logs()
-        );
-    }
+    // Each gateway counts the rekeys it started; either may start them (whichever
+    // reaches the record limit first), so the session's rekeys are the sum.
+    let rekeyed = after.iter().sum::<u64>() - before.iter().sum::<u64>();
+    assert!(
+        rekeyed >= 2,
+        "the tunnel rekeyed {rekeyed} times during the stream (rekey records 1000, {STREAM} datagrams each way; {before:?} -> {after:?})\n{}",
+        net.logs()
+    );
     let collected = collector.finish();
     let tuples: Vec<&str> = collected
         .split('"')
@@ -431,7 +444,7 @@ fn rekey_under_traffic_loses_nothing_and_flow_records_cross_the_tunnel() {
         .collect();
     assert!(
         collected.contains("\"flowRecords\"")
-            && tuples.iter().any(|t| t.contains(&format!(",{port_ab},17,O,")) && t.split(',').nth(8) == Some("X")),
+            && tuples.iter().any(|t| t.contains(&stream_ports) && t.split(',').nth(8) == Some("X")),
         "the collector behind B got no record of the A -> B stream marked X; tuples {tuples:?}; collected:\n{collected}\n{}",
         net.logs()
     );
@@ -468,7 +481,6 @@ const BALANCER: RouterSpec = RouterSpec {
 /// checksummed transfers), the pod reaches hostB from its own address; flows `X` at
 /// both gateways; the fabric carries only DTLS and never the payload.
 #[test]
-#[ignore = "needs `route add` on lan (helper gwlan); enable once merged"]
 fn pod_prefix_and_vip_behind_lan_routers() {
     let started = Instant::now();
     let mut net = Network::builder("routed", "ro")
@@ -506,15 +518,15 @@ fn pod_prefix_and_vip_behind_lan_routers() {
         let router = &net.routers[k].ns;
         net.transfer(&net.hosts[1], router, r.addr, SIZE, 5200 + k as u16);
     }
-    // The pod opens a flow itself, from its own address.
-    let node = &net.routers[0].ns;
-    let pod_ping = node.output(&[
-        "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", "-I", NODE.addr, host_b,
-    ]);
-    let text = String::from_utf8_lossy(&pod_ping.stdout);
+    // The pod opens a flow itself, from its own address (UDP: the gateway keeps ICMP
+    // flows without ports, so the pod's echo requests would join hostB's flow).
+    let at_b = UdpCount::listen(&net.hosts[1], host_b, 6300, 20, Duration::from_secs(60));
+    let from_pod = udp_send_from(&net.routers[0].ns, NODE.addr, host_b, 6300, 20, 0.05, "pod");
+    let sent = udp_sent(from_pod);
+    let got = at_b.finish();
     assert!(
-        text.contains("3 received"),
-        "pod -> hostB:\n{text}\n{}",
+        sent == 20 && got.received == 20,
+        "pod -> hostB: {sent} sent, {got:?}\n{}",
         net.logs()
     );
     let file = cap.stop();
@@ -535,12 +547,14 @@ fn pod_prefix_and_vip_behind_lan_routers() {
             );
         }
     }
-    let seen = encryptions(&mut net, 0, NODE.addr, host_b, "1");
-    assert!(
-        !seen.is_empty() && seen.iter().all(|e| e == "X"),
-        "gateway A: the pod's flow to hostB is {seen:?}, not X\n{}",
-        net.logs()
-    );
+    for gw in [0, 1] {
+        let seen = encryptions(&mut net, gw, NODE.addr, host_b, "17");
+        assert!(
+            !seen.is_empty() && seen.iter().all(|e| e == "X"),
+            "gateway {gw}: the pod's flow to hostB is {seen:?}, not X\n{}",
+            net.logs()
+        );
+    }
     eprintln!("topologies routed: {:?}", started.elapsed());
 }
 
@@ -550,7 +564,6 @@ fn pod_prefix_and_vip_behind_lan_routers() {
 /// DTLS between each spoke and the hub only — never between the spokes, never clear;
 /// the hub logs the relayed flow `X`. With transit off for C, spoke-to-spoke stops.
 #[test]
-#[ignore = "needs transit (helper gwlan); enable once merged"]
 fn hub_and_spoke_relays_spoke_to_spoke_through_the_hub() {
     let started = Instant::now();
     let [a, b, c] = SIDES;
@@ -629,7 +642,6 @@ fn hub_and_spoke_relays_spoke_to_spoke_through_the_hub() {
 /// completes intact, flows stay `X`, and the fabric carries only DTLS (from the new
 /// port too), never the payload.
 #[test]
-#[ignore = "needs endpoint-less peers and roaming (helper gwroam); enable once merged"]
 fn gateway_behind_nat_survives_a_new_public_port_mid_transfer() {
     let started = Instant::now();
     let [a, b, _] = SIDES;
@@ -682,6 +694,14 @@ fn gateway_behind_nat_survives_a_new_public_port_mid_transfer() {
     assert!(
         !after.is_empty() && after.iter().all(|p| (20000..=20999).contains(p)),
         "B's public ports after the change: {after:?}\n{}",
+        net.logs()
+    );
+    // A followed B: its view of gw-b names the new public endpoint and the move.
+    let shown = net.gateways[0].cmd("peer show gw-b");
+    let now_at = format!("{}:{}", b.wan, after[0]);
+    assert!(
+        shown.contains(&now_at) && shown.contains("moved"),
+        "gateway A does not show gw-b at {now_at}, moved:\n{shown}\n{}",
         net.logs()
     );
     let file = cap.stop();

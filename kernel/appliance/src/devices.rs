@@ -17,6 +17,8 @@ pub struct Discovery {
     /// The virtio devices among `devices`, in the same order, with what their
     /// transports are built from.
     pub virtio: Vec<VirtioSlot>,
+    /// Every PCI function, for drivers that are not virtio (igb VFs).
+    pub functions: Vec<PciFunction>,
 }
 
 /// Where a virtio device sits.
@@ -36,6 +38,7 @@ const MIN_MMIO_WINDOW: u64 = 0x100;
 pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
     let mut devices = Vec::new();
     let mut virtio = Vec::new();
+    let mut functions = Vec::new();
     // SAFETY: 0xCF8/0xCFC are PCI configuration mechanism #1 on PC chipsets and
     // unclaimed on microvm (reads give all ones); only this function uses them.
     let mut cs = unsafe { PortConfigSpace::new() };
@@ -74,6 +77,7 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
                 device: f.device,
                 kind: f.kind(),
             });
+            functions.push(f);
             if f.vendor == VIRTIO_VENDOR {
                 virtio.push(VirtioSlot::Pci(f));
             }
@@ -131,5 +135,6 @@ pub fn discover(cmdline: &Cmdline<'_>) -> Discovery {
         devices,
         machine,
         virtio,
+        functions,
     }
 }

@@ -63,6 +63,7 @@ pub fn init(cmdline: &Cmdline<'_>) -> Mode {
         defmt::warn!("no I/O APIC input for COM1: console input wakes the CPU only on the timer");
     }
     crate::virtio::route_interrupts();
+    crate::igb::route_interrupts();
     SLEEPING.store(true, Ordering::Relaxed);
     Mode::Halt
 }

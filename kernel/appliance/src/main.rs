@@ -14,6 +14,7 @@ mod devices;
 mod disk;
 mod heap;
 mod idle;
+mod igb;
 mod logger;
 mod main_loop;
 mod platform;
@@ -110,7 +111,14 @@ extern "C" fn kernel_main(magic: u32, info: u32, entry_tsc: u64) -> ! {
         trace: boot.cmdline.get("net.trace").is_some(),
         bridge: boot.cmdline.get("net.bridge").is_some(),
     };
-    let (ports, mut other_virtio) = virtio::net::ports(virtio_devices);
+    let (mut ports, mut other_virtio) = virtio::net::ports(virtio_devices);
+    // igb VFs (passed through, or made by the test rig `igb.rig=wan|lan`).
+    for (slot, place) in igb::ports(&boot.cmdline, &found.functions) {
+        match place {
+            igb::Place::First => ports.insert(0, slot),
+            igb::Place::Last => ports.push(slot),
+        }
+    }
     let disks = disk::take_all(&mut other_virtio);
     // After the drivers' set-up: routing programs the NICs' MSI-X queue vectors.
     let idle_mode = idle::init(&boot.cmdline);

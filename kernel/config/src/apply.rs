@@ -28,8 +28,9 @@ impl Config {
                 | Statement::PeerSet(..)
                 | Statement::RouteAdd(_)
         );
-        let before =
-            (sets_collector || sets_syslog || moves_paths || moves_routes).then(|| self.clone());
+        let sets_ntp = matches!(st, Statement::Ntp(Some(_)));
+        let before = (sets_collector || sets_syslog || sets_ntp || moves_paths || moves_routes)
+            .then(|| self.clone());
         self.apply_statement(st)?;
         let Some(before) = before else {
             return Ok(());
@@ -63,6 +64,15 @@ impl Config {
                 });
             }
         }
+        // SNTP is unauthenticated: its server stays on lan (docs/kernel.md, "Time").
+        if let Some(ip) = self.ntp.filter(|&ip| !self.on_lan_subnet(ip)) {
+            *self = before;
+            return Err(if sets_ntp {
+                ApplyError::NtpNotOnLan(ip)
+            } else {
+                ApplyError::NtpWouldLeaveLan(ip)
+            });
+        }
         Ok(())
     }
 
@@ -90,6 +100,8 @@ impl Config {
             Statement::FallbackAfter(s) => self.liveness.fallback_after_s = s,
             Statement::Collector(c) => self.collector = c,
             Statement::Syslog(s) => self.syslog = s,
+            Statement::Metrics(port) => self.metrics = port,
+            Statement::Ntp(server) => self.ntp = server,
             Statement::PeerAdd(peer) => {
                 if self.peer(&peer.name).is_some() {
                     return Err(ApplyError::PeerExists(peer.name));
@@ -579,6 +591,38 @@ mod tests {
         apply(&mut c, "syslog off").unwrap();
         apply(&mut c, "peer remove b").unwrap();
         assert_eq!(c.syslog, None);
+    }
+
+    #[test]
+    fn the_ntp_server_must_sit_on_the_lan_subnet() {
+        let mut c = Config::default();
+        let ip = |s: &str| s.parse::<core::net::Ipv4Addr>().unwrap();
+        // No lan address yet, a wan-side server, our own lan address: refused.
+        assert_eq!(
+            apply(&mut c, "ntp 10.1.0.5"),
+            Err(ApplyError::NtpNotOnLan(ip("10.1.0.5")))
+        );
+        apply(&mut c, "interface wan address 192.0.2.1/24").unwrap();
+        apply(&mut c, "interface lan address 10.1.0.1/24").unwrap();
+        assert_eq!(
+            apply(&mut c, "ntp 192.0.2.9"),
+            Err(ApplyError::NtpNotOnLan(ip("192.0.2.9")))
+        );
+        assert!(apply(&mut c, "ntp 10.1.0.1").is_err());
+        assert_eq!(c.ntp, None);
+        apply(&mut c, "ntp 10.1.0.5").unwrap();
+        assert_eq!(c.ntp, Some(ip("10.1.0.5")));
+        // Moving lan away from it is refused and changes nothing.
+        let before = c.clone();
+        assert_eq!(
+            apply(&mut c, "interface lan address 10.9.0.1/24"),
+            Err(ApplyError::NtpWouldLeaveLan(ip("10.1.0.5")))
+        );
+        assert_eq!(c, before);
+        apply(&mut c, "ntp off").unwrap();
+        apply(&mut c, "interface lan address 10.9.0.1/24").unwrap();
+        apply(&mut c, "metrics on").unwrap();
+        assert_eq!(c.metrics, Some(crate::DEFAULT_METRICS_PORT));
     }
 
     #[test]

@@ -81,6 +81,11 @@ pub enum ApplyError {
     RouteWithoutLanAddress,
     /// The statement would leave a route invalid (or the route itself is).
     Route(crate::RouteError),
+    /// An SNTP server off the lan subnet: its unauthenticated replies could come
+    /// from anyone on the fabric.
+    NtpNotOnLan(core::net::Ipv4Addr),
+    /// The change would move the configured SNTP server off the lan subnet.
+    NtpWouldLeaveLan(core::net::Ipv4Addr),
 }
 
 impl fmt::Display for ApplyError {
@@ -132,6 +137,16 @@ impl fmt::Display for ApplyError {
                 f,
                 "the syslog server {ip} would be neither on the lan subnet nor behind a peer: \
                  move it ('syslog ...') or turn it off ('syslog off') first"
+            ),
+            Self::NtpNotOnLan(ip) => write!(
+                f,
+                "ntp server {ip} is not on the lan subnet: SNTP is unauthenticated, so time \
+                 is only taken from lan (set the lan address first)"
+            ),
+            Self::NtpWouldLeaveLan(ip) => write!(
+                f,
+                "the ntp server {ip} would no longer be on the lan subnet: change it ('ntp ...') \
+                 or turn it off ('ntp off') first"
             ),
         }
     }

@@ -30,7 +30,7 @@ pub mod store;
 pub use error::{ApplyError, StatementError};
 pub use model::{
     Collector, CollectorPath, Config, Iface, InterfaceConfig, Liveness, PeerConfig, Rekey,
-    DEFAULT_LISTEN_PORT, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
+    DEFAULT_LISTEN_PORT, DEFAULT_METRICS_PORT, MAX_PREFIXES_PER_PEER, MAX_PRIVATE_PREFIXES,
 };
 // The domain types the configuration speaks in, defined once in `vnetcrypt-types`.
 pub use statement::{PeerChange, Statement};

@@ -11,6 +11,9 @@ pub const MAX_PREFIXES_PER_PEER: usize = 16;
 pub const MAX_PRIVATE_PREFIXES: usize = 32;
 /// The UDP port gateways speak DTLS on unless configured otherwise.
 pub const DEFAULT_LISTEN_PORT: u16 = 4433;
+/// The metrics endpoint's TCP port unless configured otherwise (the port Prometheus'
+/// node exporter uses, so existing scrape configurations find it).
+pub const DEFAULT_METRICS_PORT: u16 = 9100;
 
 /// The two NIC roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,10 @@ pub struct Config {
     /// The syslog server events go to; like the collector, always on the lan subnet
     /// or in a peer's prefixes.
     pub syslog: Option<SocketAddrV4>,
+    /// The metrics endpoint's TCP port on lan (`None`: off, the default).
+    pub metrics: Option<u16>,
+    /// The SNTP server; always on the lan subnet ([`Config::on_lan_subnet`]).
+    pub ntp: Option<Ipv4Addr>,
 }
 
 /// How flow records reach the collector without crossing wan in the clear.
@@ -184,6 +191,8 @@ impl Default for Config {
             liveness: Liveness::default(),
             collector: None,
             syslog: None,
+            metrics: None,
+            ntp: None,
         }
     }
 }
@@ -210,17 +219,21 @@ impl Config {
     /// subnet (and not our own address), else through the peer whose prefixes hold
     /// it; `None` when neither (flow records would have to cross wan in the clear).
     pub fn collector_path(&self, ip: Ipv4Addr) -> Option<CollectorPath<'_>> {
-        let on_lan = self.interface(Iface::Lan).address.is_some_and(|(a, len)| {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            a != ip && u32::from(a) & mask == u32::from(ip) & mask
-        });
-        if on_lan {
+        if self.on_lan_subnet(ip) {
             return Some(CollectorPath::Lan);
         }
         self.peers
             .iter()
             .find(|p| p.prefixes.iter().any(|q| q.contains(ip)))
             .map(CollectorPath::Peer)
+    }
+
+    /// Whether `ip` is on the lan subnet and not our own lan address.
+    pub fn on_lan_subnet(&self, ip: Ipv4Addr) -> bool {
+        self.interface(Iface::Lan).address.is_some_and(|(a, len)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            a != ip && u32::from(a) & mask == u32::from(ip) & mask
+        })
     }
 }
 

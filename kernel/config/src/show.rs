@@ -65,6 +65,12 @@ impl Config {
         if let Some(s) = self.syslog {
             writeln!(w, "syslog {s}")?;
         }
+        if let Some(port) = self.metrics {
+            writeln!(w, "metrics on port {port}")?;
+        }
+        if let Some(ip) = self.ntp {
+            writeln!(w, "ntp {ip}")?;
+        }
         Ok(())
     }
 }
@@ -195,7 +201,9 @@ mod tests {
              peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow transit on\n\
              peer add c fingerprint {fp2},{fp3} prefix 10.4.0.0/24\n\
              collector 10.2.0.9:2055 interval 30\n\
-             syslog 10.2.0.7:514\n"
+             syslog 10.2.0.7:514\n\
+             metrics on port 9200\n\
+             ntp 10.1.0.5\n"
         );
         let c = rebuild(&text);
         let mut out = String::new();

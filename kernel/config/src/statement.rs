@@ -22,6 +22,8 @@
 //! fallback after SECONDS
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
 //! syslog A.B.C.D:PORT | syslog off
+//! metrics on [port PORT] | metrics off
+//! ntp A.B.C.D | ntp off
 //! ```
 //!
 //! A peer without an endpoint (`endpoint none`, or none given) calls us: its address is
@@ -64,6 +66,10 @@ pub enum Statement<'a> {
     Collector(Option<Collector>),
     /// Where events go as RFC 5424 syslog over UDP; `None`: nowhere.
     Syslog(Option<SocketAddrV4>),
+    /// The metrics endpoint's TCP port on lan; `None`: off.
+    Metrics(Option<u16>),
+    /// The SNTP server (on the lan subnet); `None`: off.
+    Ntp(Option<Ipv4Addr>),
 }
 
 /// The parts of a peer that `peer set` changes (`None`: unchanged).
@@ -80,7 +86,7 @@ pub struct PeerChange {
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 13] = [
+pub const KEYWORDS: [&str; 15] = [
     "enforcement",
     "listen",
     "interface",
@@ -94,6 +100,8 @@ pub const KEYWORDS: [&str; 13] = [
     "fallback",
     "collector",
     "syslog",
+    "metrics",
+    "ntp",
 ];
 
 /// A cursor over the words of a line that remembers the last word, for error messages.
@@ -201,6 +209,22 @@ impl<'a> Statement<'a> {
             }
             "collector" => return collector(w),
             "syslog" => return syslog(w),
+            "metrics" => return metrics(w),
+            "ntp" => {
+                let t = w.need("an address A.B.C.D or 'off'")?;
+                Statement::Ntp(if t == "off" {
+                    None
+                } else {
+                    let ip = ipv4(t)?;
+                    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+                        return Err(E::Invalid {
+                            token: t,
+                            expected: "a unicast address",
+                        });
+                    }
+                    Some(ip)
+                })
+            }
             other => return Err(E::Unknown(other)),
         };
         w.end(st)
@@ -433,6 +457,18 @@ fn syslog(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
     }
     let server = endpoint(t)?;
     w.end(Statement::Syslog(Some(server)))
+}
+
+fn metrics(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    if !on_off(w.need("on or off")?)? {
+        return w.end(Statement::Metrics(None));
+    }
+    let mut port = crate::model::DEFAULT_METRICS_PORT;
+    if let Some(k) = w.next() {
+        keyword(k, "port", "'port'")?;
+        port = number(w.need("a TCP port")?, 1, 65535, "a TCP port 1-65535")?;
+    }
+    w.end(Statement::Metrics(Some(port)))
 }
 
 fn keyword<'a>(t: &'a str, want: &str, expected: &'static str) -> Result<(), E<'a>> {
@@ -945,6 +981,41 @@ mod tests {
         assert_eq!(
             Statement::parse("fallback after 60"),
             Ok(Statement::FallbackAfter(60))
+        );
+        assert_eq!(
+            Statement::parse("metrics on"),
+            Ok(Statement::Metrics(Some(9100)))
+        );
+        assert_eq!(
+            Statement::parse("metrics on port 9200"),
+            Ok(Statement::Metrics(Some(9200)))
+        );
+        assert_eq!(
+            Statement::parse("metrics off"),
+            Ok(Statement::Metrics(None))
+        );
+        assert_eq!(
+            Statement::parse("metrics on port 0"),
+            Err(E::Invalid {
+                token: "0",
+                expected: "a TCP port 1-65535"
+            })
+        );
+        assert_eq!(
+            Statement::parse("metrics off port 1"),
+            Err(E::Unexpected("port"))
+        );
+        assert_eq!(
+            Statement::parse("ntp 10.1.0.5"),
+            Ok(Statement::Ntp(Some("10.1.0.5".parse().unwrap())))
+        );
+        assert_eq!(Statement::parse("ntp off"), Ok(Statement::Ntp(None)));
+        assert_eq!(
+            Statement::parse("ntp 224.0.1.1"),
+            Err(E::Invalid {
+                token: "224.0.1.1",
+                expected: "a unicast address"
+            })
         );
         assert!(matches!(
             Statement::parse("peer set b enforcement default"),

@@ -64,6 +64,8 @@ pub enum View<'a> {
     Json(JsonView),
     /// `events [N]`: the newest N events (default: all kept).
     Events(Option<usize>),
+    /// The wall clock and its source (`time`).
+    Time,
 }
 
 /// The views that have a JSON form.
@@ -197,6 +199,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
                 }
             },
         },
+        ("time", _) => Command::Show(View::Time),
         ("identity", _) => match words.next() {
             None | Some("show") => Command::Show(View::Identity),
             Some("next") => Command::IdentityNext,

@@ -41,6 +41,15 @@ impl Neighbours {
         (now.saturating_since(*at) < self.lifetime).then_some(*mac)
     }
 
+    /// Whether `ip` is known but past half its lifetime: time to ask again, so that a
+    /// neighbour we only hear IP traffic from (a router we check sources against)
+    /// never expires while it is in use.
+    pub fn stale(&self, now: Instant, ip: Ipv4Addr) -> bool {
+        self.map
+            .get(&ip)
+            .is_some_and(|(_, at)| now.saturating_since(*at) >= self.lifetime / 2)
+    }
+
     /// Records `ip` at `mac`.
     pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, mac: EthernetAddress) {
         if let Some(e) = self.map.get_mut(&ip) {

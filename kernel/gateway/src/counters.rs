@@ -83,6 +83,8 @@ drop_reasons! {
     TxQueueFull = "tx-queue-full",
     /// A clear packet too big for the wan MTU that could not be fragmented either.
     TooBigClear = "too-big-clear",
+    /// A lan packet for our own protected set (on-link or routed): not ours to carry.
+    LanToLan = "lan-to-lan",
     /// A lan packet from a routed prefix whose Ethernet source is not the route's next
     /// hop (or the next hop's MAC is not known yet: it is asked for).
     LanSpoofed = "lan-spoofed",
@@ -185,6 +187,9 @@ pub struct Counters {
     /// Peers' endpoints moved to a new address (after an authenticated handshake or
     /// record from it).
     pub endpoint_moves: u64,
+    /// Records from a new address that opened but were older than one already opened
+    /// (or a replaced session's): delivered, the endpoint left where it was.
+    pub stale_moves_refused: u64,
     /// Packet bytes the engine itself copied (keeping a datagram for a second session,
     /// fragmenting, moving a late record); queues count their own, see
     /// `Gateway::bytes_copied`.

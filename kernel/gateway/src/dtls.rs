@@ -113,6 +113,10 @@ pub struct DtlsSession {
     closed: bool,
     /// Plaintext of early records, opened once the keys existed.
     received: VecDeque<Vec<u8>>,
+    /// The highest epoch and sequence number opened, and whether the last record
+    /// opened was it.
+    newest: Option<u64>,
+    last_opened_newest: bool,
 }
 
 /// Early records kept at most (the connection keeps 16 before its keys exist).
@@ -187,8 +191,16 @@ impl Session for DtlsSession {
             return Err(SessionError::Invalid);
         }
         if d[0] == CONTENT_APPLICATION_DATA {
+            // Epoch and sequence number, in that order of significance.
+            let mut at = [0u8; 8];
+            at.copy_from_slice(&d[3..11]);
+            let at = u64::from_be_bytes(at);
             return match self.conn.open_in_place(d) {
-                Ok(r) => Ok(Received::Data(r)),
+                Ok(r) => {
+                    self.newest = self.newest.max(Some(at));
+                    self.last_opened_newest = self.newest == Some(at);
+                    Ok(Received::Data(r))
+                }
                 Err(RecordError::Replayed) => Err(SessionError::Replay),
                 Err(RecordError::NotConnected) => Err(SessionError::NotEstablished),
                 Err(_) => Err(SessionError::Invalid),
@@ -254,6 +266,10 @@ impl Session for DtlsSession {
         true
     }
 
+    fn opened_newest(&self) -> bool {
+        self.last_opened_newest
+    }
+
     fn peer_pin(&self) -> Option<Fingerprint> {
         self.conn.negotiated().and_then(|n| n.peer)
     }
@@ -299,6 +315,8 @@ impl SessionLayer for DtlsLayer {
             rekey_needed: false,
             closed: false,
             received: VecDeque::new(),
+            newest: None,
+            last_opened_newest: false,
         }
     }
 
@@ -351,6 +369,8 @@ impl SessionLayer for DtlsLayer {
             rekey_needed: false,
             closed: false,
             received: VecDeque::new(),
+            newest: None,
+            last_opened_newest: false,
         };
         s.drain_events();
         Accepted::Session(s)

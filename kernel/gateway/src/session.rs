@@ -139,6 +139,15 @@ pub trait Session {
         None
     }
 
+    /// Whether the record the last [`Session::handle_datagram`] opened was the newest
+    /// this session has opened (no record with a higher sequence number came before
+    /// it). Only such a record may move a peer's endpoint: a delayed one from an
+    /// address the peer has left must not move it back. A session that cannot tell
+    /// answers true.
+    fn opened_newest(&self) -> bool {
+        true
+    }
+
     /// The pinned key the peer authenticated with, once established (`None` before,
     /// or from a layer that cannot tell). A session accepted from an address that is
     /// no peer's endpoint is given to the peer this names.

@@ -103,6 +103,46 @@ fn nat_rebinding_mid_transfer_moves_the_endpoint_and_loses_only_what_the_nat_dro
 }
 
 #[test]
+fn a_delayed_record_from_the_old_port_is_delivered_but_moves_nothing_back() {
+    let mut n = nat_pair(7);
+    n.host_send(A, B, b"hello");
+    n.run(200);
+    let old = n.public().unwrap();
+    // A record from the old port is held up on the way; meanwhile the NAT rebinds and
+    // A's next records come from the new port.
+    n.host_send(A, B, b"delayed");
+    let late = n.withhold(|w| w.src == old);
+    assert_eq!(late.len(), 1);
+    n.rebind();
+    n.host_send(A, B, b"after rebind");
+    n.run(5);
+    let new = n.public().unwrap();
+    assert_eq!(status(&n, B).endpoint, Some(new));
+    // The late record opens (it was never seen) and is delivered; the endpoint stays.
+    for w in late {
+        n.inject(w.src, w.dst, w.data);
+    }
+    n.run(5);
+    assert_eq!(
+        n.payloads(B),
+        vec![
+            b"hello".to_vec(),
+            b"after rebind".to_vec(),
+            b"delayed".to_vec()
+        ]
+    );
+    let st = status(&n, B);
+    assert_eq!(st.endpoint, Some(new));
+    assert_eq!(st.endpoint_moves, 2);
+    assert_eq!(n.sides[B].gw.counters().stale_moves_refused, 1);
+    // B's answers reach A at its current port.
+    n.host_send(B, A, b"reply");
+    n.run(5);
+    assert_eq!(n.payloads(A), vec![b"reply".to_vec()]);
+    assert_eq!(n.nat.dropped, 0);
+}
+
+#[test]
 fn keepalives_from_behind_the_nat_hold_its_mapping() {
     let mut n = nat_pair(2);
     n.host_send(A, B, b"hello");

@@ -267,3 +267,44 @@ fn a_next_hop_on_a_second_on_link_prefix() {
         .collect();
     assert_eq!(got, vec![POD, router_ip]);
 }
+
+#[test]
+fn a_router_that_only_sends_ip_is_asked_again_before_its_mac_expires() {
+    let (mut w, router, b1) = world(97, false);
+    w.reconfigure(0, |c, _| {
+        c.neighbour_lifetime = std::time::Duration::from_secs(2)
+    });
+    w.nodes[0].gw.set_routes(&[pods()]).unwrap();
+    let ib = w.hosts[b1].ip;
+    // The router announces itself once (as it does when it ARPs for its next hop).
+    let g = w.nodes[0].lan_ip;
+    w.inject_lan(
+        0,
+        arp_frame(ArpOperation::Request, ROUTER_MAC, ROUTER_IP, g),
+    );
+    w.run(5);
+    // Ten seconds of pod traffic, five neighbour lifetimes: nothing is refused.
+    for i in 0..100u8 {
+        from_pod(&mut w, router, ib, &[b'P', i]);
+        w.run(100);
+    }
+    assert_eq!(w.udp_received(b1).len(), 100);
+    let c = w.nodes[0].gw.counters();
+    assert_eq!(c.dropped(DropReason::LanSpoofed), 0);
+    assert!(c.arp_requests >= 4, "{}", c.arp_requests);
+}
+
+#[test]
+fn a_lan_packet_for_the_protected_set_is_not_carried_even_under_allow() {
+    let mut w = World::new(2, 1, Enforcement::AllowUnencrypted, 98);
+    w.add_host(0, ROUTER_IP, ROUTER_MAC);
+    w.nodes[0].gw.set_routes(&[pods()]).unwrap();
+    let a1 = w.host(0, 0);
+    let ia = w.hosts[a1].ip;
+    w.send(a1, pkt::udp(ia, POD, 1, 2, b"to-pod", false));
+    w.send(a1, pkt::udp(ia, ROUTER_IP, 1, 2, b"to-neighbour", false));
+    w.run(20);
+    assert!(w.fabric_clear().is_empty() && w.fabric.log.is_empty());
+    let c = w.nodes[0].gw.counters();
+    assert_eq!(c.dropped(DropReason::LanToLan), 2);
+}

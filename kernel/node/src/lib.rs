@@ -16,6 +16,7 @@ mod events;
 mod management;
 mod net;
 mod node;
+mod ops;
 pub mod packet;
 pub mod platform;
 pub mod port;

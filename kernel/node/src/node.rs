@@ -6,6 +6,7 @@ use crate::events::{self, EventKind, EventLog};
 use crate::management::disk::BlockDevice;
 use crate::management::{Changed, Management};
 use crate::net::{Interfaces, PortSlot};
+use crate::ops::Ops;
 use crate::platform::Platform;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
@@ -30,6 +31,7 @@ pub struct Node {
     mgmt: Management,
     dp: Datapath,
     events: EventLog,
+    ops: Ops,
 }
 
 impl Node {
@@ -51,11 +53,13 @@ impl Node {
         }
         let mut dp = Datapath::new(p);
         dp.reconfigure(&mgmt.config, mgmt.engine_identity(), &mut net, p, w);
+        let ops = Ops::new(p);
         let mut node = Self {
             platform,
             net,
             mgmt,
             dp,
+            ops,
             events: EventLog::default(),
         };
         let version = env!("CARGO_PKG_VERSION");
@@ -108,7 +112,10 @@ impl Node {
             &mut self.events,
             p,
         );
-        received + moved > 0
+        let ops = self
+            .ops
+            .poll(&mut self.net, &mut self.dp, &self.mgmt.config, p);
+        received + moved > 0 || ops
     }
 
     /// When the node next needs [`Self::poll`] if no frame arrives, in microseconds
@@ -117,7 +124,8 @@ impl Node {
         let p = &*self.platform;
         let net = self.net.poll_at(p);
         let dp = self.dp.poll_at(&self.mgmt.config, &self.events);
-        [net, dp].into_iter().flatten().min()
+        let ops = self.ops.poll_at(&self.net);
+        [net, dp, ops].into_iter().flatten().min()
     }
 
     /// The running configuration.
@@ -216,6 +224,7 @@ impl Node {
             net,
             mgmt,
             dp,
+            ops,
             events,
             ..
         } = self;
@@ -244,6 +253,7 @@ impl Node {
                 JsonView::Flows => dp.write_flows_json(now, w),
                 JsonView::Events => events::write_events_json(events, w),
             }),
+            Command::Show(View::Time) => Some(ops.write_time(p.now_us(), w)),
             _ => None,
         };
         if shown.is_some() {

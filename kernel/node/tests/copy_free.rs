@@ -63,3 +63,36 @@ fn established_traffic_leaves_as_whole_frames_without_copies() {
         "(records not framed, bytes copied, records through the socket) unchanged"
     );
 }
+
+/// The gateway that only answered (its stack never asked ARP for its peer: it learned
+/// the peer from the peer's request) frames its records too: the request to its own
+/// address teaches the frame path the asker's MAC, while the stack still answers it.
+#[test]
+fn the_answering_gateway_frames_its_records_too() {
+    let mut sim = Sim::new(37, CLEAN);
+    let a = sim.add_node(1);
+    let b = sim.add_node(2);
+    sim.peer(a, b);
+    sim.peer(b, a);
+    sim.set(a, "enforcement drop");
+    sim.set(b, "enforcement drop");
+    // Only A's side starts: B's stack learns A from A's ARP request and never asks.
+    sim.hosts[0].send_udp(host_ip(2), b"hello");
+    let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
+    assert!(up, "tunnel up:\n{}", sim.cmd(1, "peers"));
+    sim.run_for(500);
+    let before = frame_path(&mut sim, 1);
+    let to_a = sim.hosts[0].ip;
+    let got_a = sim.hosts[0].received.len();
+    for i in 0..50u32 {
+        assert!(sim.hosts[1].send_udp(to_a, &[(i % 251) as u8; 500]));
+        sim.step();
+    }
+    sim.run_for(200);
+    assert_eq!(sim.hosts[0].received.len() - got_a, 50, "b -> a delivered");
+    let after = frame_path(&mut sim, 1);
+    assert_eq!(
+        after.0, before.0,
+        "B's records all left as whole frames (none through the wan UDP socket)"
+    );
+}

@@ -184,6 +184,9 @@ pub struct Builder {
     nat: Option<usize>,
     pins: Option<Vec<Pin>>,
     extra: Vec<String>,
+    /// The launcher's NIC model for every wan NIC (`virtio`, or `igb`: an SR-IOV VF,
+    /// q35 only; see `qemu/vnetcrypt-vm --nic`).
+    wan_model: String,
 }
 
 impl Builder {
@@ -203,6 +206,12 @@ impl Builder {
 
     pub fn fabric(mut self, fabric: Fabric) -> Self {
         self.fabric = fabric;
+        self
+    }
+
+    /// Every gateway's wan NIC of launcher model `model` (`virtio` by default).
+    pub fn wan_model(mut self, model: &str) -> Self {
+        self.wan_model = model.into();
         self
     }
 
@@ -346,7 +355,10 @@ impl Builder {
                     machine: &self.machines[i],
                     kernel: &elf,
                     disk: &disk(i),
-                    wan_nic: format!("tap={},mac={}", wan.name, SIDES[i].wan_mac),
+                    wan_nic: match self.wan_model.as_str() {
+                        "virtio" => format!("tap={},mac={}", wan.name, SIDES[i].wan_mac),
+                        model => format!("tap={},mac={},model={model}", wan.name, SIDES[i].wan_mac),
+                    },
                     lan_nic: format!("tap={},mac={}", lan.name, SIDES[i].lan_mac),
                 };
                 Gateway::boot(&spec, &dir.join(format!("gateway-{name}")))
@@ -548,6 +560,7 @@ impl Network {
             nat: None,
             pins: None,
             extra: vec![String::new(); SIDES.len()],
+            wan_model: "virtio".into(),
         }
     }
 
@@ -881,12 +894,25 @@ pub fn udp_send(
     interval: f64,
     marker: &str,
 ) -> Proc {
+    udp_send_from(ns, "", addr, port, count, interval, marker)
+}
+
+/// As `udp_send`, from `source` (an address of the namespace; `""`: the route's).
+pub fn udp_send_from(
+    ns: &Netns,
+    source: &str,
+    addr: &str,
+    port: u16,
+    count: u64,
+    interval: f64,
+    marker: &str,
+) -> Proc {
     let script = repo_root().join("qemu/netns-tools");
     let (port, count, interval) = (port.to_string(), count.to_string(), interval.to_string());
     #[rustfmt::skip]
     let p = ns.spawn(&[
         "python3", script.to_str().expect("UTF-8 path"), "udp-send", addr, &port,
-        "--count", &count, "--interval", &interval, "--marker", marker,
+        "--count", &count, "--interval", &interval, "--marker", marker, "--source", source,
     ]);
     p
 }

@@ -88,9 +88,22 @@ impl Topology {
     /// `tag`: two characters naming the test in interface names (which have 15).
     /// Built by the general `Network` builder with two gateways pinning each other.
     pub fn build(test: &str, tag: &str, machines: [&str; 2], fabric: Fabric) -> Self {
+        Self::build_with_wan(test, tag, machines, fabric, "virtio")
+    }
+
+    /// As [`Self::build`], with both gateways' wan NICs of launcher model `wan_model`
+    /// (`virtio`, or `igb`: an SR-IOV VF on q35, see `qemu/vnetcrypt-vm --nic`).
+    pub fn build_with_wan(
+        test: &str,
+        tag: &str,
+        machines: [&str; 2],
+        fabric: Fabric,
+        wan_model: &str,
+    ) -> Self {
         let mut net = Network::builder(test, tag)
             .machines(&machines)
             .fabric(fabric)
+            .wan_model(wan_model)
             .build();
         net.quiet(); // this wrapper's Drop says where the logs are
         let Network {

@@ -22,15 +22,20 @@ use vnetcrypt_node::{NetPort, PacketBuf, PortError as QueueError, Refused};
 /// Descriptors per virtqueue (receive and transmit each).
 pub const QUEUE_SIZE: usize = vnetcrypt_node::QUEUE_SIZE;
 
-/// A buffer while the device owns it.
-struct Posted {
+/// A buffer while the device owns it (also the igb VF driver's, `crate::igb::port`).
+pub(crate) struct Posted {
     raw: NonNull<[u8]>,
     start: usize,
     len: usize,
 }
 
 impl Posted {
-    fn post(buf: PacketBuf) -> Self {
+    /// Where the frame starts and how long it is.
+    pub(crate) fn frame_span(&self) -> (usize, usize) {
+        (self.start, self.len)
+    }
+
+    pub(crate) fn post(buf: PacketBuf) -> Self {
         let (data, start, len) = buf.into_raw();
         Self {
             raw: NonNull::from(Box::leak(data)),
@@ -40,7 +45,7 @@ impl Posted {
     }
     /// # Safety
     /// The device must be done with the buffer (its descriptor was returned used).
-    unsafe fn reclaim(self) -> PacketBuf {
+    pub(crate) unsafe fn reclaim(self) -> PacketBuf {
         // SAFETY: `raw` came from `Box::leak` in `post` and is reclaimed once (the
         // `Posted` is consumed); the caller says the device is done with it.
         let data = unsafe { Box::from_raw(self.raw.as_ptr()) };
@@ -242,7 +247,7 @@ impl NetQueues {
 }
 
 /// The device-writable part of a posted receive buffer.
-fn rx_region(posted: &mut Posted, from: usize, to: usize) -> &mut [u8] {
+pub(crate) fn rx_region(posted: &mut Posted, from: usize, to: usize) -> &mut [u8] {
     // SAFETY: `raw` is the leaked box of `post` (valid, BUF_SIZE bytes, uniquely ours
     // while we hold `posted` mutably), and from < to <= BUF_SIZE by construction of
     // the constants (checked by the assertion below at compile time).
@@ -251,7 +256,7 @@ fn rx_region(posted: &mut Posted, from: usize, to: usize) -> &mut [u8] {
 }
 
 /// The device-readable part of a posted transmit buffer.
-fn tx_region(posted: &Posted, from: usize, to: usize) -> &[u8] {
+pub(crate) fn tx_region(posted: &Posted, from: usize, to: usize) -> &[u8] {
     // SAFETY: as for `rx_region`, shared: the device only reads transmit buffers.
     let all = unsafe { posted.raw.as_ref() };
     &all[from..to]
@@ -299,7 +304,7 @@ pub fn ports(
         match NetQueues::new(d.transport) {
             Ok(q) => ports.push(vnetcrypt_node::PortSlot {
                 port: Box::new(q),
-                location: d.location,
+                location: alloc::format!("{}, virtio-net", d.location),
             }),
             Err(e) => defmt::error!(
                 "virtio-net at {=str}: {}",

@@ -119,7 +119,13 @@ impl<L: SessionLayer> Gateway<L> {
             // A routed source speaks only through its router.
             let from = EthernetAddress::from_bytes(&buf[off + 6..off + 12]);
             match self.neighbours.lookup(now, via) {
-                Some(mac) if mac == from => {}
+                Some(mac) if mac == from => {
+                    // Refreshed before it expires: a router's own traffic would not
+                    // tell us its MAC again, and a lapse would drop its packets.
+                    if self.neighbours.stale(now, via) {
+                        self.arp_request(now, via);
+                    }
+                }
                 known => {
                     if known.is_none() {
                         self.arp_request(now, via);
@@ -127,6 +133,12 @@ impl<L: SessionLayer> Gateway<L> {
                     return self.drop_for(DropReason::LanSpoofed, None);
                 }
             }
+        }
+        if self.lan.contains(dst) {
+            // Our own protected set: its hosts reach each other on lan (or through
+            // their router), never through us and never across wan. (Relaying back onto
+            // lan without decrementing TTL could loop with a misconfigured router.)
+            return self.drop_for(DropReason::LanToLan, None);
         }
         let global = self.cfg.enforcement;
         let peer = self.owners.lookup(dst).copied();

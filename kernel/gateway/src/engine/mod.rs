@@ -402,6 +402,11 @@ impl<L: SessionLayer> Gateway<L> {
         self.flows.stats()
     }
 
+    /// Flows tracked now, and how many the table holds at most.
+    pub fn flow_table_use(&self) -> (usize, usize) {
+        (self.flows.len(), self.flows.capacity())
+    }
+
     /// Produces the flow tuples due now (see [`FlowTable::export`]); `epoch_ms` is the
     /// Unix time in milliseconds at `Instant::ZERO`.
     pub fn export_flows(&mut self, now: Instant, epoch_ms: u64, out: impl FnMut(FlowTuple)) {

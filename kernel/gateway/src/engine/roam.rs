@@ -13,8 +13,10 @@
 //!   changes nothing;
 //! - an application record is tried against the peers' established sessions (replay
 //!   window first, then the tag); the first that opens it names the peer, and the
-//!   peer's endpoint moves to the source. A replayed record fails the window and moves
-//!   nothing; garbage fails the tag and moves nothing.
+//!   peer's endpoint moves to the source if it is the newest record of a session in
+//!   use (a delayed record from an address the peer has left, or one of the replaced
+//!   session's stragglers, is delivered but moves nothing back). A replayed record
+//!   fails the window and moves nothing; garbage fails the tag and moves nothing.
 //!
 //! Nothing else moves an endpoint. The cost of a forged datagram is bounded by the
 //! admission buckets: at most one cookie, or one trial open per established session.
@@ -54,7 +56,9 @@ pub(super) enum FromStranger {
 }
 
 enum Trial {
-    Opened(PeerId, Range<usize>),
+    /// Opened by this peer's session; `moves` if it may move the endpoint (the newest
+    /// record of the session in use, not a straggler).
+    Opened(PeerId, Range<usize>, bool),
     Replay,
     Nothing,
 }
@@ -91,8 +95,12 @@ impl<L: SessionLayer> Gateway<L> {
             return FromStranger::Dropped(DropReason::UnknownPeer);
         }
         match self.trial_open(now, dg) {
-            Trial::Opened(id, r) => {
-                self.move_endpoint(now, id, from);
+            Trial::Opened(id, r, moves) => {
+                if moves {
+                    self.move_endpoint(now, id, from);
+                } else {
+                    self.counters.stale_moves_refused += 1;
+                }
                 FromStranger::Peer(id, Ok(Received::Data(r)))
             }
             Trial::Replay => FromStranger::Dropped(DropReason::Replay),
@@ -174,12 +182,13 @@ impl<L: SessionLayer> Gateway<L> {
                 pending_opened,
                 ..
             } = slot;
+            // (session, is pending, is a straggler's)
             let sessions = [
-                (current.as_mut(), false),
-                (pending.as_mut(), true),
-                (previous.as_mut().map(|(s, _)| s), false),
+                (current.as_mut(), false, false),
+                (pending.as_mut(), true, false),
+                (previous.as_mut().map(|(s, _)| s), false, true),
             ];
-            for (s, is_pending) in sessions {
+            for (s, is_pending, straggler) in sessions {
                 let Some(s) = s.filter(|s| s.is_established()) else {
                     continue;
                 };
@@ -191,7 +200,8 @@ impl<L: SessionLayer> Gateway<L> {
                 match s.handle_datagram(now, dg) {
                     Ok(Received::Data(r)) => {
                         *pending_opened |= is_pending;
-                        return Trial::Opened(PeerId(i as u16), r);
+                        let moves = !straggler && s.opened_newest();
+                        return Trial::Opened(PeerId(i as u16), r, moves);
                     }
                     Err(SessionError::Replay) => replay = true,
                     Ok(Received::Handshake) | Err(_) => {}

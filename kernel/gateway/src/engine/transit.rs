@@ -25,8 +25,10 @@ impl<L: SessionLayer> Gateway<L> {
         Ok(())
     }
 
-    /// Relays the opened packet at `buf[ip_off..ip_off + ip_len]` from `from` (whose
-    /// source it is, checked) to `to`, whose prefixes hold its destination.
+    /// Relays the opened packet at `buf[ip_off..ip_off + ip_len]` (checked; `tcp` if it
+    /// carries TCP) from `from` (whose source it is) to `to`, whose prefixes hold its
+    /// destination.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn relay<'b>(
         &mut self,
         now: Instant,
@@ -35,6 +37,7 @@ impl<L: SessionLayer> Gateway<L> {
         buf: &'b mut [u8],
         ip_off: usize,
         ip_len: usize,
+        tcp: bool,
     ) -> Verdict<'b> {
         let transit = |id| self.slot(id).is_some_and(|s| s.cfg.transit);
         let (from_on, to_on) = (transit(from), transit(to));
@@ -77,7 +80,6 @@ impl<L: SessionLayer> Gateway<L> {
                 if ip_len > self.tunnel_mtu() {
                     return self.drop_for(DropReason::TooBigDf, Some(from));
                 }
-                let tcp = buf.get(ip_off + 9) == Some(&6);
                 if tcp && mss::clamp(&mut buf[packet.clone()], self.clamped_mss()) {
                     self.counters.mss_clamped += 1;
                 }

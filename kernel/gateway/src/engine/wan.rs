@@ -306,7 +306,9 @@ impl<L: SessionLayer> Gateway<L> {
         let tcp = p.next_header() == smoltcp::wire::IpProtocol::Tcp;
         match antispoof::check_inner(id, src, dst, &self.owners, &self.lan) {
             Ok(InnerDestination::Lan) => {}
-            Ok(InnerDestination::Peer(to)) => return self.relay(now, id, to, buf, ip_off, ip_len),
+            Ok(InnerDestination::Peer(to)) => {
+                return self.relay(now, id, to, buf, ip_off, ip_len, tcp)
+            }
             Err(reason) => return self.drop_for(reason, Some(id)),
         }
         if tcp && mss::clamp(&mut buf[ip_off..ip_off + ip_len], self.clamped_mss()) {

@@ -213,6 +213,14 @@ impl NatNet {
         (self.nat.port == Some(port) && live).then_some(inside)
     }
 
+    /// Takes the datagrams in flight that `pick` chooses off the fabric (to deliver
+    /// late, with `inject`).
+    pub fn withhold(&mut self, pick: impl Fn(&Wire) -> bool) -> Vec<Wire> {
+        let (taken, kept): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|(_, w)| pick(w));
+        self.wire = kept.into();
+        taken.into_iter().map(|(_, w)| w).collect()
+    }
+
     /// An attacker's datagram, from any address.
     pub fn inject(&mut self, src: SocketAddrV4, dst: SocketAddrV4, data: Vec<u8>) {
         self.wire.push_back((self.now, Wire { src, dst, data }));

@@ -1,5 +1,6 @@
-//! Wall-clock time for flow records: the platform's wall clock read once, minus the
-//! uptime then.
+//! The RTC as the wall clock's first source: the platform's wall clock read once, as
+//! Unix time. The node's disciplined clock (`ops`, `vnetcrypt_ops::wallclock`) starts
+//! from it and follows SNTP when configured; flow records take their times from that.
 
 use crate::platform::Platform;
 use vnetcrypt_console::DateTime;
@@ -29,6 +30,12 @@ pub fn epoch_ms(p: &dyn Platform) -> u64 {
         return 0;
     };
     unix_ms(&t).saturating_sub(p.now_us() / 1000)
+}
+
+/// The RTC's time now in Unix microseconds (`None`: the machine has no wall clock).
+pub fn rtc_unix_us(p: &dyn Platform) -> Option<i64> {
+    let t = p.wall_clock()?;
+    i64::try_from(unix_ms(&t)).ok().map(|ms| ms * 1000)
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 mod build;
 mod clock;
 mod export;
+pub(crate) use clock::rtc_unix_us;
 mod json;
 pub(crate) mod view;
 
@@ -46,7 +47,7 @@ use vnetcrypt_gateway::{
 
 use crate::packet::{PacketBuf, HDR_MAX};
 
-type Engine = Gateway<DtlsLayer>;
+pub(crate) type Engine = Gateway<DtlsLayer>;
 
 const ETH: usize = 14;
 
@@ -158,6 +159,17 @@ impl Datapath {
         self.watch.observe(facts, |(kind, data, message)| {
             log.push(t, unix_ms, kind, data, message)
         });
+    }
+
+    /// The running engine, for the metrics.
+    pub(crate) fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// Unix milliseconds at uptime zero for flow records, from the node's wall clock
+    /// (`ops`: the RTC, then SNTP).
+    pub(crate) fn set_epoch_ms(&mut self, ms: u64) {
+        self.epoch_ms = ms;
     }
 
     /// With everything present but no engine (it failed to start), retry now and then.

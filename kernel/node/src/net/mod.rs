@@ -12,6 +12,7 @@ mod announce;
 mod command;
 mod dataplane;
 mod nic;
+mod ops;
 mod phy;
 mod sockets;
 mod view;
@@ -19,6 +20,7 @@ mod view;
 pub use command::execute;
 pub(crate) use dataplane::COLLECTOR_PORT;
 pub use nic::{ApplyError, Nic};
+pub use ops::ServerStats;
 
 use crate::packet::PacketBuf;
 use crate::platform::Platform;

@@ -77,6 +77,8 @@ pub struct Nic {
     installed: Option<Addressing>,
     /// The data plane's sockets on this NIC (see `net::sockets`).
     pub(super) dataplane: Sockets,
+    /// The metrics and SNTP sockets (lan only; see `net::ops`).
+    pub(super) ops: super::ops::OpsSockets,
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -133,6 +135,7 @@ impl Nic {
             announce: false,
             installed: None,
             dataplane: Sockets::default(),
+            ops: Default::default(),
         })
     }
 
@@ -321,8 +324,17 @@ impl Nic {
                     Verdict::Drop(DropReason::ArpFlood)
                 }
                 // A request for our own address has one owner, the stack: it answers
-                // and learns the asker (the data plane would answer too: no tap).
-                Verdict::ArpRequest => Verdict::Stack,
+                // and learns the asker. On lan the data plane would answer too: no
+                // tap. On wan the frame path only learns from ARP (it never answers):
+                // the asker is its next hop too, and a gateway that only answered a
+                // peer would otherwise never learn its MAC and send every record
+                // through the UDP socket.
+                Verdict::ArpRequest => {
+                    if self.role == Iface::Wan && self.dataplane.arp_tap {
+                        tap_arp(buf.frame(), &mut self.transit, pool);
+                    }
+                    Verdict::Stack
+                }
                 Verdict::Transit if !transit_on => Verdict::Drop(DropReason::NotOurs),
                 // DTLS for the data plane's port goes to the data plane in its own
                 // buffer (opened in place there), not through the stack's socket.

@@ -149,6 +149,20 @@ impl Host {
         }
     }
 
+    /// Adds a socket of a test's own (a TCP client, an SNTP server).
+    pub fn add_socket<T: smoltcp::socket::AnySocket<'static>>(&mut self, s: T) -> SocketHandle {
+        self.sockets.add(s)
+    }
+
+    /// A socket added with [`Self::add_socket`], and the interface's context (which
+    /// `tcp::Socket::connect` needs).
+    pub fn socket<T: smoltcp::socket::AnySocket<'static>>(
+        &mut self,
+        h: SocketHandle,
+    ) -> (&mut T, &mut smoltcp::iface::Context) {
+        (self.sockets.get_mut(h), self.iface.context())
+    }
+
     /// Queues a UDP datagram to `to` (from [`PORT`]); false when the socket is full.
     pub fn send_udp(&mut self, to: Ipv4Addr, data: &[u8]) -> bool {
         let s = self.sockets.get_mut::<udp::Socket>(self.udp);
