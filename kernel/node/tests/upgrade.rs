@@ -6,7 +6,7 @@
 mod sim;
 
 use sha2::{Digest, Sha256};
-use sim::machine::{Clock, FakePlatform, MemDisk};
+use sim::machine::{Clock, FailingDisk, FakePlatform, MemDisk};
 use vnetcrypt_config::store::{self, Saved, FORMAT, SLOT_SIZE};
 use vnetcrypt_node::{choose_config_disk, BlockDevice, Node, Options};
 
@@ -220,4 +220,31 @@ fn one_disk_is_used_as_it_is_and_a_partition_alone_still_serves() {
     assert!(boot_out.contains("from the partition"), "{boot_out}");
     assert_eq!(node.config().listen_port, 4800);
     assert!(choose_config_disk(Vec::new(), &mut out).is_none());
+}
+
+#[test]
+fn an_unreadable_disk_beside_a_boot_image_locks_instead_of_a_new_identity() {
+    // The configuration disk fails reads; the new boot image's partition is blank. A
+    // fall back to the partition would generate and save a new identity there.
+    let image = boot_image("");
+    image.0.borrow_mut()[10 * 2048 * 512..11 * 2048 * 512].fill(0);
+    let image_before = image.0.borrow().clone();
+    let failing = FailingDisk {
+        inner: MemDisk::blank(2048),
+        fail_reads: true,
+        fail_writes: true,
+    };
+    let mut out = String::new();
+    let chosen = choose_config_disk(vec![boxed(&image), Box::new(failing)], &mut out);
+    assert!(
+        out.contains("on disk 2 (a disk that cannot be read)"),
+        "{out}"
+    );
+    let (mut node, boot_out) = boot(chosen, 8);
+    assert!(boot_out.contains("LOCKED"), "{boot_out}");
+    assert_eq!(fingerprint(&mut node), None);
+    assert!(
+        *image.0.borrow() == image_before,
+        "the boot image was written"
+    );
 }

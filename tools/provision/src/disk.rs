@@ -135,12 +135,19 @@ pub fn show(disk: &Path) -> Result<(), String> {
     for (i, e) in sel.damaged() {
         eprintln!("warning: slot {i} {e}");
     }
+    if let Some(v) = sel.newer_format() {
+        eprintln!(
+            "warning: a slot holds configuration format {v}, newer than this tool reads ({})",
+            store::FORMAT
+        );
+    }
+    let format = sel.newest_format;
     let (slot, seq, saved) = sel.newest.ok_or("no valid configuration on this disk")?;
     match saved.identity {
         Some(k) => println!("identity fingerprint: {}", fingerprint(&k)?),
         None => println!("identity: none yet (generated on first boot)"),
     }
-    println!("# slot {slot}, sequence {seq}");
+    println!("# slot {slot}, sequence {seq}, configuration format {format}");
     print!("{}", saved.text);
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::inventory::{self, Gateway, Inventory, Role};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use vnetcrypt_config::{store, Statement};
+use vnetcrypt_config::store;
 
 /// The summary's file name in OUTDIR.
 pub const SUMMARY: &str = "summary.txt";
@@ -52,18 +52,11 @@ pub fn run(inventory_path: &Path, out: &Path) -> Result<(), String> {
         .map(|t| fingerprint(&t.identity))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let transit = transit_supported();
-    if !transit && inv.gateways.iter().any(|g| g.role == Role::Hub) {
-        eprintln!(
-            "warning: this build's configuration grammar has no 'transit': the hub's peers \
-             are written without it, so the hub does not relay between spokes"
-        );
-    }
     // Every configuration first: nothing is written if one is wrong.
     let mut configs = Vec::new();
     let mut failures = 0;
     for g in &inv.gateways {
-        let lines = statements(&inv, g, &fps, transit);
+        let lines = statements(&inv, g, &fps);
         let joined: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
         let (config, errors) = store::load_text(&joined);
         for e in &errors {
@@ -101,13 +94,8 @@ pub fn run(inventory_path: &Path, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the configuration grammar knows `transit` (the hub's relay between spokes).
-fn transit_supported() -> bool {
-    Statement::parse("peer set x transit on").is_ok()
-}
-
 /// The console statements that configure `g`.
-fn statements(inv: &Inventory, g: &Gateway, fps: &[String], transit: bool) -> Vec<Line> {
+fn statements(inv: &Inventory, g: &Gateway, fps: &[String]) -> Vec<Line> {
     let at = |text: String| Line {
         origin: g.line,
         text,
@@ -140,7 +128,8 @@ fn statements(inv: &Inventory, g: &Gateway, fps: &[String], transit: bool) -> Ve
             fps[i],
             prefixes.join(",")
         );
-        if transit && g.role == Role::Hub && o.role == Role::Spoke {
+        // The hub relays what a spoke opens to another spoke.
+        if g.role == Role::Hub && o.role == Role::Spoke {
             line.push_str(" transit on");
         }
         out.push(Line {

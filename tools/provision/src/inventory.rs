@@ -317,6 +317,18 @@ impl Inventory {
                     }
                 }
             }
+            for o in &self.gateways {
+                if let Some(p) = o.protect.iter().find(|p| p.contains(g.wan.0)) {
+                    errors.push(err(
+                        g.line,
+                        format!(
+                            "wan address {} of '{}' lies inside prefix {p} of '{}' (line {}): \
+                             its peers would send its own tunnel into a tunnel",
+                            g.wan.0, g.name, o.name, o.line
+                        ),
+                    ));
+                }
+            }
             for (j, p) in g.protect.iter().enumerate() {
                 if g.protect[..j].iter().any(|q| q.overlaps(p)) {
                     errors.push(err(
@@ -491,6 +503,11 @@ at s1 interface lan mtu 1400
                 "'role' given twice",
             ),
             ("at c enforcement drop\n", 2, "'at c': no such gateway"),
+            (
+                "gateway b wan 10.1.0.7/24 lan 10.2.0.1/24 role mesh\n",
+                2,
+                "wan address 10.1.0.7 of 'b' lies inside prefix 10.1.0.0/24 of 'a' (line 1)",
+            ),
             ("peer add x\n", 2, "unknown line kind 'peer'"),
             ("fleet\n", 2, "'fleet' needs a statement"),
         ];
@@ -507,6 +524,58 @@ at s1 interface lan mtu 1400
         assert_eq!(e.line, 3);
         assert!(e.message.contains("second hub 'h2'"), "{e}");
         assert_eq!(one_error("# nothing\n").message, "no 'gateway' lines");
+    }
+
+    #[test]
+    fn arbitrary_text_is_an_error_never_a_panic() {
+        // Lines stitched from the grammar's own words and some hostile ones.
+        const WORDS: [&str; 22] = [
+            "gateway",
+            "fleet",
+            "at",
+            "wan",
+            "lan",
+            "port",
+            "protect",
+            "role",
+            "mesh",
+            "hub",
+            "spoke",
+            "a",
+            "192.0.2.1/24",
+            "10.1.0.1/33",
+            "10.1.0.0/24,",
+            ",",
+            "/",
+            "#",
+            "\u{e9}",
+            "65536",
+            "0",
+            "",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..next(4) + 1 {
+                for _ in 0..next(9) {
+                    text.push_str(WORDS[next(WORDS.len())]);
+                    text.push(if next(5) == 0 { '\t' } else { ' ' });
+                }
+                text.push('\n');
+            }
+            if let Ok(inv) = parse(&text) {
+                let _ = inv.validate();
+                for g in &inv.gateways {
+                    let _ = inv.peers_of(g).count();
+                }
+            }
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn builds_a_disk_that_shows_back_and_keeps_its_identity() {
     let (ok, shown, err) = provision(&["show", disk]);
     assert!(ok, "{err}");
     assert_eq!(fingerprint_line(&shown), fp);
+    assert!(
+        shown.contains("# slot 0, sequence 1, configuration format 2\n"),
+        "{shown}"
+    );
     assert!(shown.contains("enforcement drop\n"), "{shown}");
     assert!(
         shown.contains("interface lan address 10.1.0.1/24\n"),

@@ -191,12 +191,50 @@ fn encode(seq: u64, saved: &Saved) -> Result<Zeroizing<Vec<u8>>, DiskError> {
     Ok(image)
 }
 
+/// What one attached disk is, for [`choose_config_disk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// No partition table: a configuration disk from sector 0.
+    Dedicated,
+    /// A GPT with a configuration partition (a boot image).
+    Partition,
+    /// An I/O error or a damaged partition table: it might be the configuration disk.
+    Unreadable,
+    /// Readable, but no configuration area (too small, a GPT without our partition).
+    Foreign,
+}
+
+impl Probe {
+    fn of(dev: &mut alloc::boxed::Box<dyn BlockDevice>) -> Self {
+        match ConfigDisk::open(&mut **dev) {
+            Ok(d) if d.is_whole_disk() => Probe::Dedicated,
+            Ok(_) => Probe::Partition,
+            Err(DiskError::TooSmall | DiskError::Gpt(GptError::NoConfigPartition)) => {
+                Probe::Foreign
+            }
+            Err(_) => Probe::Unreadable,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Probe::Dedicated => "a dedicated configuration disk",
+            Probe::Partition => "a boot image's configuration partition",
+            Probe::Unreadable => "a disk that cannot be read",
+            Probe::Foreign => "no configuration area found",
+        }
+    }
+}
+
 /// Picks the configuration disk among the attached disks (in discovery order) and says
 /// on `w` what it chose when there was a choice:
 /// - one disk (or none): that one, as before;
 /// - a dedicated configuration disk (no GPT) that opens: the first such, and when it
 ///   is blank (never written) while a boot image's configuration partition holds a
 ///   configuration, that configuration (identity included) is copied onto it first;
+/// - else a disk that cannot be read: it may be the configuration disk, so the boot
+///   rules lock on it rather than fall back to a boot image's (possibly blank)
+///   partition and generate a new identity there;
 /// - else a disk with a configuration partition; else the first disk.
 ///
 /// Never fails: a disk that cannot be read is left for `Management::boot` to report.
@@ -207,32 +245,23 @@ pub fn choose_config_disk(
     if devs.len() <= 1 {
         return devs.pop();
     }
-    let layout = |d: &mut alloc::boxed::Box<dyn BlockDevice>| {
-        ConfigDisk::open(&mut **d).map(|c| c.is_whole_disk()).ok()
-    };
-    let kinds: Vec<Option<bool>> = devs.iter_mut().map(layout).collect();
-    let dedicated = kinds.iter().position(|k| *k == Some(true));
-    let partition = kinds.iter().position(|k| *k == Some(false));
-    let pick = match (dedicated, partition) {
+    let kinds: Vec<Probe> = devs.iter_mut().map(Probe::of).collect();
+    let first = |want: Probe| kinds.iter().position(|k| *k == want);
+    let pick = match (first(Probe::Dedicated), first(Probe::Partition)) {
         (Some(d), Some(p)) => {
             let (d_dev, p_dev) = pair(&mut devs, d, p);
             migrate(p_dev, d_dev, w);
             d
         }
         (Some(d), None) => d,
-        (None, Some(p)) => p,
-        (None, None) => 0,
+        (None, partition) => first(Probe::Unreadable).or(partition).unwrap_or(0),
     };
     let _ = writeln!(
         w,
         "config: {} disks attached; the configuration is on disk {} ({})",
         devs.len(),
         pick + 1,
-        match kinds[pick] {
-            Some(true) => "a dedicated configuration disk",
-            Some(false) => "a boot image's configuration partition",
-            None => "no configuration area found",
-        }
+        kinds[pick].describe()
     );
     Some(devs.swap_remove(pick))
 }
