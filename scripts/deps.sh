@@ -35,6 +35,7 @@ APT_TOOLS=(
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
   "iptables:iptables -V"                    # the NAT namespace of the topology tests
   "conntrack:conntrack --version"           # ... and changing its public mapping
+  "rsyslog:rsyslogd -v"                     # a real syslog receiver for the events test
   "python3-venv:/usr/bin/python3 -c 'import ensurepip, venv'"  # the metrics test's venv
   "curl:curl --version"                     # scrapes the metrics endpoint
 )

@@ -50,7 +50,6 @@ impl Write for Terminal {
 }
 
 /// Carries out a command about the machine (the node has declined it).
-#[allow(unused_variables)] // `node` is used by test-build commands only
 pub fn execute(
     cmd: Command<'_>,
     app: &Appliance<'_>,
@@ -67,6 +66,8 @@ pub fn execute(
             let _ = writeln!(w, "vnetcrypt {VERSION}");
         }
         Command::Status => {
+            // Health at a glance first: peers up/down/failing, enforcement, uptime.
+            let _ = node.write_health(w);
             let _ = write_status(&status(app, boot_ns), w);
         }
         Command::Reboot => {

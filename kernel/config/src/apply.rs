@@ -15,6 +15,7 @@ impl Config {
     /// a peer's prefixes): a statement that would break that is refused.
     pub fn apply(&mut self, st: Statement<'_>) -> Result<(), ApplyError> {
         let sets_collector = matches!(st, Statement::Collector(Some(_)));
+        let sets_syslog = matches!(st, Statement::Syslog(Some(_)));
         let moves_paths = matches!(
             st,
             Statement::Address(Iface::Lan, _) | Statement::PeerSet(..) | Statement::PeerRemove(_)
@@ -28,8 +29,8 @@ impl Config {
                 | Statement::RouteAdd(_)
         );
         let sets_ntp = matches!(st, Statement::Ntp(Some(_)));
-        let before =
-            (sets_collector || sets_ntp || moves_paths || moves_routes).then(|| self.clone());
+        let before = (sets_collector || sets_syslog || sets_ntp || moves_paths || moves_routes)
+            .then(|| self.clone());
         self.apply_statement(st)?;
         let Some(before) = before else {
             return Ok(());
@@ -48,6 +49,18 @@ impl Config {
                     ApplyError::CollectorUnprotected(ip)
                 } else {
                     ApplyError::CollectorWouldBeUnprotected(ip)
+                });
+            }
+        }
+        // Events take the flow records' paths: never clear across wan.
+        if let Some(server) = self.syslog {
+            let ip = *server.ip();
+            if self.collector_path(ip).is_none() {
+                *self = before;
+                return Err(if sets_syslog {
+                    ApplyError::SyslogUnprotected(ip)
+                } else {
+                    ApplyError::SyslogWouldBeUnprotected(ip)
                 });
             }
         }
@@ -86,6 +99,7 @@ impl Config {
             }
             Statement::FallbackAfter(s) => self.liveness.fallback_after_s = s,
             Statement::Collector(c) => self.collector = c,
+            Statement::Syslog(s) => self.syslog = s,
             Statement::Metrics(port) => self.metrics = port,
             Statement::Ntp(server) => self.ntp = server,
             Statement::PeerAdd(peer) => {
@@ -540,6 +554,43 @@ mod tests {
         assert!(!c.peer("a").unwrap().transit);
         apply(&mut c, "peer set a enforcement allow").unwrap();
         assert!(!c.peer("a").unwrap().transit, "untouched by other changes");
+    }
+
+    #[test]
+    fn the_syslog_server_must_sit_on_lan_or_behind_a_peer() {
+        let mut c = Config::default();
+        assert_eq!(
+            apply(&mut c, "syslog 192.0.2.9:514"),
+            Err(ApplyError::SyslogUnprotected("192.0.2.9".parse().unwrap()))
+        );
+        assert_eq!(c.syslog, None);
+        apply(&mut c, "interface lan address 10.1.0.1/24").unwrap();
+        assert!(apply(&mut c, "syslog 10.1.0.1:514").is_err());
+        apply(&mut c, "syslog 10.1.0.9:514").unwrap();
+        assert_eq!(c.syslog, Some("10.1.0.9:514".parse().unwrap()));
+        apply(
+            &mut c,
+            &std::format!(
+                "peer add b endpoint 192.0.2.2:4433 fingerprint {} prefix 10.2.0.0/16",
+                fp(1)
+            ),
+        )
+        .unwrap();
+        apply(&mut c, "syslog 10.2.3.4:514").unwrap();
+        let before = c.clone();
+        for line in ["peer remove b", "peer set b prefix 10.3.0.0/16"] {
+            assert_eq!(
+                apply(&mut c, line),
+                Err(ApplyError::SyslogWouldBeUnprotected(
+                    "10.2.3.4".parse().unwrap()
+                )),
+                "{line}"
+            );
+            assert_eq!(c, before, "{line}");
+        }
+        apply(&mut c, "syslog off").unwrap();
+        apply(&mut c, "peer remove b").unwrap();
+        assert_eq!(c.syslog, None);
     }
 
     #[test]

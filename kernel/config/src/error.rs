@@ -69,6 +69,10 @@ pub enum ApplyError {
     CollectorUnprotected(core::net::Ipv4Addr),
     /// The change would leave the configured collector with no protected path.
     CollectorWouldBeUnprotected(core::net::Ipv4Addr),
+    /// A syslog server neither on the lan subnet nor in a peer's prefixes.
+    SyslogUnprotected(core::net::Ipv4Addr),
+    /// The change would leave the configured syslog server with no protected path.
+    SyslogWouldBeUnprotected(core::net::Ipv4Addr),
     /// `route add` for a prefix that has a route already.
     RouteExists(crate::Ipv4Prefix),
     /// `route remove` for a prefix without a route.
@@ -123,6 +127,16 @@ impl fmt::Display for ApplyError {
                 f,
                 "the flow-log collector {ip} would be neither on the lan subnet nor behind a \
                  peer: move it ('collector ...') or turn it off ('collector off') first"
+            ),
+            Self::SyslogUnprotected(ip) => write!(
+                f,
+                "syslog server {ip} is neither on the lan subnet nor in a peer's prefixes: \
+                 events would cross wan in the clear (set the lan address or add the peer first)"
+            ),
+            Self::SyslogWouldBeUnprotected(ip) => write!(
+                f,
+                "the syslog server {ip} would be neither on the lan subnet nor behind a peer: \
+                 move it ('syslog ...') or turn it off ('syslog off') first"
             ),
             Self::NtpNotOnLan(ip) => write!(
                 f,

@@ -154,6 +154,9 @@ pub struct Config {
     /// Always lies on the lan subnet or in a peer's prefixes ([`Config::collector_path`]):
     /// every statement that would break that is refused.
     pub collector: Option<Collector>,
+    /// The syslog server events go to; like the collector, always on the lan subnet
+    /// or in a peer's prefixes.
+    pub syslog: Option<SocketAddrV4>,
     /// The metrics endpoint's TCP port on lan (`None`: off, the default).
     pub metrics: Option<u16>,
     /// The SNTP server; always on the lan subnet ([`Config::on_lan_subnet`]).
@@ -187,6 +190,7 @@ impl Default for Config {
             rekey: Rekey::default(),
             liveness: Liveness::default(),
             collector: None,
+            syslog: None,
             metrics: None,
             ntp: None,
         }

@@ -7,7 +7,8 @@ impl Config {
     /// Writes one statement per line (`\n`-terminated). Applying them in order to
     /// `Config::default()` gives back `self`. Settings at their default are omitted,
     /// except the enforcement: whether clear traffic may cross is always stated.
-    /// The collector comes last, after the lan address and peers that protect it.
+    /// The collector and the syslog server come last, after the lan address and peers
+    /// that protect them.
     pub fn write_statements(&self, w: &mut dyn Write) -> fmt::Result {
         let d = Config::default();
         writeln!(w, "enforcement {}", self.enforcement.keyword())?;
@@ -60,6 +61,9 @@ impl Config {
         }
         if let Some(c) = self.collector {
             writeln!(w, "collector {} interval {}", c.endpoint, c.interval_s)?;
+        }
+        if let Some(s) = self.syslog {
+            writeln!(w, "syslog {s}")?;
         }
         if let Some(port) = self.metrics {
             writeln!(w, "metrics on port {port}")?;
@@ -197,6 +201,7 @@ mod tests {
              peer add b endpoint 192.0.2.2:4433 fingerprint {fp} prefix 10.2.0.0/24,10.3.0.0/24 enforcement allow transit on\n\
              peer add c fingerprint {fp2},{fp3} prefix 10.4.0.0/24\n\
              collector 10.2.0.9:2055 interval 30\n\
+             syslog 10.2.0.7:514\n\
              metrics on port 9200\n\
              ntp 10.1.0.5\n"
         );

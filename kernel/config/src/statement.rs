@@ -21,6 +21,7 @@
 //! dead-peer after SECONDS
 //! fallback after SECONDS
 //! collector A.B.C.D:PORT [interval SECONDS] | collector off
+//! syslog A.B.C.D:PORT | syslog off
 //! metrics on [port PORT] | metrics off
 //! ntp A.B.C.D | ntp off
 //! ```
@@ -63,6 +64,8 @@ pub enum Statement<'a> {
     DeadPeerAfter(u32),
     FallbackAfter(u32),
     Collector(Option<Collector>),
+    /// Where events go as RFC 5424 syslog over UDP; `None`: nowhere.
+    Syslog(Option<SocketAddrV4>),
     /// The metrics endpoint's TCP port on lan; `None`: off.
     Metrics(Option<u16>),
     /// The SNTP server (on the lan subnet); `None`: off.
@@ -83,7 +86,7 @@ pub struct PeerChange {
 }
 
 /// The words that start a configuration statement.
-pub const KEYWORDS: [&str; 14] = [
+pub const KEYWORDS: [&str; 15] = [
     "enforcement",
     "listen",
     "interface",
@@ -96,6 +99,7 @@ pub const KEYWORDS: [&str; 14] = [
     "dead-peer",
     "fallback",
     "collector",
+    "syslog",
     "metrics",
     "ntp",
 ];
@@ -204,6 +208,7 @@ impl<'a> Statement<'a> {
                 )?)
             }
             "collector" => return collector(w),
+            "syslog" => return syslog(w),
             "metrics" => return metrics(w),
             "ntp" => {
                 let t = w.need("an address A.B.C.D or 'off'")?;
@@ -443,6 +448,15 @@ fn collector(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
         endpoint,
         interval_s,
     })))
+}
+
+fn syslog(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
+    let t = w.need("A.B.C.D:PORT or 'off'")?;
+    if t == "off" {
+        return w.end(Statement::Syslog(None));
+    }
+    let server = endpoint(t)?;
+    w.end(Statement::Syslog(Some(server)))
 }
 
 fn metrics(mut w: Words<'_>) -> Result<Statement<'_>, E<'_>> {
@@ -941,6 +955,17 @@ mod tests {
             Statement::parse("collector off"),
             Ok(Statement::Collector(None))
         );
+        assert_eq!(Statement::parse("syslog off"), Ok(Statement::Syslog(None)));
+        assert_eq!(
+            Statement::parse("syslog 10.1.0.9:514"),
+            Ok(Statement::Syslog(Some("10.1.0.9:514".parse().unwrap())))
+        );
+        assert!(Statement::parse("syslog 10.1.0.9").is_err());
+        assert_eq!(
+            Statement::parse("syslog 10.1.0.9:514 now"),
+            Err(E::Unexpected("now"))
+        );
+        assert!(matches!(Statement::parse("syslog"), Err(E::Missing { .. })));
         assert_eq!(
             Statement::parse("rekey interval 600"),
             Ok(Statement::RekeyInterval(600))

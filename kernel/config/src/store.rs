@@ -294,13 +294,18 @@ pub struct LineError {
 
 /// Builds a configuration from statements, one per line; blank lines and lines starting
 /// with `#` are skipped. Lines that fail are reported and skipped, the rest applied.
-/// `collector` lines are applied after all others, wherever they stand (a collector is
-/// checked against the lan address and peers, which older saves listed after it).
+/// `collector` and `syslog` lines are applied after all others, wherever they stand
+/// (both are checked against the lan address and peers, which may be listed after them).
 pub fn load_text(text: &str) -> (Config, Vec<LineError>) {
     use core::fmt::Write;
     let mut config = Config::default();
     let mut errors = Vec::new();
-    let is_collector = |l: &str| l.split_ascii_whitespace().next() == Some("collector");
+    let is_collector = |l: &str| {
+        matches!(
+            l.split_ascii_whitespace().next(),
+            Some("collector" | "syslog")
+        )
+    };
     let ordered = text
         .lines()
         .enumerate()

@@ -59,8 +59,23 @@ pub enum View<'a> {
     Counters,
     Flows,
     Config,
+    /// `peers json`, `sessions json`, `counters json`, `flows json`, `events json`:
+    /// the view as one JSON document on one line.
+    Json(JsonView),
+    /// `events [N]`: the newest N events (default: all kept).
+    Events(Option<usize>),
     /// The wall clock and its source (`time`).
     Time,
+}
+
+/// The views that have a JSON form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonView {
+    Peers,
+    Sessions,
+    Counters,
+    Flows,
+    Events,
 }
 
 /// The crashes `debug fault` can cause, to prove they are reported as failures.
@@ -158,6 +173,11 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("reboot", _) => Command::Reboot,
         ("poweroff", _) => Command::Poweroff,
         ("interfaces", _) => Command::Show(View::Interfaces),
+        ("peers", Some("json")) => json(&mut words, JsonView::Peers),
+        ("sessions", Some("json")) => json(&mut words, JsonView::Sessions),
+        ("counters", Some("json")) => json(&mut words, JsonView::Counters),
+        ("flows", Some("json")) => json(&mut words, JsonView::Flows),
+        ("events", Some("json")) => json(&mut words, JsonView::Events),
         ("peers", _) => Command::Show(View::Peers),
         ("routes", _) => Command::Show(View::Routes),
         ("route", Some("show")) => {
@@ -167,6 +187,18 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         ("sessions", _) => Command::Show(View::Sessions),
         ("counters", _) => Command::Show(View::Counters),
         ("flows", _) => Command::Show(View::Flows),
+        ("events", _) => match words.next() {
+            None => Command::Show(View::Events(None)),
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Command::Show(View::Events(Some(n))),
+                _ => {
+                    return Err(ParseError::InvalidValue {
+                        token: n,
+                        expected: "a count of events, or 'json'",
+                    })
+                }
+            },
+        },
         ("time", _) => Command::Show(View::Time),
         ("identity", _) => match words.next() {
             None | Some("show") => Command::Show(View::Identity),
@@ -238,6 +270,12 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         Some(extra) => Err(ParseError::UnexpectedArgument(extra)),
         None => Ok(command),
     }
+}
+
+/// The JSON form of a view (its `json` word taken).
+fn json<'a>(words: &mut core::str::SplitAsciiWhitespace<'a>, view: JsonView) -> Command<'a> {
+    words.next();
+    Command::Show(View::Json(view))
 }
 
 #[cfg(feature = "test-commands")]
@@ -332,6 +370,25 @@ mod tests {
         assert_eq!(parse("sessions"), Ok(Command::Show(View::Sessions)));
         assert_eq!(parse("counters"), Ok(Command::Show(View::Counters)));
         assert_eq!(parse("flows"), Ok(Command::Show(View::Flows)));
+        for (line, v) in [
+            ("peers json", JsonView::Peers),
+            ("sessions json", JsonView::Sessions),
+            ("counters  json", JsonView::Counters),
+            ("flows json", JsonView::Flows),
+            ("events json", JsonView::Events),
+        ] {
+            assert_eq!(parse(line), Ok(Command::Show(View::Json(v))), "{line}");
+        }
+        assert_eq!(
+            parse("peers json x"),
+            Err(ParseError::UnexpectedArgument("x"))
+        );
+        assert_eq!(parse("events"), Ok(Command::Show(View::Events(None))));
+        assert_eq!(parse("events 5"), Ok(Command::Show(View::Events(Some(5)))));
+        assert!(matches!(
+            parse("events 0"),
+            Err(ParseError::InvalidValue { token: "0", .. })
+        ));
         assert_eq!(parse("config show"), Ok(Command::Show(View::Config)));
         assert_eq!(parse("config save"), Ok(Command::ConfigSave));
         assert_eq!(parse("config reset"), Ok(Command::ConfigReset));

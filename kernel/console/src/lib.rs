@@ -13,17 +13,24 @@
 extern crate std;
 
 mod command;
+mod health;
 mod help;
+pub mod json;
 mod line;
 mod peers;
 mod routes;
+mod sessions;
 mod status;
 
-pub use command::{parse, Command, FaultKind, ParseError, View};
+pub use command::{parse, Command, FaultKind, JsonView, ParseError, View};
+pub use health::{write_health, Health};
 pub use help::write_help;
 pub use line::{LineEditor, LineError, Submit, LINE_CAPACITY};
-pub use peers::{write_peer, Elapsed, PeerReport, TunnelFailure, TunnelState, TunnelStatus};
+pub use peers::{
+    write_peer, Elapsed, PeerReport, TunnelFailure, TunnelState, TunnelStatus, TunnelTraffic,
+};
 pub use routes::{write_routes, NextHop};
+pub use sessions::{write_peers_json, write_sessions, write_sessions_json};
 pub use status::{write_status, CpuFeatures, DateTime, Device, DeviceAddr, RngState, StatusReport};
 pub use vnetcrypt_config as config;
 

@@ -49,6 +49,18 @@ pub enum TunnelFailure {
 }
 
 impl TunnelFailure {
+    /// The token scripts and syslog see (`pin-mismatch`, ...).
+    pub fn token(self) -> &'static str {
+        match self {
+            TunnelFailure::PinMismatch => "pin-mismatch",
+            TunnelFailure::Timeout => "timeout",
+            TunnelFailure::NoResponse => "no-response",
+            TunnelFailure::AlertFromPeer => "alert-from-peer",
+            TunnelFailure::Protocol => "protocol",
+            TunnelFailure::NoEndpoint => "no-endpoint",
+        }
+    }
+
     /// The short name and what it means for the operator.
     pub fn explain(self) -> (&'static str, &'static str) {
         match self {
@@ -88,6 +100,22 @@ pub struct TunnelStatus {
     pub last_move_ms: Option<u64>,
     /// The pin the peer authenticated with in its last completed handshake.
     pub pin_used: Option<Fingerprint>,
+    /// The cipher suite of the session in use (OpenSSL's name).
+    pub suite: Option<&'static str>,
+}
+
+/// What crossed a peer's tunnel: records (inner packets) and their inner bytes each
+/// way, and the handshakes and rekeys that keyed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TunnelTraffic {
+    pub sent_records: u64,
+    pub sent_bytes: u64,
+    pub received_records: u64,
+    pub received_bytes: u64,
+    pub handshakes_started: u64,
+    pub handshakes_completed: u64,
+    pub handshakes_failed: u64,
+    pub rekeys: u64,
 }
 
 /// One peer: its configuration, the enforcement that applies, and its tunnel.
@@ -98,6 +126,8 @@ pub struct PeerReport<'a> {
     pub enforcement: Enforcement,
     /// `None` when the data plane is not running (or does not know the peer).
     pub tunnel: Option<TunnelStatus>,
+    /// `None` when the data plane is not running (or does not know the peer).
+    pub traffic: Option<TunnelTraffic>,
 }
 
 /// A duration in the largest two units: `45s`, `2m05s`, `1h02m`, `3d04h`.
@@ -186,6 +216,14 @@ pub fn write_peer(p: &PeerReport<'_>, detail: bool, w: &mut dyn Write) -> fmt::R
             writeln!(w, "  pin used {used}")?;
         }
     }
+    if let Some(x) = p.traffic {
+        let suite = p.tunnel.and_then(|t| t.suite).unwrap_or("none");
+        writeln!(
+            w,
+            "  suite {suite}; sent {} records {} bytes, received {} records {} bytes; rekeys {}",
+            x.sent_records, x.sent_bytes, x.received_records, x.received_bytes, x.rekeys
+        )?;
+    }
     write!(w, "  enforcement {}", p.enforcement.keyword())?;
     if c.enforcement.is_none() {
         w.write_str(" (global)")?;
@@ -251,7 +289,16 @@ mod tests {
                     last_authenticated_ms: Some(900),
                     last_failure: None,
                     endpoint: Some("192.0.2.2:4433".parse().unwrap()),
+                    suite: Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
                     ..TunnelStatus::default()
+                }),
+                traffic: Some(TunnelTraffic {
+                    sent_records: 808,
+                    sent_bytes: 1_148_478,
+                    received_records: 305,
+                    received_bytes: 16_748,
+                    rekeys: 2,
+                    ..TunnelTraffic::default()
                 }),
             },
             false,
@@ -260,6 +307,8 @@ mod tests {
             out,
             "peer gw-b  192.0.2.2:4433  up for 2m05s\n\
              \x20 last handshake 2m05s ago, last authenticated record 0s ago\n\
+             \x20 suite ECDHE-ECDSA-AES128-GCM-SHA256; sent 808 records 1148478 bytes, \
+             received 305 records 16748 bytes; rekeys 2\n\
              \x20 enforcement drop (global)\n"
         );
     }
@@ -280,6 +329,7 @@ mod tests {
                         last_failure: Some(failure),
                         ..TunnelStatus::default()
                     }),
+                    traffic: None,
                 },
                 false,
             )
@@ -318,6 +368,7 @@ mod tests {
                 config: &cfg,
                 enforcement: Enforcement::AllowUnencrypted,
                 tunnel: None,
+                traffic: None,
             },
             true,
         );
@@ -339,6 +390,7 @@ mod tests {
             config: &cfg,
             enforcement: Enforcement::DropUnencrypted,
             tunnel,
+            traffic: None,
         };
         let out = render(
             &report(Some(TunnelStatus {

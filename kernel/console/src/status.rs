@@ -68,7 +68,7 @@ pub struct StatusReport<'a> {
     pub devices: &'a [Device],
 }
 
-struct Uptime(u64);
+pub(crate) struct Uptime(pub u64);
 
 impl fmt::Display for Uptime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -157,6 +157,10 @@ impl Session for DtlsSession {
         self.closed || self.conn.is_closed()
     }
 
+    fn suite(&self) -> Option<&'static str> {
+        self.conn.negotiated().map(|n| n.suite.openssl_name())
+    }
+
     fn failure(&self) -> Option<FailureReason> {
         match self.conn.failure() {
             Some(HandshakeFailure::NoResponse) => Some(FailureReason::NoResponse),

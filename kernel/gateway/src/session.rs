@@ -120,6 +120,12 @@ pub trait Session {
     /// The keys approach their AEAD usage limit: rekey now.
     fn rekey_due(&self) -> bool;
 
+    /// The negotiated cipher suite's name once keys are agreed (for the operator's
+    /// views); `None` for a layer that cannot tell.
+    fn suite(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Keeps an application record that arrived before this (handshaking) session's
     /// keys, having overtaken the handshake's last flight; its plaintext comes out of
     /// [`Session::poll_received`] once the keys exist. False if not kept.

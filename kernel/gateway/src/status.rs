@@ -87,6 +87,8 @@ pub struct PeerStatus {
     pub last_move: Option<Instant>,
     /// The pin the peer authenticated with in its last completed handshake.
     pub pin_used: Option<Fingerprint>,
+    /// The cipher suite of the session in use (OpenSSL's name), while one is.
+    pub suite: Option<&'static str>,
 }
 
 impl PeerStatus {

@@ -56,6 +56,14 @@ fn real_dtls_forged_and_replayed_hellos_leave_the_tunnel_alone_and_rekeys_go_on(
     n.host_send(0, b"first");
     n.run(200);
     assert_eq!(status(&n, 0).state, PeerState::Up);
+    // The operator's views name the negotiated suite on both sides.
+    for i in 0..2 {
+        assert_eq!(
+            status(&n, i).suite,
+            Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+            "side {i}"
+        );
+    }
     // The hello that came back with its cookie: replayable by an observer.
     let with_cookie = n
         .log
@@ -158,6 +166,7 @@ fn real_dtls_pin_mismatch_is_seen_by_the_responder() {
     assert_eq!(b.last_failure, Some(FailureReason::PinMismatch), "{b:?}");
     assert_ne!(b.state, PeerState::Up);
     assert_ne!(status(&n, 0).state, PeerState::Up);
+    assert_eq!(b.suite, None, "no suite without an established session");
     assert!(n.payloads(1).is_empty());
 }
 

@@ -12,6 +12,7 @@
 extern crate alloc;
 
 mod datapath;
+mod events;
 mod management;
 mod net;
 mod node;

@@ -2,15 +2,18 @@
 //! it next needs a poll, and carries out the console commands that are its own.
 
 use crate::datapath::Datapath;
+use crate::events::{self, EventKind, EventLog};
 use crate::management::disk::BlockDevice;
 use crate::management::{Changed, Management};
 use crate::net::{Interfaces, PortSlot};
 use crate::ops::Ops;
 use crate::platform::Platform;
 use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use vnetcrypt_console::{Command, View};
+use vnetcrypt_console::{write_health, Command, JsonView, View};
 use vnetcrypt_gateway::Instant;
 
 /// Switches from the kernel command line.
@@ -27,6 +30,7 @@ pub struct Node {
     net: Interfaces,
     mgmt: Management,
     dp: Datapath,
+    events: EventLog,
     ops: Ops,
 }
 
@@ -50,13 +54,49 @@ impl Node {
         let mut dp = Datapath::new(p);
         dp.reconfigure(&mgmt.config, mgmt.engine_identity(), &mut net, p, w);
         let ops = Ops::new(p);
-        Self {
+        let mut node = Self {
             platform,
             net,
             mgmt,
             dp,
             ops,
+            events: EventLog::default(),
+        };
+        let version = env!("CARGO_PKG_VERSION");
+        let fingerprint = node
+            .mgmt
+            .identity
+            .as_ref()
+            .map(|k| k.fingerprint().to_string())
+            .unwrap_or_else(|| "none".into());
+        node.record(
+            EventKind::Boot,
+            vec![
+                ("version", version.into()),
+                ("fingerprint", fingerprint.clone()),
+            ],
+            alloc::format!("vnetcrypt {version} booted; identity {fingerprint}"),
+        );
+        for problem in core::mem::take(&mut node.mgmt.disk_problems) {
+            node.record(
+                EventKind::DiskError,
+                vec![("error", problem.clone())],
+                alloc::format!("configuration disk: {problem}"),
+            );
         }
+        node
+    }
+
+    /// Records an event now.
+    fn record(&mut self, kind: EventKind, data: Vec<(&'static str, String)>, message: String) {
+        let t = self.platform.now_us();
+        self.events.push(t, self.dp.unix_ms(t), kind, data, message);
+    }
+
+    /// Writes the one-line health summary `status` starts with.
+    pub fn write_health(&self, w: &mut dyn Write) -> core::fmt::Result {
+        let now = Instant::from_micros(self.platform.now_us());
+        write_health(&self.dp.health(&self.mgmt.config, now), w)
     }
 
     /// Moves every frame and packet that is waiting and runs what is due. Returns
@@ -69,6 +109,7 @@ impl Node {
             &mut self.net,
             &self.mgmt.config,
             self.mgmt.engine_identity(),
+            &mut self.events,
             p,
         );
         let ops = self
@@ -82,7 +123,7 @@ impl Node {
     pub fn poll_at(&mut self) -> Option<u64> {
         let p = &*self.platform;
         let net = self.net.poll_at(p);
-        let dp = self.dp.poll_at(&self.mgmt.config);
+        let dp = self.dp.poll_at(&self.mgmt.config, &self.events);
         let ops = self.ops.poll_at(&self.net);
         [net, dp, ops].into_iter().flatten().min()
     }
@@ -100,9 +141,92 @@ impl Node {
     /// Carries out `cmd` if it is the node's (interfaces, data plane views,
     /// configuration, identity, persistence); `false` leaves it to the caller.
     pub fn execute(&mut self, cmd: &Command<'_>, w: &mut dyn Write) -> bool {
+        let changes = matches!(
+            cmd,
+            Command::Set(_)
+                | Command::ConfigReset
+                | Command::ConfigInitialize
+                | Command::IdentityRotate
+        );
+        let before = changes.then(|| self.statements());
+        let identity = self
+            .mgmt
+            .identity
+            .as_ref()
+            .map(|k| k.fingerprint().to_string());
+        let handled = self.carry_out(cmd, w);
+        if let Some(before) = before {
+            self.record_config_change(&before, identity);
+        }
+        match self.mgmt.last_save.take() {
+            Some(Ok((slot, seq))) => self.record(
+                EventKind::ConfigSaved,
+                vec![("slot", slot.to_string()), ("sequence", seq.to_string())],
+                alloc::format!("configuration saved (slot {slot}, sequence {seq})"),
+            ),
+            Some(Err(e)) => self.record(
+                EventKind::DiskError,
+                vec![("error", e.clone())],
+                alloc::format!("configuration save failed: {e}"),
+            ),
+            None => {}
+        }
+        handled
+    }
+
+    /// The running configuration as `config show` prints it (never the key).
+    fn statements(&self) -> String {
+        let mut s = String::new();
+        let _ = self.mgmt.config.write_statements(&mut s);
+        s
+    }
+
+    /// Records which statements a command added or removed, and a new identity.
+    fn record_config_change(&mut self, before: &str, identity: Option<String>) {
+        let after = self.statements();
+        let lines = |text: &str, other: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !other.lines().any(|o| o == *l))
+                .map(String::from)
+                .collect()
+        };
+        let (added, removed) = (lines(&after, before), lines(before, &after));
+        let new_identity = self
+            .mgmt
+            .identity
+            .as_ref()
+            .map(|k| k.fingerprint().to_string());
+        let rotated = new_identity != identity;
+        if added.is_empty() && removed.is_empty() && !rotated {
+            return;
+        }
+        let mut data = Vec::new();
+        let mut message = String::from("configuration changed:");
+        if !added.is_empty() {
+            data.push(("added", added.join(" | ")));
+            message.push_str(&alloc::format!(" {}", added.join("; ")));
+        }
+        if !removed.is_empty() {
+            data.push(("removed", removed.join(" | ")));
+            message.push_str(&alloc::format!(" (removed: {})", removed.join("; ")));
+        }
+        if rotated {
+            let fp = new_identity.unwrap_or_else(|| "none".into());
+            message.push_str(&alloc::format!(" identity {fp}"));
+            data.push(("identity", fp));
+        }
+        self.record(EventKind::ConfigChanged, data, message);
+    }
+
+    fn carry_out(&mut self, cmd: &Command<'_>, w: &mut dyn Write) -> bool {
         let p = &*self.platform;
         let Self {
-            net, mgmt, dp, ops, ..
+            net,
+            mgmt,
+            dp,
+            ops,
+            events,
+            ..
         } = self;
         if crate::net::execute(cmd, &mut mgmt.config, net, p, w) {
             if matches!(cmd, Command::Set(_)) {
@@ -118,9 +242,17 @@ impl Node {
                 Some(dp.write_peers(&mgmt.config, Some(name), now, w))
             }
             Command::Show(View::Routes) => Some(dp.write_routes(&mgmt.config, now, w)),
-            Command::Show(View::Sessions) => Some(dp.write_sessions(now, w)),
+            Command::Show(View::Sessions) => Some(dp.write_sessions(&mgmt.config, now, w)),
             Command::Show(View::Counters) => Some(dp.write_counters(net, now, w)),
             Command::Show(View::Flows) => Some(dp.write_flows(now, w)),
+            Command::Show(View::Events(n)) => Some(events::write_events(events, *n, w)),
+            Command::Show(View::Json(v)) => Some(match v {
+                JsonView::Peers => dp.write_peers_json(&mgmt.config, now, w),
+                JsonView::Sessions => dp.write_sessions_json(&mgmt.config, now, w),
+                JsonView::Counters => dp.write_counters_json(net, w),
+                JsonView::Flows => dp.write_flows_json(now, w),
+                JsonView::Events => events::write_events_json(events, w),
+            }),
             Command::Show(View::Time) => Some(ops.write_time(p.now_us(), w)),
             _ => None,
         };

@@ -158,6 +158,20 @@ fn an_unreadable_disk_locks_until_initialize_confirm() {
     let out = run(&mut node, "config initialize confirm");
     assert!(out.contains("unlocked"), "{out}");
     assert!(fingerprint(&mut node).is_some());
+    // The event log kept what happened: the disk error at boot, the new identity.
+    let events = run(&mut node, "events");
+    assert!(
+        events.contains("DISK_ERROR      configuration disk: unusable: disk I/O error"),
+        "{events}"
+    );
+    assert!(
+        events.contains("DISK_ERROR      configuration disk: locked"),
+        "{events}"
+    );
+    assert!(
+        events.contains("CONFIG_CHANGED  configuration changed: identity "),
+        "{events}"
+    );
 }
 
 #[test]
@@ -176,6 +190,16 @@ fn a_failing_write_leaves_the_saved_configuration() {
     let out = run(&mut node2, "config save");
     assert!(out.contains("error: save failed"), "{out}");
     assert_eq!(*inner.0.borrow(), saved);
+    let events = run(&mut node2, "events 2");
+    assert!(
+        events.contains("CONFIG_CHANGED  configuration changed: listen port 4700"),
+        "{events}"
+    );
+    assert!(
+        events.contains("DISK_ERROR      configuration save failed: "),
+        "{events}"
+    );
+    assert!(!events.contains("CONFIG_SAVED"), "{events}");
     node = node2;
     assert_eq!(
         node.config().listen_port,

@@ -137,6 +137,15 @@ fn endpoint_none_keeps_the_tunnel_and_the_peer_that_calls_is_learned() {
         "{peers}"
     );
     assert!(peers.contains("endpoint moved 1 times"), "{peers}");
+    // The move is an event (what the engine counted, from authenticated input).
+    let events = sim.cmd(1, "events");
+    assert!(
+        events.contains(&format!(
+            "ENDPOINT_MOVED  peer gw1: endpoint moved from none to {}:",
+            sim::wan_ip(1)
+        )),
+        "{events}"
+    );
     // A clears B's endpoint while the tunnel runs: it keeps going.
     sim.set(0, "peer set gw2 endpoint none");
     let mut seq = 0;
@@ -144,4 +153,11 @@ fn endpoint_none_keeps_the_tunnel_and_the_peer_that_calls_is_learned() {
     sim.run_for(200);
     assert_eq!(received(&sim, 1, 0).len() as u32, seq);
     assert_eq!(received(&sim, 0, 1).len() as u32, seq);
+    // A's configuration change is no move.
+    let events = sim.cmd(0, "events");
+    assert!(!events.contains("ENDPOINT_MOVED"), "{events}");
+    assert!(
+        events.contains("configuration changed: peer add gw2 fingerprint"),
+        "{events}"
+    );
 }

@@ -261,6 +261,7 @@ fn forged_datagrams_from_a_peers_endpoint_do_not_disturb_the_tunnel() {
     let got = transfer(&mut sim, 0, 1, 0, 20);
     assert_eq!(got.len(), 20);
     let stats_before = sim.cmd(1, "peer show gw1");
+    let events_before = sim.cmd(1, "events");
     // "handshakes N started N completed N failed; rekeys N; replaced N; drops N"
     let line = |s: &str| {
         let l = s
@@ -316,6 +317,11 @@ fn forged_datagrams_from_a_peers_endpoint_do_not_disturb_the_tunnel() {
     assert!(
         drops_after > drops_before,
         "forged records are counted as drops"
+    );
+    assert_eq!(
+        sim.cmd(1, "events"),
+        events_before,
+        "forged datagrams record no event (no handshake, failure, down, move)"
     );
     assert_eq!(clear_on_wan(&sim), 0);
 }

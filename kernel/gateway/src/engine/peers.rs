@@ -189,6 +189,11 @@ impl<S: Session> PeerSlot<S> {
             last_handshake: self.last_handshake,
             last_authenticated: self.last_authenticated,
             last_failure: self.last_failure,
+            suite: self
+                .current
+                .as_ref()
+                .filter(|s| s.is_established())
+                .and_then(|s| s.suite()),
             endpoint: self.endpoint,
             configured_endpoint: self.cfg.endpoint,
             endpoint_moves: self.moves,

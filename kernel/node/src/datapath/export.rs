@@ -10,11 +10,15 @@
 //!   the peer (or queued for its session) counts as sent;
 //! - otherwise the records are counted as not sent (`counters`), never sent.
 //!
-//! The configuration refuses a collector with no such path (`Config::collector_path`);
+//! Events go to the syslog server the same way (`export_events`), as RFC 5424
+//! messages (`crate::events`).
+//!
+//! The configuration refuses a collector (or syslog server) with no such path (`Config::collector_path`);
 //! at run time a peer that is not up under AllowUnencrypted, or a data plane without
 //! a lan address, leaves none.
 
 use super::{now, output, Datapath, Engine, ETH};
+use crate::events::{format_syslog, EventLog, SyslogHeader};
 use crate::net::{Interfaces, COLLECTOR_PORT};
 use crate::platform::Platform;
 use alloc::format;
@@ -48,34 +52,26 @@ pub struct ExportStats {
     pub no_path: u64,
 }
 
+/// Events sent at most per poll (the rest follow at the next).
+const MAX_EVENTS_PER_POLL: usize = 16;
+
+/// Where the syslog exporter stands.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SyslogState {
+    /// The first event not sent yet.
+    pub next_seq: u64,
+    /// No new attempt before this uptime (microseconds) after one that could not send.
+    pub retry_us: u64,
+    /// `records`: messages sent; `tunnelled`, `failed`, `no_path` as for flow records
+    /// (`no_path` counts attempts that found no protected path).
+    pub stats: ExportStats,
+}
+
 /// Where this interval's records go.
 enum Route {
     Lan,
     Tunnel(PeerId),
     None,
-}
-
-/// `2026-11-28T10:00:00.000Z` for a Unix time in milliseconds.
-fn iso8601(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let rem = ms % 86_400_000;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 impl Datapath {
@@ -114,7 +110,7 @@ impl Datapath {
             fp.get(20..32).unwrap_or("")
         );
         let name = format!("vnetcrypt/{}", fp.get(..16).unwrap_or(""));
-        let time = iso8601(self.epoch_ms + t / 1000);
+        let time = crate::events::iso8601(self.epoch_ms + t / 1000);
         let rule = match cfg.enforcement {
             Enforcement::AllowUnencrypted => "AllowUnencrypted",
             Enforcement::DropUnencrypted => "DropUnencrypted",
@@ -135,10 +131,72 @@ impl Datapath {
             records.push(record.into());
         });
         self.export.tuples += tuples as u64;
-        self.send_records(net, &records, route, collector.endpoint, now);
+        let mut stats = core::mem::take(&mut self.export);
+        self.send_records(net, &records, route, collector.endpoint, now, &mut stats);
+        self.export = stats;
     }
 
-    /// Sends this interval's records the way `route` says; counts what was not sent.
+    /// Sends the events recorded since the last call to the syslog server as RFC 5424
+    /// messages, along the same protected paths as flow records. Events wait (in the
+    /// bounded log) while there is no such path; retried once a second.
+    pub(super) fn export_events(
+        &mut self,
+        net: &mut Interfaces,
+        cfg: &Config,
+        log: &EventLog,
+        p: &dyn Platform,
+    ) {
+        // Events recorded while no server was set go once one is (as many as the
+        // bounded log still holds): the boot event reaches a server set later.
+        let Some(server) = cfg.syslog else {
+            return;
+        };
+        let t = p.now_us();
+        if log.next_seq() <= self.syslog.next_seq || t < self.syslog.retry_us {
+            return;
+        }
+        let now = now(p);
+        let Some(gw) = self.engine.as_ref() else {
+            return;
+        };
+        let route = route(gw, cfg, server, now);
+        if matches!(route, Route::None) {
+            self.syslog.retry_us = t + 1_000_000;
+            self.syslog.stats.no_path += 1;
+            return;
+        }
+        let host = self
+            .built
+            .as_ref()
+            .map(|b| alloc::format!("{}", b.lan.0))
+            .unwrap_or_default();
+        let header = SyslogHeader { hostname: &host };
+        let mut messages = Vec::new();
+        let mut last = self.syslog.next_seq;
+        for e in log
+            .starting_at(self.syslog.next_seq)
+            .take(MAX_EVENTS_PER_POLL)
+        {
+            let mut m = String::new();
+            format_syslog(e, &header, &mut m);
+            messages.push(m.into_bytes());
+            last = e.seq;
+        }
+        let mut stats = core::mem::take(&mut self.syslog.stats);
+        let failed = stats.failed + stats.no_path;
+        self.send_records(net, &messages, route, server, now, &mut stats);
+        if stats.failed + stats.no_path > failed {
+            // Not taken: try the same events again a little later.
+            self.syslog.retry_us = t + 1_000_000;
+        } else {
+            self.syslog.next_seq = last + 1;
+        }
+        stats.tuples = 0;
+        self.syslog.stats = stats;
+    }
+
+    /// Sends datagrams (flow records, syslog messages) the way `route` says; counts
+    /// in `stats` what was not sent.
     fn send_records(
         &mut self,
         net: &mut Interfaces,
@@ -146,8 +204,8 @@ impl Datapath {
         route: Route,
         to: SocketAddrV4,
         now: vnetcrypt_gateway::Instant,
+        stats: &mut ExportStats,
     ) {
-        let stats = &mut self.export;
         let (Some(gw), Some(base)) = (self.engine.as_mut(), self.built.as_ref()) else {
             stats.no_path += records.len() as u64;
             return;

@@ -29,8 +29,10 @@ mod build;
 mod clock;
 mod export;
 pub(crate) use clock::rtc_unix_us;
-mod view;
+mod json;
+pub(crate) mod view;
 
+use crate::events::{EventLog, PeerFact, PeerWatch};
 use crate::management::IdentityKey;
 use crate::net::Interfaces;
 use crate::platform::{LogWriter, Platform};
@@ -85,6 +87,9 @@ pub struct Datapath {
     export: export::ExportStats,
     /// The wan link for the frame path (rebuilt when the wan address changes).
     wan_link: Option<(WanKey, WanLink)>,
+    /// The peers as the last poll saw them, for events.
+    pub watch: PeerWatch,
+    syslog: export::SyslogState,
 }
 
 /// What the wan link is built from.
@@ -120,7 +125,40 @@ impl Datapath {
             next_export_us: 0,
             export: export::ExportStats::default(),
             wan_link: None,
+            watch: PeerWatch::default(),
+            syslog: export::SyslogState::default(),
         }
+    }
+
+    /// What the syslog exporter has sent.
+    pub fn syslog_stats(&self) -> export::ExportStats {
+        self.syslog.stats
+    }
+
+    /// Unix time in milliseconds at `uptime_us`, if the wall clock is known.
+    pub fn unix_ms(&self, uptime_us: u64) -> Option<u64> {
+        (self.epoch_ms > 0).then(|| self.epoch_ms + uptime_us / 1000)
+    }
+
+    /// Turns what changed in the engine's peers since the last poll into events.
+    fn watch_peers(&mut self, log: &mut EventLog, t: u64) {
+        let Some(gw) = self.engine.as_ref() else {
+            return;
+        };
+        let unix_ms = self.unix_ms(t);
+        let facts = gw.peers().filter_map(|(id, cfg)| {
+            let status = gw.peer_status(id)?;
+            Some(PeerFact {
+                name: &cfg.name,
+                endpoint: status.endpoint.or(cfg.endpoint),
+                status,
+                counters: gw.peer_counters(id)?,
+                failure: status.last_failure.map(view::failure),
+            })
+        });
+        self.watch.observe(facts, |(kind, data, message)| {
+            log.push(t, unix_ms, kind, data, message)
+        });
     }
 
     /// The running engine, for the metrics.
@@ -150,6 +188,7 @@ impl Datapath {
         net: &mut Interfaces,
         cfg: &Config,
         identity: Result<&IdentityKey, &'static str>,
+        log: &mut EventLog,
         p: &dyn Platform,
     ) -> usize {
         // An address that appeared or changed (a DHCP lease, say) starts or rebuilds
@@ -235,9 +274,12 @@ impl Datapath {
         if gw.poll_timeout().is_some_and(|t| t <= now) {
             gw.handle_timeout(now);
         }
-        // Flow records for a collector behind a peer are handed to the engine before
-        // its output is drained, so what it queued for the tunnel leaves now.
+        self.watch_peers(log, p.now_us());
+        // Flow records and events for a collector behind a peer are handed to the
+        // engine before its output is drained, so what it queued for the tunnel
+        // leaves now.
         self.export_flows(net, cfg, p);
+        self.export_events(net, cfg, log, p);
         let Some(gw) = self.engine.as_mut() else {
             return moved;
         };
@@ -260,13 +302,15 @@ impl Datapath {
 
     /// When the data plane next needs a poll with nothing received (the engine's
     /// timers, the next flow export, a retry to start), in microseconds of uptime.
-    pub fn poll_at(&self, cfg: &Config) -> Option<u64> {
+    pub fn poll_at(&self, cfg: &Config, log: &EventLog) -> Option<u64> {
         let Some(gw) = self.engine.as_ref() else {
             return (self.built.is_none() && self.retrying).then_some(self.next_retry_us);
         };
         let export = cfg.collector.map(|_| self.next_export_us);
+        let events = (cfg.syslog.is_some() && log.next_seq() > self.syslog.next_seq)
+            .then_some(self.syslog.retry_us);
         let timer = gw.poll_timeout().map(Instant::as_micros);
-        [export, timer].into_iter().flatten().min()
+        [export, events, timer].into_iter().flatten().min()
     }
 }
 

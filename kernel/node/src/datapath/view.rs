@@ -1,12 +1,14 @@
 //! The console's views of the data plane: peers, routes, sessions, counters, flows.
 
 use super::Datapath;
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use vnetcrypt_console::config::Config;
 use vnetcrypt_console::{
-    write_peer, write_routes, NextHop, PeerReport, TunnelFailure, TunnelState, TunnelStatus,
+    write_peer, write_peers_json, write_routes, write_sessions, write_sessions_json, Health,
+    NextHop, PeerReport, TunnelFailure, TunnelState, TunnelStatus, TunnelTraffic,
 };
-use vnetcrypt_gateway::{render, FailureReason, Instant, PeerState, PeerStatus, SessionState};
+use vnetcrypt_gateway::{render, FailureReason, Instant, PeerCounters, PeerState, PeerStatus};
 
 /// The engine's status of a peer in the console's terms, times as "ms before now".
 fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
@@ -21,33 +23,82 @@ fn tunnel(now: Instant, s: &PeerStatus) -> TunnelStatus {
         since_ms: Some(ago(s.since)),
         last_handshake_ms: s.last_handshake.map(ago),
         last_authenticated_ms: s.last_authenticated.map(ago),
-        last_failure: s.last_failure.map(|f| match f {
-            FailureReason::PinMismatch => TunnelFailure::PinMismatch,
-            FailureReason::Timeout => TunnelFailure::Timeout,
-            FailureReason::NoResponse => TunnelFailure::NoResponse,
-            FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
-            FailureReason::Protocol => TunnelFailure::Protocol,
-            FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
-        }),
+        last_failure: s.last_failure.map(failure),
         endpoint: s.endpoint,
         endpoint_moves: s.endpoint_moves,
         last_move_ms: s.last_move.map(ago),
         pin_used: s.pin_used,
+        suite: s.suite,
     }
 }
 
-fn state_name(s: Option<SessionState>) -> &'static str {
-    match s {
-        Some(SessionState::Established) => "established",
-        Some(SessionState::Handshaking) => "handshaking",
-        Some(SessionState::Failed) => "failed",
-        Some(SessionState::Absent) | None => "none",
+/// The engine's failure reason in the console's terms.
+pub(crate) fn failure(f: FailureReason) -> TunnelFailure {
+    match f {
+        FailureReason::PinMismatch => TunnelFailure::PinMismatch,
+        FailureReason::Timeout => TunnelFailure::Timeout,
+        FailureReason::NoResponse => TunnelFailure::NoResponse,
+        FailureReason::AlertFromPeer => TunnelFailure::AlertFromPeer,
+        FailureReason::Protocol => TunnelFailure::Protocol,
+        FailureReason::NoEndpoint => TunnelFailure::NoEndpoint,
+    }
+}
+
+fn traffic(c: &PeerCounters) -> TunnelTraffic {
+    TunnelTraffic {
+        sent_records: c.sealed_packets,
+        sent_bytes: c.sealed_bytes,
+        received_records: c.opened_packets,
+        received_bytes: c.opened_bytes,
+        handshakes_started: c.handshakes_started,
+        handshakes_completed: c.handshakes_completed,
+        handshakes_failed: c.handshakes_failed,
+        rekeys: c.rekeys,
     }
 }
 
 impl Datapath {
     fn inactive_line(&self, w: &mut dyn Write) -> fmt::Result {
         writeln!(w, "data plane inactive: {}", self.inactive)
+    }
+
+    /// Each configured peer with what the engine knows of its tunnel.
+    pub fn reports<'c>(&self, config: &'c Config, now: Instant) -> Vec<PeerReport<'c>> {
+        config
+            .peers
+            .iter()
+            .map(|p| {
+                let engine = self
+                    .engine
+                    .as_ref()
+                    .and_then(|gw| super::engine_id(gw, &p.name).map(|id| (gw, id)));
+                PeerReport {
+                    config: p,
+                    enforcement: config.enforcement_for(p),
+                    tunnel: engine
+                        .and_then(|(gw, id)| gw.peer_status(id))
+                        .map(|s| tunnel(now, &s)),
+                    traffic: engine
+                        .and_then(|(gw, id)| gw.peer_counters(id))
+                        .map(traffic),
+                }
+            })
+            .collect()
+    }
+
+    /// Why the data plane is not running, if it is not.
+    pub fn inactive_reason(&self) -> Option<&'static str> {
+        self.engine.is_none().then_some(self.inactive)
+    }
+
+    /// The tally for the summary line of `status`.
+    pub fn health<'a>(&'a self, config: &Config, now: Instant) -> Health<'a> {
+        Health::tally(
+            &self.reports(config, now),
+            config.enforcement,
+            now.as_micros() / 1000,
+            self.inactive_reason(),
+        )
     }
 
     /// `peers`, or `peer show NAME` with `only`: the engine's facts about each peer's
@@ -66,38 +117,21 @@ impl Datapath {
             return writeln!(w, "no peers (add one with 'peer add', see 'help peer')");
         }
         let mut found = false;
-        for p in config
-            .peers
+        for report in self
+            .reports(config, now)
             .iter()
-            .filter(|p| only.is_none_or(|n| n == p.name))
+            .filter(|r| only.is_none_or(|n| n == r.config.name))
         {
             found = true;
-            let engine = self
+            write_peer(report, only.is_some(), w)?;
+            let counters = self
                 .engine
                 .as_ref()
-                .and_then(|gw| super::engine_id(gw, &p.name).map(|id| (gw, id)));
-            let report = PeerReport {
-                config: p,
-                enforcement: config.enforcement_for(p),
-                tunnel: engine
-                    .and_then(|(gw, id)| gw.peer_status(id))
-                    .map(|s| tunnel(now, &s)),
-            };
-            write_peer(&report, only.is_some(), w)?;
-            if only.is_none() {
-                continue;
-            }
-            if let Some(c) = engine.and_then(|(gw, id)| gw.peer_counters(id)) {
-                writeln!(
-                    w,
-                    "  sealed      {} packets {} bytes",
-                    c.sealed_packets, c.sealed_bytes
-                )?;
-                writeln!(
-                    w,
-                    "  opened      {} packets {} bytes",
-                    c.opened_packets, c.opened_bytes
-                )?;
+                .filter(|_| only.is_some())
+                .and_then(|gw| {
+                    super::engine_id(gw, &report.config.name).and_then(|id| gw.peer_counters(id))
+                });
+            if let Some(c) = counters {
                 writeln!(
                     w,
                     "  handshakes  {} started {} completed {} failed; rekeys {}; replaced {}; drops {}",
@@ -110,6 +144,16 @@ impl Datapath {
             writeln!(w, "error: no peer named '{}'", only.unwrap_or(""))?;
         }
         Ok(())
+    }
+
+    /// `peers json`.
+    pub fn write_peers_json(
+        &self,
+        config: &Config,
+        now: Instant,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        write_peers_json(&self.reports(config, now), self.inactive_reason(), w)
     }
 
     /// `routes` / `route show`: the configured routes on lan, each with whether the
@@ -135,32 +179,22 @@ impl Datapath {
         write_routes(&routes, w)
     }
 
-    /// `sessions`: one line per peer with a session or a handshake.
-    pub fn write_sessions(&self, now: Instant, w: &mut dyn Write) -> fmt::Result {
-        let Some(gw) = &self.engine else {
+    /// `sessions`: one row per peer the data plane knows.
+    pub fn write_sessions(&self, config: &Config, now: Instant, w: &mut dyn Write) -> fmt::Result {
+        if self.engine.is_none() {
             return self.inactive_line(w);
-        };
-        writeln!(
-            w,
-            "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
-            "peer", "endpoint", "state", "sealed", "opened", "rekeys"
-        )?;
-        for (id, p) in gw.peers() {
-            let Some(c) = gw.peer_counters(id) else {
-                continue;
-            };
-            writeln!(
-                w,
-                "{:<16} {:<21} {:<12} {:>10} {:>10} {:>6}",
-                p.name,
-                endpoint_text(gw.peer_status(id).and_then(|s| s.endpoint)),
-                state_name(gw.session_state(now, id)),
-                c.sealed_packets,
-                c.opened_packets,
-                c.rekeys
-            )?;
         }
-        Ok(())
+        write_sessions(&self.reports(config, now), w)
+    }
+
+    /// `sessions json`.
+    pub fn write_sessions_json(
+        &self,
+        config: &Config,
+        now: Instant,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        write_sessions_json(&self.reports(config, now), self.inactive_reason(), w)
     }
 
     /// `counters`: the engine's interface, drop-reason and per-peer counters.
@@ -200,6 +234,13 @@ impl Datapath {
             "flow export: {} records ({} tuples) sent ({} through a peer's tunnel), {} failed, \
              {} not sent: no protected path to the collector",
             x.records, x.tuples, x.tunnelled, x.failed, x.no_path
+        )?;
+        let y = self.syslog_stats();
+        writeln!(
+            w,
+            "syslog: {} messages sent ({} through a peer's tunnel), {} failed, \
+             {} attempts without a protected path to the server",
+            y.records, y.tunnelled, y.failed, y.no_path
         )
     }
 
@@ -218,13 +259,5 @@ struct Adapter<'a>(&'a mut dyn Write);
 impl Write for Adapter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.write_str(s)
-    }
-}
-
-/// An endpoint for a table column (`-` while none is known).
-fn endpoint_text(e: Option<core::net::SocketAddrV4>) -> alloc::string::String {
-    match e {
-        Some(e) => alloc::format!("{e}"),
-        None => alloc::string::String::from("-"),
     }
 }

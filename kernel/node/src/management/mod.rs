@@ -53,6 +53,11 @@ pub struct Management {
     locked: Option<LockReason>,
     /// Both slots were read, so the disk knows where the next save goes.
     slots_read: bool,
+    /// What went wrong with the disk at boot (for the event log).
+    pub disk_problems: alloc::vec::Vec<String>,
+    /// The outcome of the last `config save` (slot and sequence, or the error), for
+    /// the event log; taken by the node.
+    pub last_save: Option<Result<(usize, u64), String>>,
 }
 
 impl Management {
@@ -68,6 +73,8 @@ impl Management {
             unsaved: false,
             locked: None,
             slots_read: false,
+            disk_problems: alloc::vec::Vec::new(),
+            last_save: None,
         };
         let mut selection = None;
         let read = match dev.map(ConfigDisk::open) {
@@ -80,6 +87,7 @@ impl Management {
             }
             Some(Err(e)) => {
                 let _ = writeln!(w, "config: configuration disk unusable: {e}");
+                m.disk_problems.push(alloc::format!("unusable: {e}"));
                 match e {
                     DiskError::TooSmall | DiskError::Gpt(GptError::NoConfigPartition) => {
                         let _ = writeln!(w, "config: running on defaults");
@@ -93,6 +101,7 @@ impl Management {
                     Ok(sel) => {
                         for (slot, e) in sel.damaged() {
                             let _ = writeln!(w, "config: warning: slot {slot} {e}; ignored");
+                            m.disk_problems.push(alloc::format!("slot {slot} {e}"));
                         }
                         match &sel.newest {
                             Some((slot, seq, _)) => {
@@ -123,6 +132,7 @@ impl Management {
                     }
                     Err(e) => {
                         let _ = writeln!(w, "config: cannot read the configuration disk: {e}");
+                        m.disk_problems.push(alloc::format!("cannot be read: {e}"));
                         Some(DiskRead::Unreadable)
                     }
                 };
@@ -147,6 +157,7 @@ impl Management {
         }
         if let Some(reason) = plan.lock() {
             m.locked = Some(reason);
+            m.disk_problems.push(alloc::format!("locked: {reason}"));
             let _ = writeln!(
                 w,
                 "config: LOCKED: {reason}. No identity was generated, the data path stays off \
@@ -322,12 +333,14 @@ impl Management {
                 match self.save() {
                     Ok((slot, seq)) => {
                         let _ = writeln!(w, "saved (slot {slot}, sequence {seq})");
+                        self.last_save = Some(Ok((slot, seq)));
                     }
                     Err(e) => {
                         let _ = writeln!(
                             w,
                             "error: save failed: {e}; the previous configuration is intact"
                         );
+                        self.last_save = Some(Err(e.to_string()));
                     }
                 }
                 Changed::Nothing

@@ -242,6 +242,10 @@ impl Sim {
     /// Whether node `i` has an established session with every peer.
     pub fn tunnels_up(&mut self, i: usize, peers: usize) -> bool {
         let out = self.cmd(i, "sessions");
-        out.matches("established").count() == peers
+        // Rows whose `state` cell (the third) says the tunnel is up.
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some("up"))
+            .count()
+            == peers
     }
 }
