@@ -33,6 +33,9 @@ APT_TOOLS=(
   "binutils:objcopy --version"              # objcopy, strip (bench-boot)
   "binutils:strip --version"
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
+  "iperf3:iperf3 --version"                 # make bench-e2e: throughput, packet rates
+  "wireguard-tools:wg --version"            # make bench-e2e: the Linux gateways' WireGuard keys
+  "dpkg:dpkg-deb --version"                 # make bench-e2e: unpacks the Linux gateway's packages
 )
 # Packages that ship files rather than commands ("package:file").
 APT_FILES=(
