@@ -3,7 +3,7 @@
 # the same QEMU and accelerator; TCP throughput, UDP packet rates, ping under load and
 # gateway host CPU per GB, best of alternating rounds, with ratios and targets
 # (qemu/bench-e2e, docs/bench.md). Root needed. Not part of `make bench` or `make test`:
-# about 5 minutes per round with the default 30 s TCP test.
+# about 4 minutes per round with the default 30 s TCP test (3 rounds: 12 minutes).
 #   BENCH_E2E_SECONDS=10 BENCH_E2E_ROUNDS=1 make bench-e2e    a quick run
 #
 # The Linux gateway (Debian's kernel and an initramfs around qemu/linux-gateway-init)
