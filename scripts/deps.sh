@@ -22,6 +22,9 @@ QEMU_PACKAGES=(qemu-system-x86 qemu-utils)
 APT_TOOLS=(
   "iproute2:ip -V"                          # network namespaces, veth and TAP test hosts
   "iputils-ping:ping -V"
+  "iperf3:iperf3 --version"                 # make bench-e2e: throughput, packet rates
+  "wireguard-tools:wg --version"            # make bench-e2e: the Linux gateways' WireGuard keys
+  "dpkg:dpkg-deb --version"                 # make bench-e2e: unpacks the Linux gateway's packages
   "openssl:openssl version"                 # DTLS interop peers
   "gnutls-bin:gnutls-cli --version"
   "gnutls-bin:gnutls-serv --version"
@@ -33,9 +36,6 @@ APT_TOOLS=(
   "binutils:objcopy --version"              # objcopy, strip (bench-boot)
   "binutils:strip --version"
   "python3:python3 --version"               # qemu/vnetcrypt-vm, qemu/topology
-  "iperf3:iperf3 --version"                 # make bench-e2e: throughput, packet rates
-  "wireguard-tools:wg --version"            # make bench-e2e: the Linux gateways' WireGuard keys
-  "dpkg:dpkg-deb --version"                 # make bench-e2e: unpacks the Linux gateway's packages
 )
 # Packages that ship files rather than commands ("package:file").
 APT_FILES=(
