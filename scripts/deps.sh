@@ -22,6 +22,9 @@ QEMU_PACKAGES=(qemu-system-x86 qemu-utils)
 APT_TOOLS=(
   "iproute2:ip -V"                          # network namespaces, veth and TAP test hosts
   "iputils-ping:ping -V"
+  "iperf3:iperf3 --version"                 # make bench-e2e: throughput, packet rates
+  "wireguard-tools:wg --version"            # make bench-e2e: the Linux gateways' WireGuard keys
+  "dpkg:dpkg-deb --version"                 # make bench-e2e: unpacks the Linux gateway's packages
   "openssl:openssl version"                 # DTLS interop peers
   "gnutls-bin:gnutls-cli --version"
   "gnutls-bin:gnutls-serv --version"
