@@ -620,3 +620,24 @@ fn slow_handshakes_time_out_and_recovery_happens_in_the_background() {
     );
     assert_eq!(w.nodes[0].gw.counters().dropped_total(), 1);
 }
+
+/// A packet opened from the tunnel for our own lan address (an ICMP error about a
+/// flow record we exported, say) is the appliance's, not a workload's: it is dropped
+/// and counted, and nothing asks lan for a MAC that nobody will give.
+#[test]
+fn a_packet_through_the_tunnel_for_our_own_lan_address_is_not_arped_for() {
+    let mut w = World::new(2, 1, Enforcement::DropUnencrypted, 1);
+    let (a1, b1) = (w.host(0, 0), w.host(1, 0));
+    let b1_ip = w.hosts[b1].ip;
+    send_udp(&mut w, a1, b1_ip, "up", 1);
+    w.run(50);
+    assert_eq!(w.udp_received(b1).len(), 1, "tunnel up");
+    let a_lan = w.nodes[0].lan_ip;
+    let asked = w.nodes[0].gw.counters().arp_requests;
+    send_udp_ports(&mut w, b1, a_lan, (6000, 5000), "own", 3);
+    w.run(50);
+    let c = w.nodes[0].gw.counters();
+    assert_eq!(c.dropped(DropReason::ToAppliance), 3);
+    assert_eq!(c.arp_requests, asked, "no ARP for our own address");
+    assert_eq!(c.dropped(DropReason::ArpUnresolved), 0);
+}

@@ -394,6 +394,12 @@ impl<L: SessionLayer> Gateway<L> {
         dst: Ipv4Addr,
         peer: Option<PeerId>,
     ) -> Verdict<'b> {
+        // Our own lan address is the appliance's, not a workload's (an ICMP error
+        // about a flow record we exported through the tunnel, say): nobody would
+        // answer an ARP for it, and the packet would wait for nothing.
+        if dst == self.cfg.lan_ip {
+            return self.drop_for(DropReason::ToAppliance, peer);
+        }
         // Routed destinations go to their router; the caller checked that `dst` is
         // protected.
         let next_hop = self.lan_next_hop(dst).unwrap_or(dst);
