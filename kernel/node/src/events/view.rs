@@ -1,32 +1,16 @@
 //! `events [N]` and `events json`.
 
 use super::{EventLog, CAPACITY};
-use alloc::format;
 use alloc::string::String;
 use core::fmt::{self, Write};
 use vnetcrypt_console::json::Object;
 
-/// `2026-11-28T10:00:00.000Z` for a Unix time in milliseconds.
+/// `2026-11-28T10:00:00.000Z` for a Unix time in milliseconds (the wall clock's own
+/// format, `vnetcrypt_ops::wallclock::write_iso8601`).
 pub(crate) fn iso8601(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let rem = ms % 86_400_000;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    let mut s = String::new();
+    let _ = vnetcrypt_ops::wallclock::write_iso8601(&mut s, i64::try_from(ms).unwrap_or(i64::MAX));
+    s
 }
 
 /// Uptime as seconds with milliseconds.
