@@ -96,3 +96,38 @@ fn the_answering_gateway_frames_its_records_too() {
         "B's records all left as whole frames (none through the wan UDP socket)"
     );
 }
+
+/// A lan NIC whose device completes no transmission for a while (a stalled host)
+/// fills its ring: the data plane then leaves frames in the receive queues instead of
+/// dropping them as `lan full`, and delivers every one once the device catches up.
+#[test]
+fn a_full_transmit_ring_holds_frames_back_instead_of_dropping_them() {
+    let mut sim = Sim::new(41, CLEAN);
+    let a = sim.add_node(1);
+    let b = sim.add_node(2);
+    sim.peer(a, b);
+    sim.peer(b, a);
+    sim.hosts[0].send_udp(host_ip(2), b"hello");
+    sim.hosts[1].send_udp(host_ip(1), b"hello");
+    let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
+    assert!(up, "tunnel up:\n{}", sim.cmd(0, "peers"));
+    sim.run_for(500);
+    let to_b = sim.hosts[1].ip;
+    let got_b = sim.hosts[1].received.len();
+    sim.stall_lan_tx(1, true);
+    // More than B's lan ring (64) and its transit queue (64) hold.
+    for i in 0..100u32 {
+        assert!(sim.hosts[0].send_udp(to_b, &[(i % 251) as u8; 200]));
+        sim.step();
+    }
+    sim.run_for(50);
+    sim.stall_lan_tx(1, false);
+    sim.run_for(500);
+    assert_eq!(
+        sim.hosts[1].received.len() - got_b,
+        100,
+        "a -> b, all delivered"
+    );
+    let counters = sim.cmd(1, "counters");
+    assert!(counters.contains("lan full 0"), "{counters}");
+}

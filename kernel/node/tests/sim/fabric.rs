@@ -30,6 +30,9 @@ struct Segment {
 struct Endpoint {
     segment: usize,
     inbox: VecDeque<Vec<u8>>,
+    /// A device that completes no transmission for now (a stalled host): its sent
+    /// buffers stay in its ring, which fills.
+    tx_stalled: bool,
 }
 
 /// The fabric, shared by everything attached to it.
@@ -71,8 +74,14 @@ impl Fabric {
         self.endpoints.push(Endpoint {
             segment,
             inbox: VecDeque::new(),
+            tx_stalled: false,
         });
         self.endpoints.len() - 1
+    }
+
+    /// Stalls (or resumes) endpoint `id`'s transmit completions.
+    pub fn stall_tx(&mut self, id: usize, stalled: bool) {
+        self.endpoints[id].tx_stalled = stalled;
     }
 
     /// Detaches an endpoint (a node that powered off): nothing more reaches it.
@@ -216,6 +225,9 @@ impl NetPort for FakePort {
         Ok(())
     }
     fn reclaim_tx(&mut self) -> Option<Result<PacketBuf, PortError>> {
+        if self.fabric.borrow().endpoints[self.id].tx_stalled {
+            return None;
+        }
         self.sent.pop_front().map(Ok)
     }
 }

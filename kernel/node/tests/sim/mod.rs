@@ -125,6 +125,13 @@ impl Sim {
         self.lan_hosts.len() - 1
     }
 
+    /// Stalls (or resumes) the transmit completions of node `i`'s lan NIC.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn stall_lan_tx(&mut self, i: usize, stalled: bool) {
+        let id = self.nodes[i].ports[1];
+        self.fabric.borrow_mut().stall_tx(id, stalled);
+    }
+
     /// Boots node `i` from its disk (again: a reboot; the old node is gone).
     pub fn boot(&mut self, i: usize) {
         let wan = self.wan;
