@@ -4,38 +4,9 @@
 
 mod sim;
 
-use sim::machine::{Clock, FailingDisk, FakePlatform, MemDisk};
-use vnetcrypt_node::{BlockDevice, Node, Options};
-
-fn boot(disk: Option<Box<dyn BlockDevice>>, platform: FakePlatform) -> (Node, String) {
-    let mut out = String::new();
-    let node = Node::boot(
-        Box::new(platform),
-        Vec::new(),
-        disk,
-        Options::default(),
-        &mut out,
-    );
-    (node, out)
-}
-
-fn run(node: &mut Node, line: &str) -> String {
-    let cmd = vnetcrypt_console::parse(line).expect("a valid command");
-    let mut out = String::new();
-    assert!(node.execute(&cmd, &mut out), "{line:?} is the node's");
-    out
-}
-
-fn fingerprint(node: &mut Node) -> Option<String> {
-    run(node, "identity show")
-        .lines()
-        .find_map(|l| l.strip_prefix("fingerprint"))
-        .map(|f| f.trim().to_string())
-}
-
-fn platform(seed: u64) -> FakePlatform {
-    FakePlatform::new(&Clock::default(), seed)
-}
+use sim::bare::{boot, fingerprint, platform, run};
+use sim::machine::{FailingDisk, MemDisk};
+use vnetcrypt_node::Node;
 
 #[test]
 fn the_first_identity_is_saved_at_once_and_survives_a_reboot() {

@@ -6,35 +6,13 @@
 mod sim;
 
 use sha2::{Digest, Sha256};
-use sim::machine::{Clock, FailingDisk, FakePlatform, MemDisk};
+use sim::bare::{fingerprint, run};
+use sim::machine::{FailingDisk, MemDisk};
 use vnetcrypt_config::store::{self, Saved, FORMAT, SLOT_SIZE};
-use vnetcrypt_node::{choose_config_disk, BlockDevice, Node, Options};
+use vnetcrypt_node::{choose_config_disk, BlockDevice, Node};
 
 fn boot(disk: Option<Box<dyn BlockDevice>>, seed: u64) -> (Node, String) {
-    let mut out = String::new();
-    let platform = FakePlatform::new(&Clock::default(), seed);
-    let node = Node::boot(
-        Box::new(platform),
-        Vec::new(),
-        disk,
-        Options::default(),
-        &mut out,
-    );
-    (node, out)
-}
-
-fn run(node: &mut Node, line: &str) -> String {
-    let cmd = vnetcrypt_console::parse(line).expect("a valid command");
-    let mut out = String::new();
-    assert!(node.execute(&cmd, &mut out), "{line:?} is the node's");
-    out
-}
-
-fn fingerprint(node: &mut Node) -> Option<String> {
-    run(node, "identity show")
-        .lines()
-        .find_map(|l| l.strip_prefix("fingerprint"))
-        .map(|f| f.trim().to_string())
+    sim::bare::boot(disk, sim::bare::platform(seed))
 }
 
 /// A valid P-256 scalar (any value below the group order works; this one is small).

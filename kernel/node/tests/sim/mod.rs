@@ -6,6 +6,8 @@
 //! 10.n.0.10 routes through 10.n.0.1.
 #![allow(dead_code)] // each test file uses part of the harness
 
+#[allow(dead_code)] // only the management and upgrade tests use it
+pub mod bare;
 pub mod fabric;
 pub mod host;
 pub mod machine;
