@@ -8,11 +8,14 @@
 //! Needs root (namespaces, TAP devices): run by `make test-nic`. Every namespace, TAP
 //! device and process a test creates is removed when the test ends, passed or failed.
 
+#[path = "nic/console.rs"]
+mod console;
 #[path = "nic/netns.rs"]
 mod netns;
 #[path = "nic/vm.rs"]
 mod vm;
 
+use console::{cmd, counters, set};
 use netns::{require_root, run, Netns, Tap};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,49 +28,6 @@ const WAN_HOST: &str = "10.77.1.1";
 const WAN_ADDR: &str = "10.77.1.2";
 const LAN_HOST: &str = "10.77.2.1";
 const LAN_ADDR: &str = "10.77.2.2";
-
-/// Types one console line and returns what came back up to the next prompt.
-fn cmd(con: &mut Vm, line: &str) -> String {
-    con.send(format!("{line}\r").as_bytes());
-    con.wait_for(PROMPT, Duration::from_secs(30))
-}
-
-/// Like `cmd`, and fails on an `error:` answer.
-fn set(con: &mut Vm, line: &str) {
-    let out = cmd(con, line);
-    assert!(!out.contains("error"), "{line:?} was refused:\n{out}");
-}
-
-/// The counters of one interface in the `interfaces` view, as `rx.packets`,
-/// `drops.runt`, ... (every `name=value` on the lines of the interface's block).
-fn counters(view: &str, role: &str) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut inside = false;
-    for line in view.lines() {
-        let line = line.trim_end_matches('\r');
-        if !line.starts_with(' ') {
-            inside = line.starts_with(&format!("{role}:"));
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let Some(group) = words.next() else { continue };
-        for w in words {
-            if let Some((k, v)) = w.split_once('=') {
-                if let Ok(v) = v.parse() {
-                    out.insert(format!("{group}.{k}"), v);
-                }
-            }
-        }
-    }
-    assert!(
-        out.contains_key("rx.packets"),
-        "no counters for {role} in:\n{view}"
-    );
-    out
-}
 
 fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &str) -> u64 {
     after[key] - before[key]

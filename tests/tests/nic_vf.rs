@@ -11,6 +11,9 @@
 #![cfg(feature = "nic")]
 
 #[allow(dead_code)]
+#[path = "nic/console.rs"]
+mod console;
+#[allow(dead_code)]
 #[path = "nic/netns.rs"]
 mod netns;
 #[allow(dead_code)]
@@ -21,6 +24,7 @@ mod vm;
 #[path = "../src/e2e/mod.rs"]
 mod e2e;
 
+use console::{cmd, counters, set};
 use e2e::capture::{self, Capture};
 use e2e::topology::{Fabric, Topology, A, B, DTLS_PORT, FABRIC_ADDR, MARKER};
 use netns::{require_root, run, Netns, Tap};
@@ -35,42 +39,6 @@ const VF_HOST: &str = "10.78.1.1";
 const VF_ADDR: &str = "10.78.1.2";
 const VIRTIO_HOST: &str = "10.78.2.1";
 const VIRTIO_ADDR: &str = "10.78.2.2";
-
-fn cmd(con: &mut Vm, line: &str) -> String {
-    con.send(format!("{line}\r").as_bytes());
-    con.wait_for(PROMPT, Duration::from_secs(30))
-}
-
-fn set(con: &mut Vm, line: &str) {
-    let out = cmd(con, line);
-    assert!(!out.contains("error"), "{line:?} was refused:\n{out}");
-}
-
-/// The `name=value` counters of `role`'s block of the `interfaces` view.
-fn counters(view: &str, role: &str) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut inside = false;
-    for line in view.lines().map(|l| l.trim_end_matches('\r')) {
-        if !line.starts_with(' ') {
-            inside = line.starts_with(&format!("{role}:"));
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let (true, Some(group)) = (inside, words.next()) else {
-            continue;
-        };
-        for (k, v) in words.filter_map(|w| w.split_once('=')) {
-            if let Ok(v) = v.parse() {
-                out.insert(format!("{group}.{k}"), v);
-            }
-        }
-    }
-    assert!(
-        out.contains_key("rx.packets"),
-        "no counters for {role}:\n{view}"
-    );
-    out
-}
 
 fn delta(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, key: &str) -> u64 {
     b[key] - a[key]
