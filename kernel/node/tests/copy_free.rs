@@ -31,9 +31,11 @@ fn frame_path(sim: &mut Sim, i: usize) -> (u64, u64, u64) {
     (n[0], n[1], n[2])
 }
 
-#[test]
-fn established_traffic_leaves_as_whole_frames_without_copies() {
-    let mut sim = Sim::new(31, CLEAN);
+/// Two nodes pinning each other with DropUnencrypted, their tunnel up. Host A says
+/// hello first; with `both_start` host B does too (so both stacks ask ARP for their
+/// peer), else B only answers.
+fn tunnel_up(seed: u64, both_start: bool) -> Sim {
+    let mut sim = Sim::new(seed, CLEAN);
     let a = sim.add_node(1);
     let b = sim.add_node(2);
     sim.peer(a, b);
@@ -41,10 +43,23 @@ fn established_traffic_leaves_as_whole_frames_without_copies() {
     sim.set(a, "enforcement drop");
     sim.set(b, "enforcement drop");
     sim.hosts[0].send_udp(host_ip(2), b"hello");
-    sim.hosts[1].send_udp(host_ip(1), b"hello");
+    if both_start {
+        sim.hosts[1].send_udp(host_ip(1), b"hello");
+    }
     let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
-    assert!(up, "tunnel up:\n{}", sim.cmd(0, "peers"));
+    assert!(
+        up,
+        "tunnel up:\n{}\n{}",
+        sim.cmd(0, "peers"),
+        sim.cmd(1, "peers")
+    );
     sim.run_for(500);
+    sim
+}
+
+#[test]
+fn established_traffic_leaves_as_whole_frames_without_copies() {
+    let mut sim = tunnel_up(31, true);
     let before = [frame_path(&mut sim, 0), frame_path(&mut sim, 1)];
     let (to_b, to_a) = (sim.hosts[1].ip, sim.hosts[0].ip);
     let (got_b, got_a) = (sim.hosts[1].received.len(), sim.hosts[0].received.len());
@@ -69,18 +84,8 @@ fn established_traffic_leaves_as_whole_frames_without_copies() {
 /// address teaches the frame path the asker's MAC, while the stack still answers it.
 #[test]
 fn the_answering_gateway_frames_its_records_too() {
-    let mut sim = Sim::new(37, CLEAN);
-    let a = sim.add_node(1);
-    let b = sim.add_node(2);
-    sim.peer(a, b);
-    sim.peer(b, a);
-    sim.set(a, "enforcement drop");
-    sim.set(b, "enforcement drop");
     // Only A's side starts: B's stack learns A from A's ARP request and never asks.
-    sim.hosts[0].send_udp(host_ip(2), b"hello");
-    let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
-    assert!(up, "tunnel up:\n{}", sim.cmd(1, "peers"));
-    sim.run_for(500);
+    let mut sim = tunnel_up(37, false);
     let before = frame_path(&mut sim, 1);
     let to_a = sim.hosts[0].ip;
     let got_a = sim.hosts[0].received.len();
@@ -102,16 +107,7 @@ fn the_answering_gateway_frames_its_records_too() {
 /// dropping them as `lan full`, and delivers every one once the device catches up.
 #[test]
 fn a_full_transmit_ring_holds_frames_back_instead_of_dropping_them() {
-    let mut sim = Sim::new(41, CLEAN);
-    let a = sim.add_node(1);
-    let b = sim.add_node(2);
-    sim.peer(a, b);
-    sim.peer(b, a);
-    sim.hosts[0].send_udp(host_ip(2), b"hello");
-    sim.hosts[1].send_udp(host_ip(1), b"hello");
-    let up = sim.run_until(30_000, |s| s.tunnels_up(0, 1) && s.tunnels_up(1, 1));
-    assert!(up, "tunnel up:\n{}", sim.cmd(0, "peers"));
-    sim.run_for(500);
+    let mut sim = tunnel_up(41, true);
     let to_b = sim.hosts[1].ip;
     let got_b = sim.hosts[1].received.len();
     sim.stall_lan_tx(1, true);
